@@ -1,0 +1,206 @@
+//! Cuts records and requests within the service limits. The [`Batcher`] is pure (no I/O, no
+//! clock of its own) so its limits are unit-tested; [`run_batcher`] is the async stage around it
+//! that also flushes a partial batch when `batch_max_age` passes.
+//!
+//! `none` mode: one line per record. `lines` mode: `\n`-terminated lines packed greedily into
+//! records of at most `record_target_bytes`. In both, a batch holds at most `max_records`
+//! entries and `max_request_bytes` of data plus partition keys.
+
+use super::{Batch, Entry, Progress};
+use crate::config::{Aggregation, BatchLimits, Flow, PartitionKey};
+use crate::sink::limits::KINESIS_MAX_PARTITION_KEY_BYTES;
+use crate::tail::{Chunk, FileRef};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// How records get their partition key (Firehose: none).
+#[derive(Debug, Clone)]
+pub enum KeyPolicy {
+    None,
+    Random,
+    File,
+    Fixed(String),
+}
+
+impl KeyPolicy {
+    pub fn for_flow(flow: &Flow, host: &str) -> KeyPolicy {
+        if flow.destination.is_firehose() {
+            return KeyPolicy::None;
+        }
+        match flow.partition_key {
+            PartitionKey::Random => KeyPolicy::Random,
+            PartitionKey::File => KeyPolicy::File,
+            PartitionKey::Host => KeyPolicy::Fixed(clip_key(host).to_owned()),
+        }
+    }
+
+    fn key_for(&self, file: &FileRef) -> String {
+        match self {
+            KeyPolicy::None => String::new(),
+            KeyPolicy::Random => format!("{:016x}", fastrand::u64(..)),
+            KeyPolicy::File => clip_key(&file.path.to_string_lossy()).to_owned(),
+            KeyPolicy::Fixed(key) => key.clone(),
+        }
+    }
+}
+
+/// Kinesis partition keys are 1-256 characters: keep the last 256 bytes (the informative end of
+/// a path), cut at a character boundary.
+fn clip_key(key: &str) -> &str {
+    if key.is_empty() {
+        return "-";
+    }
+    let mut start = key.len().saturating_sub(KINESIS_MAX_PARTITION_KEY_BYTES);
+    while !key.is_char_boundary(start) {
+        start += 1;
+    }
+    &key[start..]
+}
+
+/// The record being filled and the progress of the lines in it.
+#[derive(Default)]
+struct OpenRecord {
+    data: Vec<u8>,
+    lines: u64,
+    file: Option<Arc<FileRef>>,
+    progress: Progress,
+}
+
+pub struct Batcher {
+    limits: BatchLimits,
+    packed: bool,
+    keys: KeyPolicy,
+    next_seq: u64,
+    record: OpenRecord,
+    batch: Batch,
+    batch_bytes: u64,
+    /// When the oldest line not yet in an emitted batch was added.
+    oldest: Option<Instant>,
+}
+
+impl Batcher {
+    pub fn new(limits: BatchLimits, aggregation: Aggregation, keys: KeyPolicy) -> Batcher {
+        Batcher {
+            limits,
+            packed: aggregation == Aggregation::Lines,
+            keys,
+            next_seq: 0,
+            record: OpenRecord::default(),
+            batch: Batch { seq: 0, entries: Vec::new(), progress: Progress::default(), lines: 0 },
+            batch_bytes: 0,
+            oldest: None,
+        }
+    }
+
+    /// When the pending data must be flushed by age, if there is any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.oldest.map(|t| t + self.limits.max_age)
+    }
+
+    /// Adds a chunk's lines; full batches are appended to `out`.
+    pub fn push(&mut self, chunk: &Chunk, now: Instant, out: &mut Vec<Batch>) {
+        if self.oldest.is_none() && (!chunk.lines.is_empty() || chunk.released || chunk.end_offset > chunk.start_offset) {
+            self.oldest = Some(now);
+        }
+        for line in &chunk.lines {
+            let bytes = chunk.line(line);
+            if self.packed && !self.record.data.is_empty() && self.record.data.len() + bytes.len() + 1 > self.record_target() {
+                self.seal_record(out);
+            }
+            self.record.data.extend_from_slice(bytes);
+            if self.packed {
+                self.record.data.push(b'\n');
+            }
+            self.record.lines += 1;
+            self.record.file.get_or_insert_with(|| chunk.file.clone());
+            self.record.progress.advance(&chunk.file, line.next_offset, false);
+            if !self.packed {
+                self.seal_record(out);
+            }
+        }
+        // Skipped bytes of a truncated line, and the release marker, ride with what comes next.
+        self.record.progress.advance(&chunk.file, chunk.end_offset, chunk.released);
+    }
+
+    /// Emits everything pending, including a partly filled record.
+    pub fn flush(&mut self, out: &mut Vec<Batch>) {
+        if self.record.lines > 0 {
+            self.seal_record(out);
+        }
+        let mut progress = std::mem::take(&mut self.record.progress);
+        self.batch.progress.absorb(&mut progress);
+        if !self.batch.entries.is_empty() || !self.batch.progress.is_empty() {
+            self.emit(out);
+        }
+        self.oldest = None;
+    }
+
+    fn record_target(&self) -> usize {
+        let ceiling = self.limits.max_record_bytes as usize - KINESIS_MAX_PARTITION_KEY_BYTES;
+        (self.limits.record_target_bytes as usize).min(ceiling)
+    }
+
+    fn seal_record(&mut self, out: &mut Vec<Batch>) {
+        let record = std::mem::take(&mut self.record);
+        let file = record.file.expect("a record with lines has a file");
+        let entry = Entry { partition_key: self.keys.key_for(&file), data: record.data };
+        let bytes = entry.billed_bytes();
+        let full = self.batch.entries.len() >= self.limits.max_records || self.batch_bytes + bytes > self.limits.max_request_bytes;
+        if full {
+            self.emit(out);
+            self.oldest = Some(Instant::now());
+        }
+        self.batch.entries.push(entry);
+        self.batch.lines += record.lines;
+        self.batch_bytes += bytes;
+        let mut progress = record.progress;
+        self.batch.progress.absorb(&mut progress);
+    }
+
+    fn emit(&mut self, out: &mut Vec<Batch>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let next = Batch { seq: self.next_seq, entries: Vec::new(), progress: Progress::default(), lines: 0 };
+        let mut batch = std::mem::replace(&mut self.batch, next);
+        batch.seq = seq;
+        self.batch_bytes = 0;
+        out.push(batch);
+    }
+}
+
+/// The aggregate stage: chunks in, batches out, until the input closes (then flush and end).
+pub async fn run_batcher(mut batcher: Batcher, mut chunks: mpsc::Receiver<Chunk>, batches: mpsc::Sender<Batch>) {
+    let mut ready = Vec::new();
+    loop {
+        let deadline = batcher.deadline();
+        tokio::select! {
+            chunk = chunks.recv() => match chunk {
+                Some(chunk) => batcher.push(&chunk, Instant::now(), &mut ready),
+                None => {
+                    batcher.flush(&mut ready);
+                    send_all(&batches, &mut ready).await;
+                    return;
+                }
+            },
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                batcher.flush(&mut ready);
+            }
+        }
+        if !send_all(&batches, &mut ready).await {
+            return;
+        }
+    }
+}
+
+async fn send_all(out: &mpsc::Sender<Batch>, ready: &mut Vec<Batch>) -> bool {
+    for batch in ready.drain(..) {
+        if out.send(batch).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;

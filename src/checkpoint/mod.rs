@@ -1,0 +1,62 @@
+//! Checkpointing: acknowledgements from the send stage advance each file's offset only to the
+//! low-water mark of contiguously acknowledged data ([`tracker`]), and the result is persisted
+//! atomically at most once per `checkpoint_interval` and once more at the end ([`store`]).
+
+pub mod store;
+pub mod tracker;
+
+pub use store::{Checkpoints, FileCheckpoint, Store, StoreError};
+pub use tracker::AckTracker;
+
+use crate::aggregate::Progress;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A batch was fully delivered.
+#[derive(Debug)]
+pub struct Ack {
+    pub flow: Arc<str>,
+    pub seq: u64,
+    pub progress: Progress,
+}
+
+/// The checkpointer stage: runs until every sender has dropped its ack channel, then writes the
+/// final state. Write failures are logged (rarely) and retried at the next interval.
+pub async fn run_checkpointer(store: Store, checkpoints: Checkpoints, mut acks: mpsc::Receiver<Ack>, interval: Duration) {
+    let store = Arc::new(store);
+    let mut tracker = AckTracker::new(checkpoints);
+    let mut dirty = false;
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            ack = acks.recv() => match ack {
+                Some(ack) => dirty |= tracker.apply(ack),
+                None => break,
+            },
+            _ = tick.tick(), if dirty => {
+                dirty = !persist(&store, tracker.checkpoints()).await;
+            }
+        }
+    }
+    if dirty && !persist(&store, tracker.checkpoints()).await {
+        tracing::error!("final checkpoint could not be written; lines since the last successful write will be sent again after restart");
+    }
+}
+
+/// Writes on a blocking thread (fsync can take a while on SD cards); `true` on success.
+async fn persist(store: &Arc<Store>, checkpoints: &Checkpoints) -> bool {
+    let (store, snapshot) = (store.clone(), checkpoints.clone());
+    match tokio::task::spawn_blocking(move || store.save(&snapshot)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            tracing::error!("{error}; retrying at the next checkpoint interval");
+            false
+        }
+        Err(join_error) => {
+            tracing::error!("checkpoint writer failed: {join_error}");
+            false
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! Configuration: [`raw`] is the file as written (serde, unknown keys rejected), [`Config`] is
+//! the validated form built once with compiled globs and limits clamped to the service's, so no
+//! later stage has to re-check anything.
+
+mod raw;
+mod units;
+
+pub use raw::{RawAws, RawConfig, RawFlow};
+pub use units::parse_byte_size;
+
+use crate::sink::limits::*;
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Exit code for configuration errors (sysexits `EX_CONFIG`).
+pub const EXIT_CONFIG: i32 = 78;
+
+const HINT: &str = "see config/edgeship.toml (installed as /usr/share/doc/edgeship/edgeship.toml) for every key with an example";
+
+/// A configuration problem, always naming the file and where in it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}:\n{message}\nhint: {HINT}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid config file {path}: {key}: {message}\nhint: {hint}")]
+    Invalid { path: PathBuf, key: String, message: String, hint: String },
+}
+
+/// Where a flow's records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Kinesis { stream: String },
+    Firehose { stream: String },
+}
+
+impl Destination {
+    pub fn stream(&self) -> &str {
+        match self {
+            Destination::Kinesis { stream } | Destination::Firehose { stream } => stream,
+        }
+    }
+    pub fn is_firehose(&self) -> bool {
+        matches!(self, Destination::Firehose { .. })
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Kinesis { stream } => write!(f, "kinesis stream {stream:?}"),
+            Destination::Firehose { stream } => write!(f, "firehose stream {stream:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    Beginning,
+    End,
+}
+
+/// How lines become records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregation {
+    /// One line per record, without its terminator.
+    None,
+    /// Newline-terminated lines packed into records up to a target size.
+    Lines,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionKey {
+    Random,
+    File,
+    Host,
+}
+
+/// Size and age limits of the records and requests of one flow, already within service limits.
+#[derive(Debug, Clone)]
+pub struct BatchLimits {
+    pub max_age: Duration,
+    pub max_records: usize,
+    pub max_request_bytes: u64,
+    pub max_record_bytes: u64,
+    pub record_target_bytes: u64,
+}
+
+impl BatchLimits {
+    /// Longest line kept whole: the record limit minus room for the partition key and, in
+    /// packed modes, the `\n`.
+    pub fn max_line_bytes(&self) -> usize {
+        self.max_record_bytes as usize - KINESIS_MAX_PARTITION_KEY_BYTES - 1
+    }
+}
+
+/// A validated `[[flow]]`.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub name: String,
+    pub paths: Vec<String>,
+    pub include: GlobSet,
+    pub exclude_names: GlobSet,
+    pub exclude_paths: GlobSet,
+    pub start_at: StartAt,
+    pub destination: Destination,
+    pub aggregation: Aggregation,
+    pub partition_key: PartitionKey,
+    pub limits: BatchLimits,
+    pub max_in_flight: usize,
+    pub scan_interval: Duration,
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
+    pub request_timeout: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: PathBuf,
+    pub state_dir: PathBuf,
+    pub checkpoint_interval: Duration,
+    pub shutdown_timeout: Duration,
+    pub status_interval: Duration,
+    pub log_level: String,
+    pub aws: AwsSettings,
+    pub flows: Vec<Flow>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: err.to_string().trim_end().to_owned(),
+        })?;
+        Validator { path }.config(raw)
+    }
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            key: key.into(),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        if raw.flow.is_empty() {
+            return Err(self.err("flow", "no [[flow]] is configured", "add a [[flow]] table with name, paths and kinesis_stream or firehose_stream"));
+        }
+        if !raw.state_dir.is_absolute() {
+            return Err(self.err("state_dir", format!("{:?} is not an absolute path", raw.state_dir), "use e.g. state_dir = \"/var/lib/edgeship\""));
+        }
+        if tracing_level_is_invalid(&raw.log_level) {
+            return Err(self.err("log_level", format!("unknown level {:?}", raw.log_level), "use one of error, warn, info, debug, trace"));
+        }
+        let mut flows = Vec::with_capacity(raw.flow.len());
+        for (index, raw_flow) in raw.flow.into_iter().enumerate() {
+            let flow = self.flow(index, raw_flow)?;
+            if flows.iter().any(|f: &Flow| f.name == flow.name) {
+                return Err(self.err(format!("flow[{index}].name"), format!("flow name {:?} is used twice", flow.name), "give every flow a unique name (checkpoints are keyed by it)"));
+            }
+            flows.push(flow);
+        }
+        Ok(Config {
+            source: self.path.to_owned(),
+            state_dir: raw.state_dir,
+            checkpoint_interval: raw.checkpoint_interval,
+            shutdown_timeout: raw.shutdown_timeout,
+            status_interval: raw.status_interval,
+            log_level: raw.log_level,
+            aws: AwsSettings {
+                region: raw.aws.region,
+                endpoint_url: raw.aws.endpoint_url,
+                profile: raw.aws.profile,
+                request_timeout: raw.aws.request_timeout,
+            },
+            flows,
+        })
+    }
+
+    fn flow(&self, index: usize, raw: RawFlow) -> Result<Flow, ConfigError> {
+        let key = |field: &str| format!("flow[{index}] ({:?}).{field}", raw.name);
+        if raw.name.trim().is_empty() {
+            return Err(self.err(format!("flow[{index}].name"), "the flow name is empty", "name = \"nginx\""));
+        }
+        let destination = match (&raw.kinesis_stream, &raw.firehose_stream) {
+            (Some(stream), None) => Destination::Kinesis { stream: stream.clone() },
+            (None, Some(stream)) => Destination::Firehose { stream: stream.clone() },
+            (Some(_), Some(_)) => return Err(self.err(key("kinesis_stream"), "both kinesis_stream and firehose_stream are set", "keep exactly one; use two flows to send the same files to both")),
+            (None, None) => return Err(self.err(key("kinesis_stream"), "no destination", "set kinesis_stream = \"NAME\" or firehose_stream = \"NAME\"")),
+        };
+        if destination.stream().is_empty() {
+            return Err(self.err(key("kinesis_stream"), "the stream name is empty", "set the name of an existing stream"));
+        }
+        let (include, exclude_names, exclude_paths) = self.globs(&raw, &key)?;
+        let start_at = match raw.start_at.as_str() {
+            "beginning" => StartAt::Beginning,
+            "end" => StartAt::End,
+            other => return Err(self.err(key("start_at"), format!("unknown value {other:?}"), "use \"beginning\" or \"end\"")),
+        };
+        let aggregation = self.aggregation(&raw, &destination, &key)?;
+        let partition_key = match raw.partition_key.as_str() {
+            "random" => PartitionKey::Random,
+            "file" => PartitionKey::File,
+            "host" => PartitionKey::Host,
+            other => return Err(self.err(key("partition_key"), format!("unknown value {other:?}"), "use \"random\", \"file\" or \"host\"")),
+        };
+        let limits = self.limits(&raw, &destination, aggregation, &key)?;
+        if raw.max_in_flight == 0 || raw.max_in_flight > 64 {
+            return Err(self.err(key("max_in_flight"), format!("{} is out of range", raw.max_in_flight), "use 1 to 64"));
+        }
+        for (field, value) in [("scan_interval", raw.scan_interval), ("poll_interval", raw.poll_interval)] {
+            if value.is_zero() {
+                return Err(self.err(key(field), "must be greater than zero", "use e.g. \"250ms\""));
+            }
+        }
+        Ok(Flow {
+            name: raw.name,
+            paths: raw.paths,
+            include,
+            exclude_names,
+            exclude_paths,
+            start_at,
+            destination,
+            aggregation,
+            partition_key,
+            limits,
+            max_in_flight: raw.max_in_flight,
+            scan_interval: raw.scan_interval,
+            poll_interval: raw.poll_interval,
+        })
+    }
+
+    fn globs(&self, raw: &RawFlow, key: &dyn Fn(&str) -> String) -> Result<(GlobSet, GlobSet, GlobSet), ConfigError> {
+        if raw.paths.is_empty() {
+            return Err(self.err(key("paths"), "the path list is empty", "list at least one absolute glob, e.g. paths = [\"/var/log/app/*.log\"]"));
+        }
+        let mut include = GlobSetBuilder::new();
+        for (i, pattern) in raw.paths.iter().enumerate() {
+            if !pattern.starts_with('/') {
+                return Err(self.err(format!("{}[{i}]", key("paths")), format!("{pattern:?} is not an absolute path"), "patterns must start with / (the agent's working directory is not your shell's)"));
+            }
+            include.add(self.glob(&format!("{}[{i}]", key("paths")), pattern)?);
+        }
+        let (mut names, mut paths) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+        for (i, pattern) in raw.exclude.iter().enumerate() {
+            let glob = self.glob(&format!("{}[{i}]", key("exclude")), pattern)?;
+            if pattern.contains('/') { paths.add(glob); } else { names.add(glob); }
+        }
+        let build = |set: GlobSetBuilder, field: &str| set.build().map_err(|e| self.err(key(field), e.to_string(), "check the glob syntax"));
+        Ok((build(include, "paths")?, build(names, "exclude")?, build(paths, "exclude")?))
+    }
+
+    fn glob(&self, key: &str, pattern: &str) -> Result<Glob, ConfigError> {
+        GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| self.err(key, format!("bad glob {pattern:?}: {}", e.kind()), "globs support * ? [a-z] {a,b} and ** for any number of directories"))
+    }
+
+    fn aggregation(&self, raw: &RawFlow, destination: &Destination, key: &dyn Fn(&str) -> String) -> Result<Aggregation, ConfigError> {
+        let default = if destination.is_firehose() { "lines" } else { "none" };
+        match raw.aggregation.as_deref().unwrap_or(default) {
+            "none" => Ok(Aggregation::None),
+            "lines" => Ok(Aggregation::Lines),
+            "kpl" if destination.is_firehose() => Err(self.err(key("aggregation"), "KPL aggregation cannot be sent to Firehose Direct PUT (it does not de-aggregate)", "use aggregation = \"lines\"")),
+            "kpl" => Err(self.err(key("aggregation"), "KPL aggregation is not available in this version", "use aggregation = \"none\" or \"lines\"")),
+            other => Err(self.err(key("aggregation"), format!("unknown value {other:?}"), "use \"none\" or \"lines\"")),
+        }
+    }
+
+    fn limits(&self, raw: &RawFlow, destination: &Destination, aggregation: Aggregation, key: &dyn Fn(&str) -> String) -> Result<BatchLimits, ConfigError> {
+        let (default_request, max_request, record_range) = match destination {
+            Destination::Kinesis { .. } => (KINESIS_DEFAULT_REQUEST_BYTES, KINESIS_MAX_REQUEST_BYTES, KINESIS_DEFAULT_RECORD_BYTES..=KINESIS_MAX_RECORD_BYTES),
+            Destination::Firehose { .. } => (FIREHOSE_MAX_REQUEST_BYTES, FIREHOSE_MAX_REQUEST_BYTES, FIREHOSE_MAX_RECORD_BYTES..=FIREHOSE_MAX_RECORD_BYTES),
+        };
+        if !(1..=MAX_RECORDS_PER_REQUEST).contains(&raw.batch_max_records) {
+            return Err(self.err(key("batch_max_records"), format!("{} is out of range", raw.batch_max_records), "use 1 to 500 (the PutRecords limit)"));
+        }
+        let max_record_bytes = raw.record_max_bytes.unwrap_or(*record_range.start());
+        if !record_range.contains(&max_record_bytes) {
+            return Err(self.err(key("record_max_bytes"), format!("{max_record_bytes} bytes is out of range for a {destination}"), format!("use {} to {} bytes", record_range.start(), record_range.end())));
+        }
+        let max_request_bytes = raw.batch_max_bytes.unwrap_or(default_request);
+        if max_request_bytes < max_record_bytes || max_request_bytes > max_request {
+            return Err(self.err(key("batch_max_bytes"), format!("{max_request_bytes} bytes is out of range"), format!("use {max_record_bytes} (the record limit) to {max_request} bytes")));
+        }
+        let record_target_bytes = raw.record_target_bytes.unwrap_or(max_record_bytes);
+        if aggregation == Aggregation::Lines && !(1024..=max_record_bytes).contains(&record_target_bytes) {
+            return Err(self.err(key("record_target_bytes"), format!("{record_target_bytes} bytes is out of range"), format!("use 1KiB to {max_record_bytes} bytes")));
+        }
+        if raw.batch_max_age.is_zero() {
+            return Err(self.err(key("batch_max_age"), "must be greater than zero", "use e.g. \"1s\""));
+        }
+        Ok(BatchLimits {
+            max_age: raw.batch_max_age,
+            max_records: raw.batch_max_records,
+            max_request_bytes,
+            max_record_bytes,
+            record_target_bytes,
+        })
+    }
+}
+
+fn tracing_level_is_invalid(level: &str) -> bool {
+    !matches!(level, "error" | "warn" | "info" | "debug" | "trace")
+}
+
+impl Flow {
+    /// Whether a discovered path belongs to this flow.
+    pub fn matches(&self, path: &Path) -> bool {
+        if !self.include.is_match(path) || self.exclude_paths.is_match(path) {
+            return false;
+        }
+        match path.file_name() {
+            Some(name) => !self.exclude_names.is_match(name),
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

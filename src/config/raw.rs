@@ -1,0 +1,155 @@
+//! The config file as written by the user: serde types with `deny_unknown_fields`, so a misspelt
+//! key is an error, not a silently ignored setting. The `///` docs here are the key reference;
+//! `config/edgeship.toml` shows every key with an example.
+
+use super::units::{byte_size, duration};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Top level of `edgeship.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Directory holding `checkpoints.json` and the agent lock. Must survive reboots
+    /// (not /run or /tmp). Default `/var/lib/edgeship`.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Longest time acknowledged offsets wait before they are written to disk. Default `"1s"`.
+    #[serde(default = "default_checkpoint_interval", deserialize_with = "duration")]
+    pub checkpoint_interval: Duration,
+    /// On SIGTERM/SIGINT: how long to wait for in-flight requests before giving up on them
+    /// (they are re-sent after restart). Keep it below systemd's `TimeoutStopSec`. Default `"30s"`.
+    #[serde(default = "default_shutdown_timeout", deserialize_with = "duration")]
+    pub shutdown_timeout: Duration,
+    /// How often a one-line progress summary per flow is logged. Default `"60s"`.
+    #[serde(default = "default_status_interval", deserialize_with = "duration")]
+    pub status_interval: Duration,
+    /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it. Default `"info"`.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// AWS connection settings shared by all flows.
+    #[serde(default)]
+    pub aws: RawAws,
+    /// One `[[flow]]` table per set of files and their destination.
+    #[serde(default)]
+    pub flow: Vec<RawFlow>,
+}
+
+/// `[aws]`: optional; the standard AWS environment variables and profiles also work.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAws {
+    /// AWS region, e.g. `"eu-west-1"`. Default: `AWS_REGION` / the profile's region.
+    pub region: Option<String>,
+    /// Endpoint override, e.g. `"http://127.0.0.1:4567"` for a local emulator. Default: the
+    /// `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_KINESIS` / `_FIREHOSE` variables, else AWS.
+    pub endpoint_url: Option<String>,
+    /// Named profile from `~/.aws/config`. Default: `AWS_PROFILE` or `default`.
+    pub profile: Option<String>,
+    /// Time limit for one HTTP attempt of one request. Default `"60s"` (a 5 MiB request is
+    /// ~6.7 MiB of base64 on the wire; slow uplinks need time).
+    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    pub request_timeout: Duration,
+}
+
+/// `[[flow]]`: files matched by `paths` shipped to exactly one stream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    /// Unique name; it keys the flow's checkpoints, so renaming a flow re-reads per `start_at`.
+    pub name: String,
+    /// Absolute glob patterns: `*`, `?`, `[a-z]`, `{a,b}` within one path component, `**` across
+    /// directories. Re-scanned every `scan_interval`, so new files are picked up.
+    pub paths: Vec<String>,
+    /// Glob patterns of files to skip. A pattern without `/` matches the file name only
+    /// (`"*.gz"`); with `/` it matches the whole path.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// `"beginning"` or `"end"`: where to start in files that have no checkpoint when the agent
+    /// starts. Files that appear later are always read from the beginning. Default `"end"`.
+    #[serde(default = "default_start_at")]
+    pub start_at: String,
+    /// Name of the Kinesis data stream. Exactly one of `kinesis_stream` / `firehose_stream`.
+    pub kinesis_stream: Option<String>,
+    /// Name of the Firehose stream (Direct PUT).
+    pub firehose_stream: Option<String>,
+    /// Streams: `"none"` (one line per record) or `"lines"` (newline-terminated lines packed into
+    /// records). Firehose: `"lines"` (default) or `"none"`. (`"kpl"` is planned.)
+    pub aggregation: Option<String>,
+    /// Streams only: `"random"` (default), `"file"` (the file's path) or `"host"` (host name).
+    #[serde(default = "default_partition_key")]
+    pub partition_key: String,
+    /// A partially filled request is sent at the latest this long after its first line was read.
+    /// Default `"1s"`.
+    #[serde(default = "default_batch_max_age", deserialize_with = "duration")]
+    pub batch_max_age: Duration,
+    /// Records per request, 1-500. Default 500.
+    #[serde(default = "default_batch_max_records")]
+    pub batch_max_records: usize,
+    /// Request size (data plus partition keys). Streams: up to `"10MiB"`, default `"5MiB"`;
+    /// Firehose: up to and default `"4MiB"`.
+    #[serde(default, deserialize_with = "optional_byte_size")]
+    pub batch_max_bytes: Option<u64>,
+    /// Streams: largest record (data plus partition key), as the stream's `MaxRecordSizeInKiB`
+    /// allows; default and minimum `"1MiB"`, at most `"10MiB"`. Firehose: fixed at 1,000 KiB.
+    /// Longer lines are truncated to fit (and counted), never dropped whole.
+    #[serde(default, deserialize_with = "optional_byte_size")]
+    pub record_max_bytes: Option<u64>,
+    /// Packed modes: target size of one record. Default: the record limit.
+    #[serde(default, deserialize_with = "optional_byte_size")]
+    pub record_target_bytes: Option<u64>,
+    /// Requests in flight at once for this flow. Default 4.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// How often the `paths` globs are re-scanned for new, rotated or deleted files. Default `"5s"`.
+    #[serde(default = "default_scan_interval", deserialize_with = "duration")]
+    pub scan_interval: Duration,
+    /// How long the tailer sleeps when every file is at its end. Default `"250ms"`.
+    #[serde(default = "default_poll_interval", deserialize_with = "duration")]
+    pub poll_interval: Duration,
+}
+
+fn optional_byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    byte_size(d).map(Some)
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/edgeship")
+}
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_status_interval() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_start_at() -> String {
+    "end".into()
+}
+fn default_partition_key() -> String {
+    "random".into()
+}
+fn default_batch_max_age() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_batch_max_records() -> usize {
+    500
+}
+fn default_max_in_flight() -> usize {
+    4
+}
+fn default_scan_interval() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_poll_interval() -> Duration {
+    Duration::from_millis(250)
+}

@@ -1,0 +1,35 @@
+//! edgeship: tails log files and ships every line to Amazon Kinesis Data Streams or Firehose,
+//! at least once, resuming from durable checkpoints.
+//!
+//! # Layout
+//!
+//! One pipeline per flow, stages joined by bounded channels, acknowledgements flowing back:
+//!
+//! ```text
+//!  files ──► tail ──Chunk──► aggregate ──Batch──► sink ──► AWS PutRecords / PutRecordBatch
+//!             ▲ (thread)                              │
+//!             │ resume offsets                        │ Ack { flow, seq, per-file offsets }
+//!             │                                       ▼
+//!      checkpoints.json ◄──────────── checkpoint (low-water mark, atomic writes)
+//! ```
+//!
+//! - [`tail`]: glob discovery, line reading, the per-flow tail loop (knows nothing about AWS).
+//! - [`aggregate`]: records and API-sized batches, each carrying the offsets it covers.
+//! - [`sink`]: the [`sink::PutClient`] trait, Kinesis and Firehose clients, retries and partial
+//!   failures.
+//! - [`checkpoint`]: in-order acknowledgement tracking and the durable store.
+//! - [`config`], [`metrics`], [`shutdown`], [`pipeline`] (wiring), [`consume`] (read a stream back).
+//!
+//! When AWS is slow or down the channels fill, the tailer stops reading, and the log files
+//! themselves are the buffer. Shutdown: stop reading, flush, wait for in-flight requests up to
+//! `shutdown_timeout`, write the final checkpoint.
+
+pub mod aggregate;
+pub mod checkpoint;
+pub mod config;
+pub mod consume;
+pub mod metrics;
+pub mod pipeline;
+pub mod shutdown;
+pub mod sink;
+pub mod tail;

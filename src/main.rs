@@ -1,0 +1,119 @@
+//! The `edgeship` command line. Maps errors to exit codes: 78 for configuration problems
+//! (sysexits EX_CONFIG, so systemd's ExecStartPre shows them), 1 for everything else.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use edgeship::config::{Config, ConfigError, EXIT_CONFIG};
+use edgeship::shutdown::Shutdown;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const DEFAULT_CONFIG: &str = "/etc/edgeship/edgeship.toml";
+
+#[derive(Parser)]
+#[command(name = "edgeship", version, about = "Ships log files to Amazon Kinesis Data Streams and Firehose, at least once")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run in the foreground until SIGTERM/SIGINT.
+    Run {
+        /// Config file.
+        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Check the config and list the files each flow matches now; non-zero exit on error.
+    Validate {
+        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print every record of a Kinesis stream (all shards, from the oldest), one per line.
+    Consume {
+        /// Stream name.
+        #[arg(long)]
+        stream: String,
+        /// AWS region (default: AWS_REGION / profile).
+        #[arg(long)]
+        region: Option<String>,
+        /// Endpoint override (default: AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_KINESIS).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => run(&config),
+        Command::Validate { config } => validate(&config),
+        Command::Consume { stream, region, endpoint_url } => consume(stream, region, endpoint_url),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("edgeship: {error:#}");
+            let is_config = error.chain().any(|cause| cause.downcast_ref::<ConfigError>().is_some());
+            ExitCode::from(if is_config { EXIT_CONFIG as u8 } else { 1 })
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let quiet_sdk = format!("{level},aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,hyper_util=warn,rustls=warn");
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet_sdk));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).with_target(false).init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")
+}
+
+fn run(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    init_logging(&config.log_level);
+    runtime()?.block_on(async {
+        let shutdown = Shutdown::default();
+        shutdown.listen_for_signals().context("cannot install signal handlers")?;
+        edgeship::pipeline::run(config, shutdown).await?;
+        Ok(())
+    })
+}
+
+fn validate(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    println!("config {} is valid", path.display());
+    for flow in &config.flows {
+        println!("flow {:?} -> {} (aggregation {:?}, start_at {:?})", flow.name, flow.destination, flow.aggregation, flow.start_at);
+        let scan = edgeship::tail::discovery::scan(flow);
+        for (dir, error) in &scan.errors {
+            println!("  warning: cannot list {}: {error}", dir.display());
+        }
+        if scan.files.is_empty() {
+            println!("  no files match {:?} yet (they are picked up when they appear)", flow.paths);
+        }
+        for file in &scan.files {
+            match std::fs::File::open(file) {
+                Ok(_) => println!("  {}", file.display()),
+                Err(error) => println!("  {} (NOT READABLE: {error})", file.display()),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn consume(stream: String, region: Option<String>, endpoint_url: Option<String>) -> anyhow::Result<()> {
+    init_logging("warn");
+    let settings = edgeship::config::AwsSettings { region, endpoint_url, profile: None, request_timeout: std::time::Duration::from_secs(60) };
+    runtime()?.block_on(async {
+        let sdk = edgeship::sink::aws::sdk_config(&settings).await?;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let printed = edgeship::consume::consume(&sdk, &stream, &mut out).await?;
+        eprintln!("edgeship: {printed} records read from {stream:?}");
+        Ok(())
+    })
+}

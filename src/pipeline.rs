@@ -1,0 +1,105 @@
+//! Wires the stages of every flow together and runs them until shutdown.
+
+use crate::aggregate::batcher::KeyPolicy;
+use crate::aggregate::{Batcher, run_batcher};
+use crate::checkpoint::{Checkpoints, Store, StoreError, run_checkpointer};
+use crate::config::{Config, Destination, Flow};
+use crate::metrics::FlowStats;
+use crate::shutdown::Shutdown;
+use crate::sink::aws::{AwsSetupError, sdk_config};
+use crate::sink::deliver::{RetryPolicy, Sender};
+use crate::sink::firehose::FirehoseClient;
+use crate::sink::kinesis::KinesisClient;
+use crate::sink::PutClient;
+use crate::tail::FileKey;
+use crate::tail::tailer::Tailer;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Chunks (up to 256 KiB each) queued between a tailer and its batcher.
+const CHUNK_QUEUE: usize = 8;
+/// Acknowledgements queued for the checkpointer.
+const ACK_QUEUE: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Aws(#[from] AwsSetupError),
+    #[error("cannot start the tailer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Runs every flow until `shutdown.stop` fires and the pipeline has drained.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats>>, RunError> {
+    let (store, checkpoints) = Store::open(&config.state_dir)?;
+    let sdk = sdk_config(&config.aws).await?;
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let (ack_tx, ack_rx) = mpsc::channel(ACK_QUEUE);
+    let mut tailers = Vec::new();
+    let mut stats = Vec::new();
+    for flow in &config.flows {
+        let flow_stats = Arc::new(FlowStats::new(&flow.name));
+        let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_QUEUE);
+        let (batch_tx, batch_rx) = mpsc::channel(flow.max_in_flight);
+        let resume = resume_offsets(&checkpoints, &flow.name);
+        let tailer = Tailer::new(flow.clone(), resume, flow_stats.clone(), chunk_tx, shutdown.stop.clone(), tokio::runtime::Handle::current());
+        tailers.push(tailer.spawn().map_err(RunError::Thread)?);
+        let batcher = Batcher::new(flow.limits.clone(), flow.aggregation, KeyPolicy::for_flow(flow, &host));
+        tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
+        match &flow.destination {
+            Destination::Kinesis { stream } => spawn_sender(KinesisClient::new(&sdk, stream), flow, &shutdown, &flow_stats, batch_rx, ack_tx.clone()),
+            Destination::Firehose { stream } => spawn_sender(FirehoseClient::new(&sdk, stream), flow, &shutdown, &flow_stats, batch_rx, ack_tx.clone()),
+        };
+        tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.paths, flow.destination);
+        stats.push(flow_stats);
+    }
+    drop(ack_tx);
+    let checkpointer = tokio::spawn(run_checkpointer(store, checkpoints, ack_rx, config.checkpoint_interval));
+    let status = spawn_status_log(stats.clone(), config.status_interval, shutdown.stop.clone());
+    tracing::info!(flows = config.flows.len(), state_dir = %config.state_dir.display(), "edgeship is running");
+
+    shutdown.stop.cancelled().await;
+    shutdown.arm_deadline(config.shutdown_timeout);
+    status.abort();
+    for tailer in tailers {
+        let _ = tokio::task::spawn_blocking(move || tailer.join()).await;
+    }
+    let _ = checkpointer.await;
+    for flow in &stats {
+        tracing::info!("final: {}", flow.summary());
+    }
+    Ok(stats)
+}
+
+fn spawn_sender<C: PutClient>(client: C, flow: &Flow, shutdown: &Shutdown, stats: &Arc<FlowStats>, batches: mpsc::Receiver<crate::aggregate::Batch>, acks: mpsc::Sender<crate::checkpoint::Ack>) -> JoinHandle<()> {
+    let sender = Sender {
+        client: Arc::new(client),
+        flow: Arc::from(flow.name.as_str()),
+        max_in_flight: flow.max_in_flight,
+        policy: RetryPolicy::default(),
+        abort: shutdown.abort.clone(),
+        stats: stats.clone(),
+    };
+    tokio::spawn(sender.run(batches, acks))
+}
+
+fn resume_offsets(checkpoints: &Checkpoints, flow: &str) -> HashMap<FileKey, u64> {
+    checkpoints.iter().filter(|((name, _), _)| name == flow).map(|((_, key), c)| (*key, c.offset)).collect()
+}
+
+fn spawn_status_log(stats: Vec<Arc<FlowStats>>, every: std::time::Duration, stop: tokio_util::sync::CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        while !stop.is_cancelled() {
+            tick.tick().await;
+            for flow in &stats {
+                tracing::info!("status: {}", flow.summary());
+            }
+        }
+    })
+}

@@ -1,0 +1,65 @@
+//! AWS SDK setup shared by both services: rustls with ring (no aws-lc, so it cross-builds for
+//! ARM), explicit timeouts, few SDK-level retries (edgeship's own loop owns long retries), and
+//! conversion of SDK errors into [`SendError`].
+
+use super::SendError;
+use crate::config::AwsSettings;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_kinesis::config::http::HttpResponse;
+use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsSetupError {
+    #[error("no AWS region is configured: set region under [aws] in the config file, or AWS_REGION in the environment")]
+    NoRegion,
+}
+
+/// Loads the SDK config: config file settings first, then the standard environment variables,
+/// profiles and credential chain.
+pub async fn sdk_config(settings: &AwsSettings) -> Result<aws_config::SdkConfig, AwsSetupError> {
+    let http_client = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+    let timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).operation_attempt_timeout(settings.request_timeout).build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .timeout_config(timeouts);
+    if let Some(region) = &settings.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return Err(AwsSetupError::NoRegion);
+    }
+    Ok(config)
+}
+
+/// Maps an SDK error onto the codes [`super::classify`] understands.
+pub fn send_error<E>(error: SdkError<E, HttpResponse>) -> SendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let message = DisplayErrorContext(&error).to_string();
+    match &error {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown").to_owned();
+            let text = service.err().message().unwrap_or(&message).to_owned();
+            SendError::new(code, text, Some(service.raw().status().as_u16()))
+        }
+        SdkError::TimeoutError(_) => SendError::new("Timeout", message, None),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => SendError::new("Timeout", message, None),
+        SdkError::DispatchFailure(failure) if failure.is_io() => SendError::new("ConnectionError", message, None),
+        SdkError::ResponseError(response) => SendError::new("ResponseError", message, Some(response.raw().status().as_u16())),
+        _ if message.contains("credentials") => SendError::new("NoCredentials", message, None),
+        _ => SendError::new("ConnectionError", message, None),
+    }
+}

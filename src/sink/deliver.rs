@@ -1,0 +1,192 @@
+//! Delivering one batch, and the send stage that runs up to `max_in_flight` deliveries at once.
+//!
+//! Rules (kinesis-facts §0, §1.4-1.5): a batch is delivered only when every entry has a success
+//! status; after a partial failure only the failed entries are resent; transient errors and
+//! throttling are retried without limit, with exponential backoff and jitter; configuration and
+//! permission errors are retried after a long pause with one loud log line per window; a single
+//! record the service rejects as invalid is counted and reported as undeliverable, never resent
+//! forever and never dropped silently. A delivery is abandoned only when `abort` fires (shutdown
+//! deadline): it is then not acknowledged, so its lines are read again after restart.
+
+use super::{EntryStatus, ErrorClass, PutClient, classify, hint_for};
+use crate::aggregate::{Batch, Entry};
+use crate::checkpoint::Ack;
+use crate::metrics::FlowStats;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Pause after a configuration or permission error.
+    pub config_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy { initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(10), config_backoff: Duration::from_secs(60) }
+    }
+}
+
+/// Exponential backoff with "equal jitter": half the step fixed, half random.
+struct Backoff<'a> {
+    policy: &'a RetryPolicy,
+    attempt: u32,
+}
+
+impl Backoff<'_> {
+    fn next(&mut self, class: ErrorClass) -> Duration {
+        let step = if class == ErrorClass::Config {
+            self.policy.config_backoff
+        } else {
+            let factor = 1u32 << self.attempt.min(16);
+            self.attempt += 1;
+            self.policy.initial_backoff.saturating_mul(factor).min(self.policy.max_backoff)
+        };
+        let half = step / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Every entry was accepted, except `undeliverable` ones rejected as invalid (counted).
+    Delivered { undeliverable: u64 },
+    /// Shutdown deadline reached first; nothing may be acknowledged.
+    Abandoned,
+}
+
+/// Sends `batch` until every entry is accepted (or, alone, rejected as invalid).
+pub async fn deliver<C: PutClient>(client: &C, batch: &Batch, policy: &RetryPolicy, abort: &CancellationToken, stats: &FlowStats) -> Delivery {
+    let mut pending: Vec<usize> = (0..batch.entries.len()).collect();
+    let mut one_by_one = false;
+    let mut backoff = Backoff { policy, attempt: 0 };
+    let mut undeliverable = 0;
+    let mut sent = 0u64;
+    let outcome = loop {
+        if pending.is_empty() {
+            break Delivery::Delivered { undeliverable };
+        }
+        let group: Vec<usize> = if one_by_one { vec![pending[0]] } else { pending.clone() };
+        let entries: Vec<&Entry> = group.iter().map(|&i| &batch.entries[i]).collect();
+        sent += entries.len() as u64;
+        stats.requests.fetch_add(1, Relaxed);
+        let result = tokio::select! {
+            biased;
+            _ = abort.cancelled() => break Delivery::Abandoned,
+            result = client.put(&entries) => result,
+        };
+        let class = match result {
+            Ok(statuses) if statuses.len() == entries.len() => {
+                let failed = failed_indices(&group, &statuses, stats);
+                pending.retain(|i| !group.contains(i) || failed.contains(i));
+                if failed.is_empty() {
+                    backoff.reset();
+                    continue;
+                }
+                if stats.limiter.allow("partial_failure") {
+                    tracing::warn!(flow = %stats.flow, failed = failed.len(), of = group.len(), "{}: part of a request failed; resending only the failed records", client.destination());
+                }
+                ErrorClass::Throttled
+            }
+            Ok(statuses) => {
+                stats.count_error("ResponseCountMismatch", entries.len() as u64);
+                tracing::warn!(flow = %stats.flow, sent = entries.len(), statuses = statuses.len(), "response does not match the request; resending all of it");
+                ErrorClass::Transient
+            }
+            Err(error) => {
+                stats.count_error(&error.code, entries.len() as u64);
+                let class = classify(&error);
+                match class {
+                    ErrorClass::Invalid if entries.len() > 1 => {
+                        tracing::warn!(flow = %stats.flow, "{}: request rejected as invalid ({error}); retrying its records one at a time to isolate the bad one", client.destination());
+                        one_by_one = true;
+                        continue;
+                    }
+                    ErrorClass::Invalid => {
+                        undeliverable += 1;
+                        stats.records_undeliverable.fetch_add(1, Relaxed);
+                        tracing::error!(flow = %stats.flow, record_bytes = entries[0].billed_bytes(), "{}: record rejected as invalid and will not be resent: {error}; it is counted in records_undeliverable", client.destination());
+                        pending.remove(0);
+                        continue;
+                    }
+                    ErrorClass::Config => {
+                        if let Some(suppressed) = stats.limiter.allow_counting(&error.code) {
+                            tracing::error!(flow = %stats.flow, suppressed, "{}: {error}. {}. Data is kept and retried every {:?}.", client.destination(), hint_for(&error.code, client.destination()), policy.config_backoff);
+                        }
+                    }
+                    ErrorClass::Throttled | ErrorClass::Transient => {
+                        if let Some(suppressed) = stats.limiter.allow_counting(&error.code) {
+                            tracing::warn!(flow = %stats.flow, suppressed, "{}: {error}; retrying with backoff", client.destination());
+                        }
+                    }
+                }
+                class
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = abort.cancelled() => break Delivery::Abandoned,
+            _ = tokio::time::sleep(backoff.next(class)) => {}
+        }
+    };
+    stats.entries_resent.fetch_add(sent.saturating_sub(batch.entries.len() as u64), Relaxed);
+    outcome
+}
+
+/// Positions (in the batch) of the entries that failed; counts their error codes.
+fn failed_indices(group: &[usize], statuses: &[EntryStatus], stats: &FlowStats) -> Vec<usize> {
+    let mut failed = Vec::new();
+    for (&index, status) in group.iter().zip(statuses) {
+        if let EntryStatus::Failed { code, .. } = status {
+            stats.count_error(code, 1);
+            failed.push(index);
+        }
+    }
+    failed
+}
+
+/// The send stage of one flow: batches in, acknowledgements out.
+pub struct Sender<C> {
+    pub client: Arc<C>,
+    pub flow: Arc<str>,
+    pub max_in_flight: usize,
+    pub policy: RetryPolicy,
+    pub abort: CancellationToken,
+    pub stats: Arc<FlowStats>,
+}
+
+impl<C: PutClient> Sender<C> {
+    /// Runs until `batches` closes and every delivery has finished or been abandoned.
+    pub async fn run(self, mut batches: mpsc::Receiver<Batch>, acks: mpsc::Sender<Ack>) {
+        let mut in_flight = JoinSet::new();
+        while let Some(batch) = batches.recv().await {
+            while in_flight.len() >= self.max_in_flight {
+                in_flight.join_next().await;
+            }
+            let (client, policy, abort, stats, acks, flow) = (self.client.clone(), self.policy.clone(), self.abort.clone(), self.stats.clone(), acks.clone(), self.flow.clone());
+            in_flight.spawn(async move {
+                let outcome = if batch.entries.is_empty() { Delivery::Delivered { undeliverable: 0 } } else { deliver(client.as_ref(), &batch, &policy, &abort, &stats).await };
+                if let Delivery::Delivered { undeliverable } = outcome {
+                    stats.records_delivered.fetch_add(batch.entries.len() as u64 - undeliverable, Relaxed);
+                    stats.lines_delivered.fetch_add(batch.lines, Relaxed);
+                    stats.bytes_delivered.fetch_add(batch.bytes(), Relaxed);
+                    let _ = acks.send(Ack { flow, seq: batch.seq, progress: batch.progress }).await;
+                }
+            });
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! Service limits of PutRecords and PutRecordBatch (see kinesis-facts §1.1, §2). The batcher
+//! enforces them; the validated config clamps user settings to them.
+
+/// Entries per PutRecords / PutRecordBatch request.
+pub const MAX_RECORDS_PER_REQUEST: usize = 500;
+/// Kinesis request budget by default (valid under the pre-2025 limit).
+pub const KINESIS_DEFAULT_REQUEST_BYTES: u64 = 5 * 1024 * 1024;
+/// Kinesis request ceiling since 2025; opt-in.
+pub const KINESIS_MAX_REQUEST_BYTES: u64 = 10 * 1024 * 1024;
+/// Kinesis record limit (data + partition key) of a stream with default `MaxRecordSizeInKiB`.
+pub const KINESIS_DEFAULT_RECORD_BYTES: u64 = 1024 * 1024;
+/// Largest `MaxRecordSizeInKiB` a stream can be configured with.
+pub const KINESIS_MAX_RECORD_BYTES: u64 = 10 * 1024 * 1024;
+/// Partition keys are at most 256 characters; we budget bytes for the record limit.
+pub const KINESIS_MAX_PARTITION_KEY_BYTES: usize = 256;
+/// Firehose request limit; cannot be changed.
+pub const FIREHOSE_MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
+/// Firehose record limit: 1,000 KiB.
+pub const FIREHOSE_MAX_RECORD_BYTES: u64 = 1000 * 1024;

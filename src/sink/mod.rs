@@ -1,0 +1,110 @@
+//! Sending batches to AWS. The client sits behind [`PutClient`], one small trait, so the
+//! retry and partial-failure logic in [`deliver`] is unit-tested against a scripted fake and
+//! integration-tested against real emulators through [`kinesis`] and [`firehose`].
+
+pub mod aws;
+pub mod deliver;
+pub mod firehose;
+pub mod kinesis;
+pub mod limits;
+
+use crate::aggregate::Entry;
+use std::future::Future;
+
+/// Outcome of one entry of a request that got a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryStatus {
+    Delivered,
+    Failed { code: String, message: String },
+}
+
+/// A whole request failed (no per-entry results).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct SendError {
+    /// The AWS error code, or a local name such as `Timeout` or `ConnectionError`.
+    pub code: String,
+    pub message: String,
+    pub http_status: Option<u16>,
+}
+
+impl SendError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>, http_status: Option<u16>) -> SendError {
+        SendError { code: code.into(), message: message.into(), http_status }
+    }
+}
+
+/// One PutRecords / PutRecordBatch call.
+pub trait PutClient: Send + Sync + 'static {
+    /// Sends `entries` as one request. On a response, returns one status per entry in request
+    /// order (HTTP 200 with failed entries is *not* success: see [`EntryStatus::Failed`]).
+    fn put(&self, entries: &[&Entry]) -> impl Future<Output = Result<Vec<EntryStatus>, SendError>> + Send;
+    /// Human description of the destination, for logs: `kinesis stream "web"`.
+    fn destination(&self) -> &str;
+}
+
+/// What to do after a whole-request error. The single place that interprets error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Transient (timeouts, connection errors, 5xx, internal failures): retry with backoff.
+    Transient,
+    /// The service asks us to slow down: retry with backoff.
+    Throttled,
+    /// Configuration or permission problem: retry after a long pause, log loudly but rarely.
+    /// The data stays unacknowledged until it is fixed.
+    Config,
+    /// The request itself is invalid (e.g. a record too large): resending it unchanged cannot
+    /// succeed; narrow it down to single records.
+    Invalid,
+}
+
+pub fn classify(error: &SendError) -> ErrorClass {
+    match error.code.as_str() {
+        "ProvisionedThroughputExceededException" | "ThrottlingException" | "Throttling" | "ThrottledException"
+        | "LimitExceededException" | "KMSThrottlingException" | "ServiceUnavailableException" | "RequestLimitExceeded"
+        | "TooManyRequestsException" | "SlowDown" | "RequestThrottled" => ErrorClass::Throttled,
+        "InternalFailure" | "InternalFailureException" | "ServiceUnavailable" | "Timeout" | "ConnectionError"
+        | "RequestTimeout" | "RequestTimeoutException" | "ResponseError" => ErrorClass::Transient,
+        "InvalidArgumentException" | "ValidationException" | "SerializationException" => ErrorClass::Invalid,
+        _ if error.http_status == Some(413) => ErrorClass::Invalid,
+        _ if error.http_status.is_some_and(|s| s >= 500) => ErrorClass::Transient,
+        // Access, missing stream, KMS state, bad credentials and anything unknown: keep the data
+        // and retry slowly rather than drop it.
+        _ => ErrorClass::Config,
+    }
+}
+
+/// A hint for the operator, per error code.
+pub fn hint_for(code: &str, destination: &str) -> String {
+    match code {
+        "ResourceNotFoundException" => format!("{destination} does not exist in this region/account: create it or fix the stream name and [aws] region"),
+        "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" | "MissingAuthenticationToken" | "InvalidClientTokenId" | "NoCredentials" => {
+            format!("the AWS credentials are missing, invalid or not allowed to write to {destination}: check the credential chain and grant kinesis:PutRecords / firehose:PutRecordBatch")
+        }
+        c if c.starts_with("KMS") || c.starts_with("InvalidKMS") => format!("the KMS key encrypting {destination} is unusable: check the key's state and the kms:GenerateDataKey permission"),
+        _ => "the data is kept and retried; check the message above".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: &str, status: Option<u16>) -> SendError {
+        SendError::new(code, "", status)
+    }
+
+    #[test]
+    fn classification_follows_the_facts_table() {
+        assert_eq!(classify(&err("ProvisionedThroughputExceededException", Some(400))), ErrorClass::Throttled);
+        assert_eq!(classify(&err("KMSThrottlingException", Some(400))), ErrorClass::Throttled);
+        assert_eq!(classify(&err("InternalFailureException", Some(500))), ErrorClass::Transient);
+        assert_eq!(classify(&err("Whatever", Some(503))), ErrorClass::Transient);
+        assert_eq!(classify(&err("Timeout", None)), ErrorClass::Transient);
+        assert_eq!(classify(&err("ResourceNotFoundException", Some(400))), ErrorClass::Config);
+        assert_eq!(classify(&err("AccessDeniedException", Some(400))), ErrorClass::Config);
+        assert_eq!(classify(&err("KMSDisabledException", Some(400))), ErrorClass::Config);
+        assert_eq!(classify(&err("InvalidArgumentException", Some(400))), ErrorClass::Invalid);
+        assert_eq!(classify(&err("Unknown", Some(413))), ErrorClass::Invalid);
+    }
+}

@@ -1,0 +1,74 @@
+//! Expands a flow's glob patterns into the files that exist now. Each pattern is walked from its
+//! longest literal directory prefix, so `/var/log/app/*.log` reads one directory and `**`
+//! recurses only below the prefix. Unreadable directories are reported, never fatal.
+
+use crate::config::Flow;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Result of one scan: the matching files (sorted, deduplicated) and the problems met.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub files: BTreeSet<PathBuf>,
+    pub errors: Vec<(PathBuf, std::io::Error)>,
+}
+
+/// Lists the regular files (symlinks followed) that the flow matches right now.
+pub fn scan(flow: &Flow) -> Scan {
+    let mut result = Scan::default();
+    for pattern in &flow.paths {
+        let (base, depth) = walk_root(pattern);
+        let walker = walkdir::WalkDir::new(&base).follow_links(true).max_depth(depth);
+        for entry in walker {
+            match entry {
+                Ok(entry) => {
+                    let path = entry.path();
+                    if is_regular_file(path) && flow.matches(path) {
+                        result.files.insert(path.to_owned());
+                    }
+                }
+                Err(err) => {
+                    let path = err.path().unwrap_or(&base).to_owned();
+                    let is_missing_root = path == base && err.io_error().map(|e| e.kind()) == Some(std::io::ErrorKind::NotFound);
+                    if !is_missing_root {
+                        result.errors.push((path, err.into()));
+                    }
+                }
+            }
+        }
+    }
+    result
+}
+
+fn is_regular_file(path: &Path) -> bool {
+    std::fs::metadata(path).map(|m| m.is_file()).unwrap_or(false)
+}
+
+/// The directory to walk for a pattern and how deep: the components before the first one with
+/// glob syntax, and the number after it (unbounded with `**`).
+fn walk_root(pattern: &str) -> (PathBuf, usize) {
+    let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
+    let literal = components.iter().take_while(|c| !has_glob_syntax(c)).count();
+    let mut base = PathBuf::from("/");
+    base.extend(&components[..literal]);
+    let rest = &components[literal..];
+    let depth = if rest.iter().any(|c| c.contains("**")) { usize::MAX } else { rest.len() };
+    (base, depth)
+}
+
+fn has_glob_syntax(component: &str) -> bool {
+    component.contains(['*', '?', '[', '{'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walk_root_stops_at_first_glob_component() {
+        assert_eq!(walk_root("/var/log/app/*.log"), (PathBuf::from("/var/log/app"), 1));
+        assert_eq!(walk_root("/var/log/**/x.log"), (PathBuf::from("/var/log"), usize::MAX));
+        assert_eq!(walk_root("/srv/*/logs/*.log"), (PathBuf::from("/srv"), 3));
+        assert_eq!(walk_root("/var/log/syslog"), (PathBuf::from("/var/log/syslog"), 0));
+    }
+}

@@ -1,0 +1,74 @@
+//! Tailing: find the files of a flow ([`discovery`]), read complete lines from each
+//! ([`reader`]), and run the per-flow loop that hands [`Chunk`]s to the next stage ([`tailer`]).
+//! This module knows nothing about AWS: it only reports what it sees through [`TailObserver`].
+
+pub mod discovery;
+pub mod reader;
+pub mod tailer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Identity of a file on disk: survives renames, changes when a file is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileKey {
+    pub dev: u64,
+    pub inode: u64,
+}
+
+impl FileKey {
+    pub fn of(metadata: &std::fs::Metadata) -> FileKey {
+        use std::os::unix::fs::MetadataExt;
+        FileKey { dev: metadata.dev(), inode: metadata.ino() }
+    }
+}
+
+/// A file as the later stages see it: identity plus the path it had when it was read.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FileRef {
+    pub key: FileKey,
+    pub path: PathBuf,
+}
+
+/// One complete line inside a [`Chunk`]'s buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    /// Byte range of the line's content (terminator excluded) in `Chunk::data`.
+    pub start: u32,
+    pub end: u32,
+    /// File offset just past this line's terminator: the checkpoint once the line is delivered.
+    pub next_offset: u64,
+}
+
+/// Complete lines read from one file, in file order.
+#[derive(Debug)]
+pub struct Chunk {
+    pub file: Arc<FileRef>,
+    pub data: Vec<u8>,
+    pub lines: Vec<Line>,
+    /// File offset of `data[0]`.
+    pub start_offset: u64,
+    /// File offset after everything consumed by this chunk (lines and skipped bytes of an
+    /// over-long line). Equals the last line's `next_offset` unless bytes were skipped.
+    pub end_offset: u64,
+    /// The file was rotated away or deleted and fully read: its checkpoint can be forgotten
+    /// once everything before this chunk is acknowledged.
+    pub released: bool,
+}
+
+impl Chunk {
+    pub fn line(&self, line: &Line) -> &[u8] {
+        &self.data[line.start as usize..line.end as usize]
+    }
+}
+
+/// What the tailer reports. Implemented by the metrics/status side; the tailer does not log
+/// or count on its own.
+pub trait TailObserver: Send + Sync {
+    fn file_added(&self, path: &Path, offset: u64, reason: &str);
+    fn file_released(&self, path: &Path, reason: &str);
+    fn file_truncated(&self, path: &Path, old_offset: u64, new_size: u64);
+    fn line_truncated(&self, path: &Path, offset: u64, kept_bytes: usize);
+    fn read_error(&self, path: &Path, error: &std::io::Error);
+    fn lines_read(&self, lines: u64, bytes: u64);
+}

@@ -1,0 +1,202 @@
+//! Reads complete lines from one open file. A partial last line stays buffered until its
+//! newline arrives; `\n` and `\r\n` both end a line. A line longer than `max_line_bytes` is
+//! **truncated**: its first `max_line_bytes` bytes are emitted as the line, the rest up to the
+//! next newline is skipped and counted, so one huge line never stalls the file.
+
+use super::{Chunk, FileRef, Line};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+/// Bytes requested from the file per read.
+const READ_BYTES: usize = 256 * 1024;
+
+/// An over-long line that was cut: where it started and how much of it was kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Truncation {
+    pub offset: u64,
+    pub kept_bytes: usize,
+}
+
+/// What one [`FileReader::read_chunk`] call produced.
+#[derive(Debug)]
+pub struct ReadOutcome {
+    pub chunk: Option<Chunk>,
+    pub truncations: Vec<Truncation>,
+    /// No more bytes in the file right now.
+    pub at_eof: bool,
+}
+
+pub struct FileReader {
+    file: File,
+    file_ref: Arc<FileRef>,
+    /// Offset of the first byte not yet emitted or skipped: the resume point.
+    consumed: u64,
+    /// Bytes read after `consumed` that do not yet form a complete line.
+    partial: Vec<u8>,
+    /// Inside an over-long line whose head was already emitted: skip to the next newline.
+    skipping: bool,
+    max_line_bytes: usize,
+}
+
+impl FileReader {
+    /// Opens `file` positioned at `offset`.
+    pub fn new(mut file: File, file_ref: Arc<FileRef>, offset: u64, max_line_bytes: usize) -> io::Result<FileReader> {
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(FileReader { file, file_ref, consumed: offset, partial: Vec::new(), skipping: false, max_line_bytes })
+    }
+
+    pub fn file_ref(&self) -> &Arc<FileRef> {
+        &self.file_ref
+    }
+
+    /// Offset up to which the file has been turned into lines.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Offset up to which the file has been read (including a buffered partial line).
+    pub fn read_position(&self) -> u64 {
+        self.consumed + self.partial.len() as u64
+    }
+
+    /// Records a new name for the same file (renamed but still matched).
+    pub fn set_file_ref(&mut self, file_ref: Arc<FileRef>) {
+        self.file_ref = file_ref;
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Starts over at `offset` (after a truncation), forgetting any buffered partial line.
+    pub fn rewind(&mut self, offset: u64) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(offset))?;
+        self.consumed = offset;
+        self.partial.clear();
+        self.skipping = false;
+        Ok(())
+    }
+
+    /// Reads up to about `READ_BYTES` and returns the complete lines found.
+    pub fn read_chunk(&mut self) -> io::Result<ReadOutcome> {
+        let mut data = std::mem::take(&mut self.partial);
+        let old_len = data.len();
+        data.resize(old_len + READ_BYTES, 0);
+        let read = loop {
+            match self.file.read(&mut data[old_len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    data.truncate(old_len);
+                    self.partial = data;
+                    return Err(e);
+                }
+            }
+        };
+        data.truncate(old_len + read);
+        if read == 0 {
+            self.partial = data;
+            return Ok(ReadOutcome { chunk: None, truncations: Vec::new(), at_eof: true });
+        }
+        let (chunk, truncations) = self.split_lines(data);
+        Ok(ReadOutcome { chunk, truncations, at_eof: read < READ_BYTES })
+    }
+
+    /// Splits `data` (which starts at `self.consumed`) into lines; keeps the partial tail.
+    fn split_lines(&mut self, mut data: Vec<u8>) -> (Option<Chunk>, Vec<Truncation>) {
+        let base = self.consumed;
+        let mut lines = Vec::new();
+        let mut truncations = Vec::new();
+        let mut start = 0usize;
+        for newline in memchr::memchr_iter(b'\n', &data) {
+            if self.skipping {
+                self.skipping = false;
+            } else {
+                let mut end = newline;
+                if end > start && data[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                if end - start > self.max_line_bytes {
+                    truncations.push(Truncation { offset: base + start as u64, kept_bytes: self.max_line_bytes });
+                    end = start + self.max_line_bytes;
+                }
+                lines.push(Line { start: start as u32, end: end as u32, next_offset: base + newline as u64 + 1 });
+            }
+            start = newline + 1;
+        }
+        let tail_len = data.len() - start;
+        let mut consumed = start;
+        if self.skipping {
+            consumed = data.len();
+        } else if tail_len > self.max_line_bytes {
+            // Emit the head now rather than buffer an unbounded line.
+            truncations.push(Truncation { offset: base + start as u64, kept_bytes: self.max_line_bytes });
+            let end = start + self.max_line_bytes;
+            lines.push(Line { start: start as u32, end: end as u32, next_offset: base + data.len() as u64 });
+            consumed = data.len();
+            self.skipping = true;
+        }
+        self.partial = data.split_off(consumed);
+        self.consumed = base + consumed as u64;
+        if consumed == 0 {
+            return (None, truncations);
+        }
+        let chunk = Chunk { file: self.file_ref.clone(), data, lines, start_offset: base, end_offset: self.consumed, released: false };
+        (Some(chunk), truncations)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tail::FileKey;
+    use std::io::Write;
+
+    fn reader(content: &[u8], max_line: usize) -> (tempfile::NamedTempFile, FileReader) {
+        let mut tmp = tempfile::NamedTempFile::new().unwrap();
+        tmp.write_all(content).unwrap();
+        let file_ref = Arc::new(FileRef { key: FileKey { dev: 0, inode: 0 }, path: tmp.path().to_owned() });
+        let reader = FileReader::new(File::open(tmp.path()).unwrap(), file_ref, 0, max_line).unwrap();
+        (tmp, reader)
+    }
+
+    fn texts(chunk: &Chunk) -> Vec<String> {
+        chunk.lines.iter().map(|l| String::from_utf8_lossy(chunk.line(l)).into_owned()).collect()
+    }
+
+    #[test]
+    fn emits_only_complete_lines_and_strips_crlf() {
+        let (mut tmp, mut r) = reader(b"one\ntwo\r\n\nthr", 100);
+        let chunk = r.read_chunk().unwrap().chunk.unwrap();
+        assert_eq!(texts(&chunk), ["one", "two", ""]);
+        assert_eq!(chunk.end_offset, 10);
+        assert_eq!(chunk.lines[1].next_offset, 9);
+        assert!(r.read_chunk().unwrap().chunk.is_none());
+        tmp.write_all(b"ee\n").unwrap();
+        let chunk = r.read_chunk().unwrap().chunk.unwrap();
+        assert_eq!(texts(&chunk), ["three"]);
+        assert_eq!(chunk.end_offset, 16);
+        assert_eq!(r.consumed(), 16);
+    }
+
+    #[test]
+    fn long_complete_line_is_truncated() {
+        let (_tmp, mut r) = reader(b"abcdefghij\nok\n", 4);
+        let outcome = r.read_chunk().unwrap();
+        assert_eq!(texts(outcome.chunk.as_ref().unwrap()), ["abcd", "ok"]);
+        assert_eq!(outcome.truncations, [Truncation { offset: 0, kept_bytes: 4 }]);
+    }
+
+    #[test]
+    fn long_partial_line_does_not_stall_the_file() {
+        let (mut tmp, mut r) = reader(b"abcdefghij", 4);
+        let outcome = r.read_chunk().unwrap();
+        assert_eq!(texts(outcome.chunk.as_ref().unwrap()), ["abcd"]);
+        assert_eq!(r.consumed(), 10);
+        tmp.write_all(b"klm\nnext\n").unwrap();
+        let chunk = r.read_chunk().unwrap().chunk.unwrap();
+        assert_eq!(texts(&chunk), ["next"]);
+        assert_eq!(chunk.end_offset, 19);
+    }
+}
