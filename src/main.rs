@@ -108,12 +108,16 @@ fn validate(path: &Path) -> anyhow::Result<()> {
 
 fn consume(stream: String, region: Option<String>, endpoint_url: Option<String>) -> anyhow::Result<()> {
     init_logging("warn");
-    let settings = edgeship::config::AwsSettings { region, endpoint_url, profile: None, request_timeout: std::time::Duration::from_secs(60) };
+    let settings = edgeship::config::AwsSettings { region, endpoint_url, profile: None, request_timeout: std::time::Duration::from_secs(60), permanent_error_backoff: std::time::Duration::from_secs(60) };
     runtime()?.block_on(async {
         let sdk = edgeship::sink::aws::sdk_config(&settings).await?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let printed = edgeship::consume::consume(&sdk, &stream, &mut out).await?;
-        eprintln!("edgeship: {printed} records read from {stream:?}");
+        match edgeship::consume::consume(&sdk, &stream, &mut out).await {
+            Ok(printed) => eprintln!("edgeship: {printed} records read from {stream:?}"),
+            // `edgeship consume | head` is fine.
+            Err(edgeship::consume::ConsumeError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(error) => return Err(error.into()),
+        }
         Ok(())
     })
 }

@@ -51,8 +51,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
         let batcher = Batcher::new(flow.limits.clone(), flow.aggregation, KeyPolicy::for_flow(flow, &host));
         tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
         match &flow.destination {
-            Destination::Kinesis { stream } => spawn_sender(KinesisClient::new(&sdk, stream), flow, &shutdown, &flow_stats, batch_rx, ack_tx.clone()),
-            Destination::Firehose { stream } => spawn_sender(FirehoseClient::new(&sdk, stream), flow, &shutdown, &flow_stats, batch_rx, ack_tx.clone()),
+            Destination::Kinesis { stream } => spawn_sender(KinesisClient::new(&sdk, stream), flow, &config, &shutdown, &flow_stats, batch_rx, ack_tx.clone()),
+            Destination::Firehose { stream } => spawn_sender(FirehoseClient::new(&sdk, stream), flow, &config, &shutdown, &flow_stats, batch_rx, ack_tx.clone()),
         };
         tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.paths, flow.destination);
         stats.push(flow_stats);
@@ -75,12 +75,12 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     Ok(stats)
 }
 
-fn spawn_sender<C: PutClient>(client: C, flow: &Flow, shutdown: &Shutdown, stats: &Arc<FlowStats>, batches: mpsc::Receiver<crate::aggregate::Batch>, acks: mpsc::Sender<crate::checkpoint::Ack>) -> JoinHandle<()> {
+fn spawn_sender<C: PutClient>(client: C, flow: &Flow, config: &Config, shutdown: &Shutdown, stats: &Arc<FlowStats>, batches: mpsc::Receiver<crate::aggregate::Batch>, acks: mpsc::Sender<crate::checkpoint::Ack>) -> JoinHandle<()> {
     let sender = Sender {
         client: Arc::new(client),
         flow: Arc::from(flow.name.as_str()),
         max_in_flight: flow.max_in_flight,
-        policy: RetryPolicy::default(),
+        policy: RetryPolicy { config_backoff: config.aws.permanent_error_backoff, ..RetryPolicy::default() },
         abort: shutdown.abort.clone(),
         stats: stats.clone(),
     };

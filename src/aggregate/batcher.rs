@@ -100,9 +100,8 @@ impl Batcher {
 
     /// Adds a chunk's lines; full batches are appended to `out`.
     pub fn push(&mut self, chunk: &Chunk, now: Instant, out: &mut Vec<Batch>) {
-        if self.oldest.is_none() && (!chunk.lines.is_empty() || chunk.released || chunk.end_offset > chunk.start_offset) {
-            self.oldest = Some(now);
-        }
+        // Every chunk carries progress worth checkpointing, even one without lines.
+        self.oldest.get_or_insert(now);
         for line in &chunk.lines {
             let bytes = chunk.line(line);
             if self.packed && !self.record.data.is_empty() && self.record.data.len() + bytes.len() + 1 > self.record_target() {

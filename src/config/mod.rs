@@ -120,6 +120,7 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     pub profile: Option<String>,
     pub request_timeout: Duration,
+    pub permanent_error_backoff: Duration,
 }
 
 /// The validated configuration.
@@ -197,6 +198,7 @@ impl Validator<'_> {
                 endpoint_url: raw.aws.endpoint_url,
                 profile: raw.aws.profile,
                 request_timeout: raw.aws.request_timeout,
+                permanent_error_backoff: raw.aws.permanent_error_backoff,
             },
             flows,
         })

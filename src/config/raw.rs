@@ -37,7 +37,7 @@ pub struct RawConfig {
 }
 
 /// `[aws]`: optional; the standard AWS environment variables and profiles also work.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAws {
     /// AWS region, e.g. `"eu-west-1"`. Default: `AWS_REGION` / the profile's region.
@@ -51,6 +51,16 @@ pub struct RawAws {
     /// ~6.7 MiB of base64 on the wire; slow uplinks need time).
     #[serde(default = "default_request_timeout", deserialize_with = "duration")]
     pub request_timeout: Duration,
+    /// Pause before retrying after a configuration or permission error (stream not found, access
+    /// denied, KMS key disabled). Data is kept, never dropped. Default `"60s"`.
+    #[serde(default = "default_permanent_error_backoff", deserialize_with = "duration")]
+    pub permanent_error_backoff: Duration,
+}
+
+impl Default for RawAws {
+    fn default() -> RawAws {
+        RawAws { region: None, endpoint_url: None, profile: None, request_timeout: default_request_timeout(), permanent_error_backoff: default_permanent_error_backoff() }
+    }
 }
 
 /// `[[flow]]`: files matched by `paths` shipped to exactly one stream.
@@ -130,6 +140,9 @@ fn default_log_level() -> String {
     "info".into()
 }
 fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_permanent_error_backoff() -> Duration {
     Duration::from_secs(60)
 }
 fn default_start_at() -> String {

@@ -56,7 +56,11 @@ impl Tailer {
         let mut next_scan = Instant::now();
         while !self.stop.is_cancelled() {
             if Instant::now() >= next_scan {
-                self.scan();
+                for marker in self.scan() {
+                    if self.send(marker).is_err() {
+                        return;
+                    }
+                }
                 next_scan = Instant::now() + self.flow.scan_interval;
             }
             let Ok(read_any) = self.read_pass() else { return };
@@ -89,7 +93,11 @@ impl Tailer {
         })
     }
 
-    fn scan(&mut self) {
+    /// Re-scans the globs. Returns a progress marker per newly tracked file so its starting
+    /// offset is checkpointed even before a line arrives: otherwise a file started at its end
+    /// and idle until a restart would have no checkpoint, and `start_at = "end"` would skip
+    /// what was written while the agent was down.
+    fn scan(&mut self) -> Vec<Chunk> {
         let scan = discovery::scan(&self.flow);
         for (path, error) in &scan.errors {
             if self.reported_errors.insert(path.clone()) {
@@ -97,9 +105,16 @@ impl Tailer {
             }
         }
         let mut present = HashSet::new();
+        let mut markers = Vec::new();
         for path in &scan.files {
+            let known = self.files.len();
             if let Some(key) = self.track(path) {
                 present.insert(key);
+                if self.files.len() > known {
+                    let reader = &self.files[&key].reader;
+                    let offset = reader.consumed();
+                    markers.push(Chunk { file: reader.file_ref().clone(), data: Vec::new(), lines: Vec::new(), start_offset: offset, end_offset: offset, released: false });
+                }
             }
         }
         for (key, tracked) in self.files.iter_mut() {
@@ -110,6 +125,7 @@ impl Tailer {
             }
         }
         self.first_scan = false;
+        markers
     }
 
     /// Makes sure the file at `path` is tracked; returns its identity.
