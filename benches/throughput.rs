@@ -1,1 +1,231 @@
-fn main() {}
+//! Throughput benchmark: ships a generated file of ~200-byte lines (1 GiB by default) through
+//! the release `edgeship` binary to a fast local PutRecords endpoint (an in-process null server
+//! that accepts everything), and reports MB/s, lines/s, CPU-seconds per GiB and peak RSS.
+//! The baseline, measured in the same run, is the cheapest possible pass over the same file:
+//! read it and count newlines (memchr), single-threaded.
+//!
+//!   cargo bench --bench throughput                      # 1 GiB
+//!   EDGESHIP_BENCH_BYTES=256MiB cargo bench --bench throughput
+//!
+//! Absolute numbers on shared machines are noisy; compare the ratio to the baseline.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const LINE_BYTES: usize = 200;
+
+fn main() {
+    let bytes = std::env::var("EDGESHIP_BENCH_BYTES")
+        .ok()
+        .map(|s| edgeship::config::parse_byte_size(&s).expect("EDGESHIP_BENCH_BYTES"))
+        .unwrap_or(1 << 30);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("bench.log");
+    let lines = generate(&log, bytes);
+    let size = std::fs::metadata(&log).unwrap().len();
+    println!(
+        "input: {} lines, {:.1} MiB, {LINE_BYTES}-byte lines",
+        lines,
+        size as f64 / 1048576.0
+    );
+
+    let baseline = baseline(&log);
+    let received = Arc::new(AtomicU64::new(0));
+    let port = null_kinesis(received.clone());
+    let run = ship(dir.path(), port, lines, &received);
+
+    let mb = size as f64 / 1e6;
+    let gib = size as f64 / (1u64 << 30) as f64;
+    println!();
+    println!("| measure | baseline (read + count lines) | edgeship (none mode, random keys) |");
+    println!("|---|---|---|");
+    println!(
+        "| wall time | {:.2} s | {:.2} s |",
+        baseline.as_secs_f64(),
+        run.wall.as_secs_f64()
+    );
+    println!(
+        "| throughput | {:.0} MB/s | {:.1} MB/s |",
+        mb / baseline.as_secs_f64(),
+        mb / run.wall.as_secs_f64()
+    );
+    println!(
+        "| lines/s | {:.0} | {:.0} |",
+        lines as f64 / baseline.as_secs_f64(),
+        lines as f64 / run.wall.as_secs_f64()
+    );
+    println!(
+        "| CPU-seconds per GiB | {:.2} | {:.2} |",
+        baseline.as_secs_f64() / gib,
+        run.cpu_seconds / gib
+    );
+    println!(
+        "| peak RSS | - | {:.1} MiB |",
+        run.peak_rss_kib as f64 / 1024.0
+    );
+    println!();
+    println!(
+        "ratio: edgeship takes {:.1}x the baseline's wall time ({:.1}x its CPU)",
+        run.wall.as_secs_f64() / baseline.as_secs_f64(),
+        run.cpu_seconds / baseline.as_secs_f64()
+    );
+}
+
+/// Writes distinct ~200-byte lines until `bytes` is reached; returns the line count.
+fn generate(path: &Path, bytes: u64) -> u64 {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let filler = "abcdefghijklmnopqrstuvwxyz0123456789".repeat(8);
+    let (mut written, mut count) = (0u64, 0u64);
+    while written < bytes {
+        let head = format!(
+            "2026-11-28T10:00:00.{:06}Z INFO seq={count:012} ",
+            count % 1_000_000
+        );
+        let line = format!("{head}{}\n", &filler[..LINE_BYTES - 1 - head.len()]);
+        out.write_all(line.as_bytes()).unwrap();
+        written += line.len() as u64;
+        count += 1;
+    }
+    out.flush().unwrap();
+    count
+}
+
+fn baseline(path: &Path) -> Duration {
+    let start = Instant::now();
+    let mut file = std::fs::File::open(path).unwrap();
+    let mut buffer = vec![0; 256 * 1024];
+    let mut newlines = 0usize;
+    loop {
+        let n = file.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        newlines += memchr::memchr_iter(b'\n', &buffer[..n]).count();
+    }
+    std::hint::black_box(newlines);
+    start.elapsed()
+}
+
+struct Run {
+    wall: Duration,
+    cpu_seconds: f64,
+    peak_rss_kib: u64,
+}
+
+fn ship(dir: &Path, port: u16, lines: u64, received: &AtomicU64) -> Run {
+    let config = dir.join("edgeship.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = \"{}\"\n[aws]\nregion = \"us-east-1\"\n[[flow]]\nname = \"bench\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\nkinesis_stream = \"bench\"\n",
+            dir.join("state").display(),
+            dir.join("bench.log").display()
+        ),
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgeship"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    while received.load(Ordering::Relaxed) < lines {
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(child.try_wait().unwrap().is_none(), "edgeship exited early");
+    }
+    let wall = start.elapsed();
+    let (cpu_seconds, peak_rss_kib) = process_usage(child.id());
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    Run {
+        wall,
+        cpu_seconds,
+        peak_rss_kib,
+    }
+}
+
+/// User + system CPU seconds and peak RSS (VmHWM) of a live process, from /proc.
+fn process_usage(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (ticks as f64 / 100.0, hwm)
+}
+
+/// A PutRecords endpoint that accepts every entry instantly; counts entries received.
+fn null_kinesis(received: Arc<AtomicU64>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for socket in listener.incoming().flatten() {
+            let received = received.clone();
+            std::thread::spawn(move || serve(socket, &received));
+        }
+    });
+    port
+}
+
+fn serve(socket: std::net::TcpStream, received: &AtomicU64) {
+    // Without NODELAY, Nagle plus delayed ACKs would add ~40 ms to every response.
+    socket.set_nodelay(true).unwrap();
+    let mut reader = BufReader::new(socket.try_clone().unwrap());
+    let mut writer = socket;
+    let finder = memchr::memmem::Finder::new(b"\"PartitionKey\"");
+    let mut line = String::new();
+    loop {
+        let mut content_length = 0usize;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                content_length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; content_length];
+        reader.read_exact(&mut body).unwrap();
+        let entries = finder.find_iter(&body).count();
+        let records =
+            vec![r#"{"SequenceNumber":"1","ShardId":"shardId-000000000000"}"#; entries].join(",");
+        let response = format!("{{\"FailedRecordCount\":0,\"Records\":[{records}]}}");
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n",
+            response.len()
+        );
+        writer.write_all(head.as_bytes()).unwrap();
+        writer.write_all(response.as_bytes()).unwrap();
+        received.fetch_add(entries as u64, Ordering::Relaxed);
+    }
+}

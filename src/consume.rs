@@ -9,13 +9,21 @@ use std::io::Write;
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
     #[error("{call} on stream {stream:?} failed: {message}")]
-    Api { call: &'static str, stream: String, message: String },
+    Api {
+        call: &'static str,
+        stream: String,
+        message: String,
+    },
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
 
 /// Prints every record of `stream`; returns how many were printed.
-pub async fn consume(config: &aws_config::SdkConfig, stream: &str, out: &mut impl Write) -> Result<u64, ConsumeError> {
+pub async fn consume(
+    config: &aws_config::SdkConfig,
+    stream: &str,
+    out: &mut impl Write,
+) -> Result<u64, ConsumeError> {
     let client = aws_sdk_kinesis::Client::new(config);
     let mut shards = Vec::new();
     let mut next_token: Option<String> = None;
@@ -24,7 +32,11 @@ pub async fn consume(config: &aws_config::SdkConfig, stream: &str, out: &mut imp
             Some(token) => client.list_shards().next_token(token),
             None => client.list_shards().stream_name(stream),
         };
-        let page = request.send().await.map_err(|e| ConsumeError::Api { call: "ListShards", stream: stream.to_owned(), message: DisplayErrorContext(e).to_string() })?;
+        let page = request.send().await.map_err(|e| ConsumeError::Api {
+            call: "ListShards",
+            stream: stream.to_owned(),
+            message: DisplayErrorContext(e).to_string(),
+        })?;
         shards.extend(page.shards().iter().map(|s| s.shard_id().to_owned()));
         next_token = page.next_token().map(str::to_owned);
         if next_token.is_none() {
@@ -39,8 +51,17 @@ pub async fn consume(config: &aws_config::SdkConfig, stream: &str, out: &mut imp
     Ok(printed)
 }
 
-async fn consume_shard(client: &aws_sdk_kinesis::Client, stream: &str, shard: &str, out: &mut impl Write) -> Result<u64, ConsumeError> {
-    let error = |call: &'static str, message: String| ConsumeError::Api { call, stream: stream.to_owned(), message };
+async fn consume_shard(
+    client: &aws_sdk_kinesis::Client,
+    stream: &str,
+    shard: &str,
+    out: &mut impl Write,
+) -> Result<u64, ConsumeError> {
+    let error = |call: &'static str, message: String| ConsumeError::Api {
+        call,
+        stream: stream.to_owned(),
+        message,
+    };
     let iterator = client
         .get_shard_iterator()
         .stream_name(stream)
@@ -52,7 +73,13 @@ async fn consume_shard(client: &aws_sdk_kinesis::Client, stream: &str, shard: &s
     let mut iterator = iterator.shard_iterator().map(str::to_owned);
     let mut printed = 0;
     while let Some(current) = iterator {
-        let page = client.get_records().shard_iterator(current).limit(10_000).send().await.map_err(|e| error("GetRecords", DisplayErrorContext(e).to_string()))?;
+        let page = client
+            .get_records()
+            .shard_iterator(current)
+            .limit(10_000)
+            .send()
+            .await
+            .map_err(|e| error("GetRecords", DisplayErrorContext(e).to_string()))?;
         for record in page.records() {
             let data = record.data().as_ref();
             out.write_all(data)?;
@@ -62,7 +89,11 @@ async fn consume_shard(client: &aws_sdk_kinesis::Client, stream: &str, shard: &s
             printed += 1;
         }
         let caught_up = page.records().is_empty() && page.millis_behind_latest().unwrap_or(0) == 0;
-        iterator = if caught_up { None } else { page.next_shard_iterator().map(str::to_owned) };
+        iterator = if caught_up {
+            None
+        } else {
+            page.next_shard_iterator().map(str::to_owned)
+        };
     }
     Ok(printed)
 }

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 const DEFAULT_CONFIG: &str = "/etc/edgeship/edgeship.toml";
 
 #[derive(Parser)]
-#[command(name = "edgeship", version, about = "Ships log files to Amazon Kinesis Data Streams and Firehose, at least once")]
+#[command(
+    name = "edgeship",
+    version,
+    about = "Ships log files to Amazon Kinesis Data Streams and Firehose, at least once"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,13 +53,19 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => run(&config),
         Command::Validate { config } => validate(&config),
-        Command::Consume { stream, region, endpoint_url } => consume(stream, region, endpoint_url),
+        Command::Consume {
+            stream,
+            region,
+            endpoint_url,
+        } => consume(stream, region, endpoint_url),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("edgeship: {error:#}");
-            let is_config = error.chain().any(|cause| cause.downcast_ref::<ConfigError>().is_some());
+            let is_config = error
+                .chain()
+                .any(|cause| cause.downcast_ref::<ConfigError>().is_some());
             ExitCode::from(if is_config { EXIT_CONFIG as u8 } else { 1 })
         }
     }
@@ -63,14 +73,25 @@ fn main() -> ExitCode {
 
 fn init_logging(level: &str) {
     use tracing_subscriber::EnvFilter;
-    let quiet_sdk = format!("{level},aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,hyper_util=warn,rustls=warn");
+    let quiet_sdk = format!(
+        "{level},aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,hyper_util=warn,rustls=warn"
+    );
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet_sdk));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .init();
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn run(path: &Path) -> anyhow::Result<()> {
@@ -78,7 +99,9 @@ fn run(path: &Path) -> anyhow::Result<()> {
     init_logging(&config.log_level);
     runtime()?.block_on(async {
         let shutdown = Shutdown::default();
-        shutdown.listen_for_signals().context("cannot install signal handlers")?;
+        shutdown
+            .listen_for_signals()
+            .context("cannot install signal handlers")?;
         edgeship::pipeline::run(config, shutdown).await?;
         Ok(())
     })
@@ -88,13 +111,19 @@ fn validate(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     println!("config {} is valid", path.display());
     for flow in &config.flows {
-        println!("flow {:?} -> {} (aggregation {:?}, start_at {:?})", flow.name, flow.destination, flow.aggregation, flow.start_at);
+        println!(
+            "flow {:?} -> {} (aggregation {:?}, start_at {:?})",
+            flow.name, flow.destination, flow.aggregation, flow.start_at
+        );
         let scan = edgeship::tail::discovery::scan(flow);
         for (dir, error) in &scan.errors {
             println!("  warning: cannot list {}: {error}", dir.display());
         }
         if scan.files.is_empty() {
-            println!("  no files match {:?} yet (they are picked up when they appear)", flow.paths);
+            println!(
+                "  no files match {:?} yet (they are picked up when they appear)",
+                flow.paths
+            );
         }
         for file in &scan.files {
             match std::fs::File::open(file) {
@@ -106,16 +135,27 @@ fn validate(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn consume(stream: String, region: Option<String>, endpoint_url: Option<String>) -> anyhow::Result<()> {
+fn consume(
+    stream: String,
+    region: Option<String>,
+    endpoint_url: Option<String>,
+) -> anyhow::Result<()> {
     init_logging("warn");
-    let settings = edgeship::config::AwsSettings { region, endpoint_url, profile: None, request_timeout: std::time::Duration::from_secs(60), permanent_error_backoff: std::time::Duration::from_secs(60) };
+    let settings = edgeship::config::AwsSettings {
+        region,
+        endpoint_url,
+        profile: None,
+        request_timeout: std::time::Duration::from_secs(60),
+        permanent_error_backoff: std::time::Duration::from_secs(60),
+    };
     runtime()?.block_on(async {
         let sdk = edgeship::sink::aws::sdk_config(&settings).await?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         match edgeship::consume::consume(&sdk, &stream, &mut out).await {
             Ok(printed) => eprintln!("edgeship: {printed} records read from {stream:?}"),
             // `edgeship consume | head` is fine.
-            Err(edgeship::consume::ConsumeError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(edgeship::consume::ConsumeError::Output(e))
+                if e.kind() == std::io::ErrorKind::BrokenPipe => {}
             Err(error) => return Err(error.into()),
         }
         Ok(())

@@ -6,11 +6,11 @@ use crate::checkpoint::{Checkpoints, Store, StoreError, run_checkpointer};
 use crate::config::{Config, Destination, Flow};
 use crate::metrics::FlowStats;
 use crate::shutdown::Shutdown;
+use crate::sink::PutClient;
 use crate::sink::aws::{AwsSetupError, sdk_config};
 use crate::sink::deliver::{RetryPolicy, Sender};
 use crate::sink::firehose::FirehoseClient;
 use crate::sink::kinesis::KinesisClient;
-use crate::sink::PutClient;
 use crate::tail::FileKey;
 use crate::tail::tailer::Tailer;
 use std::collections::HashMap;
@@ -46,19 +46,51 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
         let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_QUEUE);
         let (batch_tx, batch_rx) = mpsc::channel(flow.max_in_flight);
         let resume = resume_offsets(&checkpoints, &flow.name);
-        let tailer = Tailer::new(flow.clone(), resume, flow_stats.clone(), chunk_tx, shutdown.stop.clone(), tokio::runtime::Handle::current());
+        let tailer = Tailer::new(
+            flow.clone(),
+            resume,
+            flow_stats.clone(),
+            chunk_tx,
+            shutdown.stop.clone(),
+            tokio::runtime::Handle::current(),
+        );
         tailers.push(tailer.spawn().map_err(RunError::Thread)?);
-        let batcher = Batcher::new(flow.limits.clone(), flow.aggregation, KeyPolicy::for_flow(flow, &host));
+        let batcher = Batcher::new(
+            flow.limits.clone(),
+            flow.aggregation,
+            KeyPolicy::for_flow(flow, &host),
+        );
         tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
         match &flow.destination {
-            Destination::Kinesis { stream } => spawn_sender(KinesisClient::new(&sdk, stream), flow, &config, &shutdown, &flow_stats, batch_rx, ack_tx.clone()),
-            Destination::Firehose { stream } => spawn_sender(FirehoseClient::new(&sdk, stream), flow, &config, &shutdown, &flow_stats, batch_rx, ack_tx.clone()),
+            Destination::Kinesis { stream } => spawn_sender(
+                KinesisClient::new(&sdk, stream),
+                flow,
+                &config,
+                &shutdown,
+                &flow_stats,
+                batch_rx,
+                ack_tx.clone(),
+            ),
+            Destination::Firehose { stream } => spawn_sender(
+                FirehoseClient::new(&sdk, stream),
+                flow,
+                &config,
+                &shutdown,
+                &flow_stats,
+                batch_rx,
+                ack_tx.clone(),
+            ),
         };
         tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.paths, flow.destination);
         stats.push(flow_stats);
     }
     drop(ack_tx);
-    let checkpointer = tokio::spawn(run_checkpointer(store, checkpoints, ack_rx, config.checkpoint_interval));
+    let checkpointer = tokio::spawn(run_checkpointer(
+        store,
+        checkpoints,
+        ack_rx,
+        config.checkpoint_interval,
+    ));
     let status = spawn_status_log(stats.clone(), config.status_interval, shutdown.stop.clone());
     tracing::info!(flows = config.flows.len(), state_dir = %config.state_dir.display(), "edgeship is running");
 
@@ -75,12 +107,23 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     Ok(stats)
 }
 
-fn spawn_sender<C: PutClient>(client: C, flow: &Flow, config: &Config, shutdown: &Shutdown, stats: &Arc<FlowStats>, batches: mpsc::Receiver<crate::aggregate::Batch>, acks: mpsc::Sender<crate::checkpoint::Ack>) -> JoinHandle<()> {
+fn spawn_sender<C: PutClient>(
+    client: C,
+    flow: &Flow,
+    config: &Config,
+    shutdown: &Shutdown,
+    stats: &Arc<FlowStats>,
+    batches: mpsc::Receiver<crate::aggregate::Batch>,
+    acks: mpsc::Sender<crate::checkpoint::Ack>,
+) -> JoinHandle<()> {
     let sender = Sender {
         client: Arc::new(client),
         flow: Arc::from(flow.name.as_str()),
         max_in_flight: flow.max_in_flight,
-        policy: RetryPolicy { config_backoff: config.aws.permanent_error_backoff, ..RetryPolicy::default() },
+        policy: RetryPolicy {
+            config_backoff: config.aws.permanent_error_backoff,
+            ..RetryPolicy::default()
+        },
         abort: shutdown.abort.clone(),
         stats: stats.clone(),
     };
@@ -88,10 +131,18 @@ fn spawn_sender<C: PutClient>(client: C, flow: &Flow, config: &Config, shutdown:
 }
 
 fn resume_offsets(checkpoints: &Checkpoints, flow: &str) -> HashMap<FileKey, u64> {
-    checkpoints.iter().filter(|((name, _), _)| name == flow).map(|((_, key), c)| (*key, c.offset)).collect()
+    checkpoints
+        .iter()
+        .filter(|((name, _), _)| name == flow)
+        .map(|((_, key), c)| (*key, c.offset))
+        .collect()
 }
 
-fn spawn_status_log(stats: Vec<Arc<FlowStats>>, every: std::time::Duration, stop: tokio_util::sync::CancellationToken) -> JoinHandle<()> {
+fn spawn_status_log(
+    stats: Vec<Arc<FlowStats>>,
+    every: std::time::Duration,
+    stop: tokio_util::sync::CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;

@@ -41,7 +41,9 @@ impl Shutdown {
                     _ = interrupt.recv() => "SIGINT",
                 };
                 if count == 0 {
-                    tracing::info!("{name} received: stopping intake, flushing and waiting for in-flight requests");
+                    tracing::info!(
+                        "{name} received: stopping intake, flushing and waiting for in-flight requests"
+                    );
                     shutdown.stop.cancel();
                 } else {
                     tracing::warn!("second {name}: abandoning in-flight requests now");

@@ -10,7 +10,10 @@ fn ships_100k_lines_from_three_files_exactly_once() {
     let kinesis = Emulator::kinesalite();
     kinesis.create_stream("web", 2);
     let ws = Workspace::new();
-    let files: Vec<_> = ["a.log", "b.log", "c.log"].iter().map(|n| ws.logs().join(n)).collect();
+    let files: Vec<_> = ["a.log", "b.log", "c.log"]
+        .iter()
+        .map(|n| ws.logs().join(n))
+        .collect();
     let mut expected = Vec::new();
     for (i, (file, count)) in files.iter().zip([33_334, 33_333, 33_333]).enumerate() {
         expected.extend(write_lines(file, &format!("f{i}"), 0..count, 60));
@@ -25,8 +28,16 @@ fn ships_100k_lines_from_three_files_exactly_once() {
     assert_eq!(agent.final_counter("entries_resent"), 0);
 
     assert_exactly_once(&expected, &kinesis.read_lines("web"));
-    let consumed = edgeship().args(["consume", "--stream", "web"]).envs(aws_env(&kinesis.url)).output().unwrap();
-    assert!(consumed.status.success(), "{}", String::from_utf8_lossy(&consumed.stderr));
+    let consumed = edgeship()
+        .args(["consume", "--stream", "web"])
+        .envs(aws_env(&kinesis.url))
+        .output()
+        .unwrap();
+    assert!(
+        consumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&consumed.stderr)
+    );
     assert_exactly_once(&expected, &lines_of(&consumed.stdout));
 }
 
@@ -42,6 +53,9 @@ fn lines_mode_packs_many_lines_per_record() {
     ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(60));
     assert!(agent.stop().0.success());
     let records = agent.final_counter("records_delivered");
-    assert!(records < 20_000 * 110 / 65_536 + 10, "{records} records for 20,000 lines: not packed");
+    assert!(
+        records < 20_000 * 110 / 65_536 + 10,
+        "{records} records for 20,000 lines: not packed"
+    );
     assert_exactly_once(&expected, &kinesis.read_lines("packed"));
 }

@@ -18,8 +18,15 @@ fn firehose_flow_delivers_newline_terminated_lines_exactly_once() {
     ws.wait_fully_checkpointed(&files, Duration::from_secs(120));
     assert!(agent.stop().0.success(), "{}", agent.log());
     let body = moto.tool(&["read-bucket", "fh-bucket"]);
-    assert!(body.ends_with(b"\n"), "every packed line ends with a newline");
+    assert!(
+        body.ends_with(b"\n"),
+        "every packed line ends with a newline"
+    );
     assert_exactly_once(&expected, &lines_of(&body));
     // Packed: far fewer Firehose records than lines (each record is billed in 5 KB steps).
-    assert!(agent.final_counter("records_delivered") < 100, "{}", agent.log());
+    assert!(
+        agent.final_counter("records_delivered") < 100,
+        "{}",
+        agent.log()
+    );
 }

@@ -17,7 +17,10 @@ fn setup() -> (Emulator, Workspace, Vec<PathBuf>, Vec<String>) {
     let kinesis = Emulator::kinesalite();
     kinesis.create_stream("r", 2);
     let ws = Workspace::new();
-    let files: Vec<PathBuf> = ["x.log", "y.log", "z.log"].iter().map(|n| ws.logs().join(n)).collect();
+    let files: Vec<PathBuf> = ["x.log", "y.log", "z.log"]
+        .iter()
+        .map(|n| ws.logs().join(n))
+        .collect();
     let mut expected = Vec::new();
     for (i, file) in files.iter().enumerate() {
         expected.extend(write_lines(file, &format!("r{i}"), 0..20_000, 50));
@@ -29,9 +32,14 @@ fn setup() -> (Emulator, Workspace, Vec<PathBuf>, Vec<String>) {
 #[test]
 fn clean_restart_midway_loses_nothing_and_repeats_nothing() {
     let (kinesis, ws, files, mut expected) = setup();
-    let total: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+    let total: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
     let mut agent = ws.start(&kinesis.url);
-    wait_for(Duration::from_secs(120), "some progress", || progress(&ws) > total / 5);
+    wait_for(Duration::from_secs(120), "some progress", || {
+        progress(&ws) > total / 5
+    });
     let (status, _) = agent.stop();
     assert!(status.success());
     assert!(progress(&ws) < total, "stopped midway");
@@ -47,9 +55,14 @@ fn clean_restart_midway_loses_nothing_and_repeats_nothing() {
 #[test]
 fn kill_9_midway_loses_nothing_and_duplicates_only_in_flight_data() {
     let (kinesis, ws, files, expected) = setup();
-    let total: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+    let total: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
     let mut agent = ws.start(&kinesis.url);
-    wait_for(Duration::from_secs(120), "some progress", || progress(&ws) > total / 4);
+    wait_for(Duration::from_secs(120), "some progress", || {
+        progress(&ws) > total / 4
+    });
     agent.kill9();
     assert!(progress(&ws) < total, "killed midway");
     let mut agent = ws.start(&kinesis.url);
@@ -58,13 +71,22 @@ fn kill_9_midway_loses_nothing_and_duplicates_only_in_flight_data() {
 
     let got = kinesis.read_lines("r");
     let counts = tally(&got);
-    let lost: Vec<_> = expected.iter().filter(|l| !counts.contains_key(l.as_str())).collect();
+    let lost: Vec<_> = expected
+        .iter()
+        .filter(|l| !counts.contains_key(l.as_str()))
+        .collect();
     assert!(lost.is_empty(), "{} lines lost after kill -9", lost.len());
     let duplicates: usize = counts.values().map(|n| n - 1).sum();
-    assert!(counts.values().all(|&n| n <= 2), "a line was sent more than twice");
+    assert!(
+        counts.values().all(|&n| n <= 2),
+        "a line was sent more than twice"
+    );
     // In flight at most: 4 requests + 4 queued batches of 250, plus up to one checkpoint
     // interval (200 ms) of acknowledged batches not yet written.
-    assert!(duplicates <= 8 * 250 + 5_000, "{duplicates} duplicates is more than the in-flight window");
+    assert!(
+        duplicates <= 8 * 250 + 5_000,
+        "{duplicates} duplicates is more than the in-flight window"
+    );
     assert_eq!(got.len(), expected.len() + duplicates);
 }
 
@@ -77,7 +99,9 @@ fn start_at_end_skips_old_lines_only_on_first_start() {
     write_lines(&file, "old", 0..1_000, 10);
     ws.config("[[flow]]\nname = \"t\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"end\"\nkinesis_stream = \"tail\"\n");
     let mut agent = ws.start(&kinesis.url);
-    wait_for(Duration::from_secs(20), "the file to be tracked", || agent.log().contains("start_at = \\\"end\\\"") || agent.log().contains("start_at = \"end\""));
+    wait_for(Duration::from_secs(20), "the file to be tracked", || {
+        agent.log().contains("start_at = \\\"end\\\"") || agent.log().contains("start_at = \"end\"")
+    });
     let mut expected = write_lines(&file, "new", 0..300, 10);
     ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
     assert!(agent.stop().0.success());

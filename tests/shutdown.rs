@@ -27,14 +27,19 @@ fn sigterm_flushes_partial_batches_and_a_restart_sends_no_duplicates() {
     let expected = write_lines(&file, "s", 0..123, 10);
     config(&ws, "20s", "s");
     let mut agent = ws.start(&kinesis.url);
-    wait_for(Duration::from_secs(20), "the lines to be read", || agent.log().contains("tailing file"));
+    wait_for(Duration::from_secs(20), "the lines to be read", || {
+        agent.log().contains("tailing file")
+    });
     std::thread::sleep(Duration::from_millis(500));
     // batch_max_age is an hour and checkpoint_interval 10 s: only the shutdown path can deliver
     // and checkpoint these lines now.
     let (status, took) = agent.stop();
     assert!(status.success(), "{status:?}\n{}", agent.log());
     assert!(took < Duration::from_secs(10), "clean stop took {took:?}");
-    assert_eq!(ws.checkpoints().get(&file), Some(&std::fs::metadata(&file).unwrap().len()));
+    assert_eq!(
+        ws.checkpoints().get(&file),
+        Some(&std::fs::metadata(&file).unwrap().len())
+    );
     assert_exactly_once(&expected, &kinesis.read_lines("s"));
 
     let mut again = ws.start(&kinesis.url);
@@ -52,11 +57,16 @@ fn unreachable_aws_exits_after_shutdown_timeout_without_checkpointing() {
     config(&ws, "2s", "nowhere");
     let closed_port = free_port();
     let mut agent = ws.start(&format!("http://127.0.0.1:{closed_port}"));
-    wait_for(Duration::from_secs(20), "the file to be tracked", || agent.log().contains("tailing file"));
+    wait_for(Duration::from_secs(20), "the file to be tracked", || {
+        agent.log().contains("tailing file")
+    });
     std::thread::sleep(Duration::from_millis(500));
     let (status, took) = agent.stop();
     assert!(status.success(), "{status:?}\n{}", agent.log());
-    assert!(took < Duration::from_secs(8), "took {took:?} with shutdown_timeout = 2s");
+    assert!(
+        took < Duration::from_secs(8),
+        "took {took:?} with shutdown_timeout = 2s"
+    );
     assert!(agent.log().contains("shutdown_timeout reached"));
     let offset = ws.checkpoints().get(&file).copied().unwrap_or(0);
     assert_eq!(offset, 0, "undelivered lines must not be checkpointed");

@@ -40,18 +40,37 @@ fn partial_lines_wait_and_long_lines_are_truncated_not_stalling() {
     ws.config("[[flow]]\nname = \"f\"\npaths = [\"$LOGS/f.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"frame\"\n");
     let mut agent = ws.start(&kinesis.url);
     let complete = (std::fs::metadata(&file).unwrap().len() - "parti".len() as u64) as u64;
-    wait_for(Duration::from_secs(30), "complete lines to be checkpointed", || ws.checkpoints().get(&file) == Some(&complete));
+    wait_for(
+        Duration::from_secs(30),
+        "complete lines to be checkpointed",
+        || ws.checkpoints().get(&file) == Some(&complete),
+    );
     std::thread::sleep(Duration::from_millis(700));
-    assert_eq!(ws.checkpoints().get(&file), Some(&complete), "the partial line waits for its newline");
-    std::fs::OpenOptions::new().append(true).open(&file).unwrap().write_all(b"al\n").unwrap();
+    assert_eq!(
+        ws.checkpoints().get(&file),
+        Some(&complete),
+        "the partial line waits for its newline"
+    );
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap()
+        .write_all(b"al\n")
+        .unwrap();
     ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
     assert!(agent.stop().0.success());
     assert_eq!(agent.final_counter("lines_truncated"), 1);
     assert!(agent.log().contains("truncated"));
 
     let got = kinesis.read_lines("frame");
-    assert_eq!(got.len(), 4, "first, truncated long line, after-long, partial");
+    assert_eq!(
+        got.len(),
+        4,
+        "first, truncated long line, after-long, partial"
+    );
     assert_eq!(got[0], "first", "CRLF stripped");
-    assert!(got[1].len() < 1_048_576 && got[1].len() > 1_000_000 && got[1].bytes().all(|b| b == b'L'));
+    assert!(
+        got[1].len() < 1_048_576 && got[1].len() > 1_000_000 && got[1].bytes().all(|b| b == b'L')
+    );
     assert_eq!(&got[2..], ["after-long", "partial"]);
 }

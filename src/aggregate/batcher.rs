@@ -87,7 +87,12 @@ impl Batcher {
             keys,
             next_seq: 0,
             record: OpenRecord::default(),
-            batch: Batch { seq: 0, entries: Vec::new(), progress: Progress::default(), lines: 0 },
+            batch: Batch {
+                seq: 0,
+                entries: Vec::new(),
+                progress: Progress::default(),
+                lines: 0,
+            },
             batch_bytes: 0,
             oldest: None,
         }
@@ -104,7 +109,10 @@ impl Batcher {
         self.oldest.get_or_insert(now);
         for line in &chunk.lines {
             let bytes = chunk.line(line);
-            if self.packed && !self.record.data.is_empty() && self.record.data.len() + bytes.len() + 1 > self.record_target() {
+            if self.packed
+                && !self.record.data.is_empty()
+                && self.record.data.len() + bytes.len() + 1 > self.record_target()
+            {
                 self.seal_record(out);
             }
             self.record.data.extend_from_slice(bytes);
@@ -113,13 +121,17 @@ impl Batcher {
             }
             self.record.lines += 1;
             self.record.file.get_or_insert_with(|| chunk.file.clone());
-            self.record.progress.advance(&chunk.file, line.next_offset, false);
+            self.record
+                .progress
+                .advance(&chunk.file, line.next_offset, false);
             if !self.packed {
                 self.seal_record(out);
             }
         }
         // Skipped bytes of a truncated line, and the release marker, ride with what comes next.
-        self.record.progress.advance(&chunk.file, chunk.end_offset, chunk.released);
+        self.record
+            .progress
+            .advance(&chunk.file, chunk.end_offset, chunk.released);
     }
 
     /// Emits everything pending, including a partly filled record.
@@ -143,9 +155,13 @@ impl Batcher {
     fn seal_record(&mut self, out: &mut Vec<Batch>) {
         let record = std::mem::take(&mut self.record);
         let file = record.file.expect("a record with lines has a file");
-        let entry = Entry { partition_key: self.keys.key_for(&file), data: record.data };
+        let entry = Entry {
+            partition_key: self.keys.key_for(&file),
+            data: record.data,
+        };
         let bytes = entry.billed_bytes();
-        let full = self.batch.entries.len() >= self.limits.max_records || self.batch_bytes + bytes > self.limits.max_request_bytes;
+        let full = self.batch.entries.len() >= self.limits.max_records
+            || self.batch_bytes + bytes > self.limits.max_request_bytes;
         if full {
             self.emit(out);
             self.oldest = Some(Instant::now());
@@ -160,7 +176,12 @@ impl Batcher {
     fn emit(&mut self, out: &mut Vec<Batch>) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let next = Batch { seq: self.next_seq, entries: Vec::new(), progress: Progress::default(), lines: 0 };
+        let next = Batch {
+            seq: self.next_seq,
+            entries: Vec::new(),
+            progress: Progress::default(),
+            lines: 0,
+        };
         let mut batch = std::mem::replace(&mut self.batch, next);
         batch.seq = seq;
         self.batch_bytes = 0;
@@ -169,7 +190,11 @@ impl Batcher {
 }
 
 /// The aggregate stage: chunks in, batches out, until the input closes (then flush and end).
-pub async fn run_batcher(mut batcher: Batcher, mut chunks: mpsc::Receiver<Chunk>, batches: mpsc::Sender<Batch>) {
+pub async fn run_batcher(
+    mut batcher: Batcher,
+    mut chunks: mpsc::Receiver<Chunk>,
+    batches: mpsc::Sender<Batch>,
+) {
     let mut ready = Vec::new();
     loop {
         let deadline = batcher.deadline();

@@ -17,15 +17,20 @@ pub struct FileProgress {
 pub struct Progress(Vec<FileProgress>);
 
 impl Progress {
-    /// Records that `file` is covered up to `offset` (offsets only grow within a file).
+    /// Records that `file` is covered up to `offset`. Calls come in read order, so the latest
+    /// wins (after a truncation the offset legitimately goes down).
     pub fn advance(&mut self, file: &Arc<FileRef>, offset: u64, released: bool) {
         match self.0.iter_mut().find(|p| p.file.key == file.key) {
             Some(existing) => {
                 existing.file = file.clone();
-                existing.offset = existing.offset.max(offset);
+                existing.offset = offset;
                 existing.released |= released;
             }
-            None => self.0.push(FileProgress { file: file.clone(), offset, released }),
+            None => self.0.push(FileProgress {
+                file: file.clone(),
+                offset,
+                released,
+            }),
         }
     }
 

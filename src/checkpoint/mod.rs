@@ -23,7 +23,12 @@ pub struct Ack {
 
 /// The checkpointer stage: runs until every sender has dropped its ack channel, then writes the
 /// final state. Write failures are logged (rarely) and retried at the next interval.
-pub async fn run_checkpointer(store: Store, checkpoints: Checkpoints, mut acks: mpsc::Receiver<Ack>, interval: Duration) {
+pub async fn run_checkpointer(
+    store: Store,
+    checkpoints: Checkpoints,
+    mut acks: mpsc::Receiver<Ack>,
+    interval: Duration,
+) {
     let store = Arc::new(store);
     let mut tracker = AckTracker::new(checkpoints);
     let mut dirty = false;
@@ -41,7 +46,9 @@ pub async fn run_checkpointer(store: Store, checkpoints: Checkpoints, mut acks: 
         }
     }
     if dirty && !persist(&store, tracker.checkpoints()).await {
-        tracing::error!("final checkpoint could not be written; lines since the last successful write will be sent again after restart");
+        tracing::error!(
+            "final checkpoint could not be written; lines since the last successful write will be sent again after restart"
+        );
     }
 }
 

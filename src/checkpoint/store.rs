@@ -30,7 +30,13 @@ pub struct FileCheckpoint {
 
 impl FileCheckpoint {
     pub fn key(&self) -> (String, FileKey) {
-        (self.flow.clone(), FileKey { dev: self.dev, inode: self.inode })
+        (
+            self.flow.clone(),
+            FileKey {
+                dev: self.dev,
+                inode: self.inode,
+            },
+        )
     }
 }
 
@@ -46,12 +52,22 @@ enum StateFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot use state directory {dir}: {source}; check that it exists and is writable by the edgeship user (state_dir in the config)")]
-    Dir { dir: PathBuf, source: std::io::Error },
-    #[error("another edgeship is already running with state directory {dir} (lock {lock} is held); stop it or give this one its own state_dir")]
+    #[error(
+        "cannot use state directory {dir}: {source}; check that it exists and is writable by the edgeship user (state_dir in the config)"
+    )]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "another edgeship is already running with state directory {dir} (lock {lock} is held); stop it or give this one its own state_dir"
+    )]
     Locked { dir: PathBuf, lock: PathBuf },
     #[error("cannot write checkpoints to {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The opened, locked state directory.
@@ -63,16 +79,32 @@ pub struct Store {
 impl Store {
     /// Creates and locks the directory and loads the checkpoints found there.
     pub fn open(dir: &Path) -> Result<(Store, Checkpoints), StoreError> {
-        let dir_error = |source| StoreError::Dir { dir: dir.to_owned(), source };
+        let dir_error = |source| StoreError::Dir {
+            dir: dir.to_owned(),
+            source,
+        };
         fs::create_dir_all(dir).map_err(dir_error)?;
         let lock_path = dir.join(LOCK_NAME);
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(dir_error)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(dir_error)?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Locked { dir: dir.to_owned(), lock: lock_path }),
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    dir: dir.to_owned(),
+                    lock: lock_path,
+                });
+            }
             Err(fs::TryLockError::Error(source)) => return Err(dir_error(source)),
         }
-        let store = Store { dir: dir.to_owned(), _lock: lock };
+        let store = Store {
+            dir: dir.to_owned(),
+            _lock: lock,
+        };
         let checkpoints = store.load();
         Ok((store, checkpoints))
     }
@@ -83,7 +115,11 @@ impl Store {
 
     fn load(&self) -> Checkpoints {
         let (path, tmp) = (self.path(), self.dir.join(TMP_NAME));
-        let source = if path.exists() { path.clone() } else { tmp.clone() };
+        let source = if path.exists() {
+            path.clone()
+        } else {
+            tmp.clone()
+        };
         let loaded = match fs::read(&source) {
             Ok(bytes) => match serde_json::from_slice::<StateFile>(&bytes) {
                 Ok(StateFile::V1 { files }) => files,
@@ -108,21 +144,31 @@ impl Store {
 
     /// Writes all checkpoints atomically and durably.
     pub fn save(&self, checkpoints: &Checkpoints) -> Result<(), StoreError> {
-        let state = StateFile::V1 { files: checkpoints.values().cloned().collect() };
+        let state = StateFile::V1 {
+            files: checkpoints.values().cloned().collect(),
+        };
         let bytes = serde_json::to_vec_pretty(&state).expect("checkpoints serialize");
         let (path, tmp) = (self.path(), self.dir.join(TMP_NAME));
-        let write_error = |source| StoreError::Write { path: path.clone(), source };
+        let write_error = |source| StoreError::Write {
+            path: path.clone(),
+            source,
+        };
         let mut file = File::create(&tmp).map_err(write_error)?;
         file.write_all(&bytes).map_err(write_error)?;
         file.sync_all().map_err(write_error)?;
         fs::rename(&tmp, &path).map_err(write_error)?;
-        File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(write_error)?;
+        File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(write_error)?;
         Ok(())
     }
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Reads a checkpoint file without locking (for `edgeship status`-style inspection and tests).
@@ -139,7 +185,14 @@ mod tests {
     use super::*;
 
     fn checkpoint(offset: u64) -> FileCheckpoint {
-        FileCheckpoint { flow: "f".into(), path: "/var/log/a.log".into(), dev: 1, inode: 2, offset, updated: "2026-01-01T00:00:00Z".into() }
+        FileCheckpoint {
+            flow: "f".into(),
+            path: "/var/log/a.log".into(),
+            dev: 1,
+            inode: 2,
+            offset,
+            updated: "2026-01-01T00:00:00Z".into(),
+        }
     }
 
     #[test]
@@ -148,7 +201,9 @@ mod tests {
         let (store, empty) = Store::open(dir.path()).unwrap();
         assert!(empty.is_empty());
         let c = checkpoint(42);
-        store.save(&[(c.key(), c.clone())].into_iter().collect()).unwrap();
+        store
+            .save(&[(c.key(), c.clone())].into_iter().collect())
+            .unwrap();
         drop(store);
         let (_store, loaded) = Store::open(dir.path()).unwrap();
         assert_eq!(loaded.values().collect::<Vec<_>>(), [&c]);
@@ -170,16 +225,30 @@ mod tests {
         fs::write(dir.path().join(FILE_NAME), b"{not json").unwrap();
         let (_store, loaded) = Store::open(dir.path()).unwrap();
         assert!(loaded.is_empty());
-        let names: Vec<String> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        assert!(names.iter().any(|n| n.starts_with("checkpoints.json.corrupt-")), "{names:?}");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("checkpoints.json.corrupt-")),
+            "{names:?}"
+        );
     }
 
     #[test]
     fn leftover_temp_file_is_recovered_when_main_is_missing() {
         let dir = tempfile::tempdir().unwrap();
         let c = checkpoint(7);
-        let state = StateFile::V1 { files: vec![c.clone()] };
-        fs::write(dir.path().join(TMP_NAME), serde_json::to_vec(&state).unwrap()).unwrap();
+        let state = StateFile::V1 {
+            files: vec![c.clone()],
+        };
+        fs::write(
+            dir.path().join(TMP_NAME),
+            serde_json::to_vec(&state).unwrap(),
+        )
+        .unwrap();
         let (_store, loaded) = Store::open(dir.path()).unwrap();
         assert_eq!(loaded.values().collect::<Vec<_>>(), [&c]);
         assert!(!dir.path().join(TMP_NAME).exists());

@@ -22,7 +22,10 @@ pub struct AckTracker {
 
 impl AckTracker {
     pub fn new(checkpoints: Checkpoints) -> AckTracker {
-        AckTracker { flows: HashMap::new(), checkpoints }
+        AckTracker {
+            flows: HashMap::new(),
+            checkpoints,
+        }
     }
 
     pub fn checkpoints(&self) -> &Checkpoints {
@@ -81,7 +84,11 @@ mod tests {
     fn ack(seq: u64, file: &Arc<FileRef>, offset: u64) -> Ack {
         let mut progress = Progress::default();
         progress.advance(file, offset, false);
-        Ack { flow: Arc::from("f"), seq, progress }
+        Ack {
+            flow: Arc::from("f"),
+            seq,
+            progress,
+        }
     }
 
     fn offset(tracker: &AckTracker) -> Option<u64> {
@@ -90,10 +97,16 @@ mod tests {
 
     #[test]
     fn newer_ack_waits_for_older_batch() {
-        let file = Arc::new(FileRef { key: FileKey { dev: 1, inode: 9 }, path: "/l/a.log".into() });
+        let file = Arc::new(FileRef {
+            key: FileKey { dev: 1, inode: 9 },
+            path: "/l/a.log".into(),
+        });
         let mut tracker = AckTracker::new(Checkpoints::new());
         assert!(tracker.apply(ack(0, &file, 100)));
-        assert!(!tracker.apply(ack(2, &file, 300)), "batch 1 is still in flight");
+        assert!(
+            !tracker.apply(ack(2, &file, 300)),
+            "batch 1 is still in flight"
+        );
         assert_eq!(offset(&tracker), Some(100));
         assert!(tracker.apply(ack(1, &file, 200)));
         assert_eq!(offset(&tracker), Some(300));
@@ -101,12 +114,19 @@ mod tests {
 
     #[test]
     fn release_forgets_the_file() {
-        let file = Arc::new(FileRef { key: FileKey { dev: 1, inode: 9 }, path: "/l/a.log".into() });
+        let file = Arc::new(FileRef {
+            key: FileKey { dev: 1, inode: 9 },
+            path: "/l/a.log".into(),
+        });
         let mut tracker = AckTracker::new(Checkpoints::new());
         tracker.apply(ack(0, &file, 100));
         let mut progress = Progress::default();
         progress.advance(&file, 100, true);
-        assert!(tracker.apply(Ack { flow: Arc::from("f"), seq: 1, progress }));
+        assert!(tracker.apply(Ack {
+            flow: Arc::from("f"),
+            seq: 1,
+            progress
+        }));
         assert!(tracker.checkpoints().is_empty());
     }
 }

@@ -22,11 +22,19 @@ const HINT: &str = "see config/edgeship.toml (installed as /usr/share/doc/edgesh
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config file {path}:\n{message}\nhint: {HINT}")]
     Syntax { path: PathBuf, message: String },
     #[error("invalid config file {path}: {key}: {message}\nhint: {hint}")]
-    Invalid { path: PathBuf, key: String, message: String, hint: String },
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+        hint: String,
+    },
 }
 
 /// Where a flow's records go.
@@ -139,8 +147,10 @@ pub struct Config {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Config::parse(&text, path)
     }
 
@@ -159,7 +169,12 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err(&self, key: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) -> ConfigError {
+    fn err(
+        &self,
+        key: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::Invalid {
             path: self.path.to_owned(),
             key: key.into(),
@@ -170,19 +185,35 @@ impl Validator<'_> {
 
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         if raw.flow.is_empty() {
-            return Err(self.err("flow", "no [[flow]] is configured", "add a [[flow]] table with name, paths and kinesis_stream or firehose_stream"));
+            return Err(self.err(
+                "flow",
+                "no [[flow]] is configured",
+                "add a [[flow]] table with name, paths and kinesis_stream or firehose_stream",
+            ));
         }
         if !raw.state_dir.is_absolute() {
-            return Err(self.err("state_dir", format!("{:?} is not an absolute path", raw.state_dir), "use e.g. state_dir = \"/var/lib/edgeship\""));
+            return Err(self.err(
+                "state_dir",
+                format!("{:?} is not an absolute path", raw.state_dir),
+                "use e.g. state_dir = \"/var/lib/edgeship\"",
+            ));
         }
         if tracing_level_is_invalid(&raw.log_level) {
-            return Err(self.err("log_level", format!("unknown level {:?}", raw.log_level), "use one of error, warn, info, debug, trace"));
+            return Err(self.err(
+                "log_level",
+                format!("unknown level {:?}", raw.log_level),
+                "use one of error, warn, info, debug, trace",
+            ));
         }
         let mut flows = Vec::with_capacity(raw.flow.len());
         for (index, raw_flow) in raw.flow.into_iter().enumerate() {
             let flow = self.flow(index, raw_flow)?;
             if flows.iter().any(|f: &Flow| f.name == flow.name) {
-                return Err(self.err(format!("flow[{index}].name"), format!("flow name {:?} is used twice", flow.name), "give every flow a unique name (checkpoints are keyed by it)"));
+                return Err(self.err(
+                    format!("flow[{index}].name"),
+                    format!("flow name {:?} is used twice", flow.name),
+                    "give every flow a unique name (checkpoints are keyed by it)",
+                ));
             }
             flows.push(flow);
         }
@@ -207,37 +238,84 @@ impl Validator<'_> {
     fn flow(&self, index: usize, raw: RawFlow) -> Result<Flow, ConfigError> {
         let key = |field: &str| format!("flow[{index}] ({:?}).{field}", raw.name);
         if raw.name.trim().is_empty() {
-            return Err(self.err(format!("flow[{index}].name"), "the flow name is empty", "name = \"nginx\""));
+            return Err(self.err(
+                format!("flow[{index}].name"),
+                "the flow name is empty",
+                "name = \"nginx\"",
+            ));
         }
         let destination = match (&raw.kinesis_stream, &raw.firehose_stream) {
-            (Some(stream), None) => Destination::Kinesis { stream: stream.clone() },
-            (None, Some(stream)) => Destination::Firehose { stream: stream.clone() },
-            (Some(_), Some(_)) => return Err(self.err(key("kinesis_stream"), "both kinesis_stream and firehose_stream are set", "keep exactly one; use two flows to send the same files to both")),
-            (None, None) => return Err(self.err(key("kinesis_stream"), "no destination", "set kinesis_stream = \"NAME\" or firehose_stream = \"NAME\"")),
+            (Some(stream), None) => Destination::Kinesis {
+                stream: stream.clone(),
+            },
+            (None, Some(stream)) => Destination::Firehose {
+                stream: stream.clone(),
+            },
+            (Some(_), Some(_)) => {
+                return Err(self.err(
+                    key("kinesis_stream"),
+                    "both kinesis_stream and firehose_stream are set",
+                    "keep exactly one; use two flows to send the same files to both",
+                ));
+            }
+            (None, None) => {
+                return Err(self.err(
+                    key("kinesis_stream"),
+                    "no destination",
+                    "set kinesis_stream = \"NAME\" or firehose_stream = \"NAME\"",
+                ));
+            }
         };
         if destination.stream().is_empty() {
-            return Err(self.err(key("kinesis_stream"), "the stream name is empty", "set the name of an existing stream"));
+            return Err(self.err(
+                key("kinesis_stream"),
+                "the stream name is empty",
+                "set the name of an existing stream",
+            ));
         }
         let (include, exclude_names, exclude_paths) = self.globs(&raw, &key)?;
         let start_at = match raw.start_at.as_str() {
             "beginning" => StartAt::Beginning,
             "end" => StartAt::End,
-            other => return Err(self.err(key("start_at"), format!("unknown value {other:?}"), "use \"beginning\" or \"end\"")),
+            other => {
+                return Err(self.err(
+                    key("start_at"),
+                    format!("unknown value {other:?}"),
+                    "use \"beginning\" or \"end\"",
+                ));
+            }
         };
         let aggregation = self.aggregation(&raw, &destination, &key)?;
         let partition_key = match raw.partition_key.as_str() {
             "random" => PartitionKey::Random,
             "file" => PartitionKey::File,
             "host" => PartitionKey::Host,
-            other => return Err(self.err(key("partition_key"), format!("unknown value {other:?}"), "use \"random\", \"file\" or \"host\"")),
+            other => {
+                return Err(self.err(
+                    key("partition_key"),
+                    format!("unknown value {other:?}"),
+                    "use \"random\", \"file\" or \"host\"",
+                ));
+            }
         };
         let limits = self.limits(&raw, &destination, aggregation, &key)?;
         if raw.max_in_flight == 0 || raw.max_in_flight > 64 {
-            return Err(self.err(key("max_in_flight"), format!("{} is out of range", raw.max_in_flight), "use 1 to 64"));
+            return Err(self.err(
+                key("max_in_flight"),
+                format!("{} is out of range", raw.max_in_flight),
+                "use 1 to 64",
+            ));
         }
-        for (field, value) in [("scan_interval", raw.scan_interval), ("poll_interval", raw.poll_interval)] {
+        for (field, value) in [
+            ("scan_interval", raw.scan_interval),
+            ("poll_interval", raw.poll_interval),
+        ] {
             if value.is_zero() {
-                return Err(self.err(key(field), "must be greater than zero", "use e.g. \"250ms\""));
+                return Err(self.err(
+                    key(field),
+                    "must be greater than zero",
+                    "use e.g. \"250ms\"",
+                ));
             }
         }
         Ok(Flow {
@@ -257,9 +335,17 @@ impl Validator<'_> {
         })
     }
 
-    fn globs(&self, raw: &RawFlow, key: &dyn Fn(&str) -> String) -> Result<(GlobSet, GlobSet, GlobSet), ConfigError> {
+    fn globs(
+        &self,
+        raw: &RawFlow,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<(GlobSet, GlobSet, GlobSet), ConfigError> {
         if raw.paths.is_empty() {
-            return Err(self.err(key("paths"), "the path list is empty", "list at least one absolute glob, e.g. paths = [\"/var/log/app/*.log\"]"));
+            return Err(self.err(
+                key("paths"),
+                "the path list is empty",
+                "list at least one absolute glob, e.g. paths = [\"/var/log/app/*.log\"]",
+            ));
         }
         let mut include = GlobSetBuilder::new();
         for (i, pattern) in raw.paths.iter().enumerate() {
@@ -271,52 +357,130 @@ impl Validator<'_> {
         let (mut names, mut paths) = (GlobSetBuilder::new(), GlobSetBuilder::new());
         for (i, pattern) in raw.exclude.iter().enumerate() {
             let glob = self.glob(&format!("{}[{i}]", key("exclude")), pattern)?;
-            if pattern.contains('/') { paths.add(glob); } else { names.add(glob); }
+            if pattern.contains('/') {
+                paths.add(glob);
+            } else {
+                names.add(glob);
+            }
         }
-        let build = |set: GlobSetBuilder, field: &str| set.build().map_err(|e| self.err(key(field), e.to_string(), "check the glob syntax"));
-        Ok((build(include, "paths")?, build(names, "exclude")?, build(paths, "exclude")?))
+        let build = |set: GlobSetBuilder, field: &str| {
+            set.build()
+                .map_err(|e| self.err(key(field), e.to_string(), "check the glob syntax"))
+        };
+        Ok((
+            build(include, "paths")?,
+            build(names, "exclude")?,
+            build(paths, "exclude")?,
+        ))
     }
 
     fn glob(&self, key: &str, pattern: &str) -> Result<Glob, ConfigError> {
         GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
-            .map_err(|e| self.err(key, format!("bad glob {pattern:?}: {}", e.kind()), "globs support * ? [a-z] {a,b} and ** for any number of directories"))
+            .map_err(|e| {
+                self.err(
+                    key,
+                    format!("bad glob {pattern:?}: {}", e.kind()),
+                    "globs support * ? [a-z] {a,b} and ** for any number of directories",
+                )
+            })
     }
 
-    fn aggregation(&self, raw: &RawFlow, destination: &Destination, key: &dyn Fn(&str) -> String) -> Result<Aggregation, ConfigError> {
-        let default = if destination.is_firehose() { "lines" } else { "none" };
+    fn aggregation(
+        &self,
+        raw: &RawFlow,
+        destination: &Destination,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Aggregation, ConfigError> {
+        let default = if destination.is_firehose() {
+            "lines"
+        } else {
+            "none"
+        };
         match raw.aggregation.as_deref().unwrap_or(default) {
             "none" => Ok(Aggregation::None),
             "lines" => Ok(Aggregation::Lines),
-            "kpl" if destination.is_firehose() => Err(self.err(key("aggregation"), "KPL aggregation cannot be sent to Firehose Direct PUT (it does not de-aggregate)", "use aggregation = \"lines\"")),
-            "kpl" => Err(self.err(key("aggregation"), "KPL aggregation is not available in this version", "use aggregation = \"none\" or \"lines\"")),
-            other => Err(self.err(key("aggregation"), format!("unknown value {other:?}"), "use \"none\" or \"lines\"")),
+            "kpl" if destination.is_firehose() => Err(self.err(
+                key("aggregation"),
+                "KPL aggregation cannot be sent to Firehose Direct PUT (it does not de-aggregate)",
+                "use aggregation = \"lines\"",
+            )),
+            "kpl" => Err(self.err(
+                key("aggregation"),
+                "KPL aggregation is not available in this version",
+                "use aggregation = \"none\" or \"lines\"",
+            )),
+            other => Err(self.err(
+                key("aggregation"),
+                format!("unknown value {other:?}"),
+                "use \"none\" or \"lines\"",
+            )),
         }
     }
 
-    fn limits(&self, raw: &RawFlow, destination: &Destination, aggregation: Aggregation, key: &dyn Fn(&str) -> String) -> Result<BatchLimits, ConfigError> {
+    fn limits(
+        &self,
+        raw: &RawFlow,
+        destination: &Destination,
+        aggregation: Aggregation,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<BatchLimits, ConfigError> {
         let (default_request, max_request, record_range) = match destination {
-            Destination::Kinesis { .. } => (KINESIS_DEFAULT_REQUEST_BYTES, KINESIS_MAX_REQUEST_BYTES, KINESIS_DEFAULT_RECORD_BYTES..=KINESIS_MAX_RECORD_BYTES),
-            Destination::Firehose { .. } => (FIREHOSE_MAX_REQUEST_BYTES, FIREHOSE_MAX_REQUEST_BYTES, FIREHOSE_MAX_RECORD_BYTES..=FIREHOSE_MAX_RECORD_BYTES),
+            Destination::Kinesis { .. } => (
+                KINESIS_DEFAULT_REQUEST_BYTES,
+                KINESIS_MAX_REQUEST_BYTES,
+                KINESIS_DEFAULT_RECORD_BYTES..=KINESIS_MAX_RECORD_BYTES,
+            ),
+            Destination::Firehose { .. } => (
+                FIREHOSE_MAX_REQUEST_BYTES,
+                FIREHOSE_MAX_REQUEST_BYTES,
+                FIREHOSE_MAX_RECORD_BYTES..=FIREHOSE_MAX_RECORD_BYTES,
+            ),
         };
         if !(1..=MAX_RECORDS_PER_REQUEST).contains(&raw.batch_max_records) {
-            return Err(self.err(key("batch_max_records"), format!("{} is out of range", raw.batch_max_records), "use 1 to 500 (the PutRecords limit)"));
+            return Err(self.err(
+                key("batch_max_records"),
+                format!("{} is out of range", raw.batch_max_records),
+                "use 1 to 500 (the PutRecords limit)",
+            ));
         }
         let max_record_bytes = raw.record_max_bytes.unwrap_or(*record_range.start());
         if !record_range.contains(&max_record_bytes) {
-            return Err(self.err(key("record_max_bytes"), format!("{max_record_bytes} bytes is out of range for a {destination}"), format!("use {} to {} bytes", record_range.start(), record_range.end())));
+            return Err(self.err(
+                key("record_max_bytes"),
+                format!("{max_record_bytes} bytes is out of range for a {destination}"),
+                format!(
+                    "use {} to {} bytes",
+                    record_range.start(),
+                    record_range.end()
+                ),
+            ));
         }
         let max_request_bytes = raw.batch_max_bytes.unwrap_or(default_request);
         if max_request_bytes < max_record_bytes || max_request_bytes > max_request {
-            return Err(self.err(key("batch_max_bytes"), format!("{max_request_bytes} bytes is out of range"), format!("use {max_record_bytes} (the record limit) to {max_request} bytes")));
+            return Err(self.err(
+                key("batch_max_bytes"),
+                format!("{max_request_bytes} bytes is out of range"),
+                format!("use {max_record_bytes} (the record limit) to {max_request} bytes"),
+            ));
         }
         let record_target_bytes = raw.record_target_bytes.unwrap_or(max_record_bytes);
-        if aggregation == Aggregation::Lines && !(1024..=max_record_bytes).contains(&record_target_bytes) {
-            return Err(self.err(key("record_target_bytes"), format!("{record_target_bytes} bytes is out of range"), format!("use 1KiB to {max_record_bytes} bytes")));
+        if aggregation == Aggregation::Lines
+            && !(1024..=max_record_bytes).contains(&record_target_bytes)
+        {
+            return Err(self.err(
+                key("record_target_bytes"),
+                format!("{record_target_bytes} bytes is out of range"),
+                format!("use 1KiB to {max_record_bytes} bytes"),
+            ));
         }
         if raw.batch_max_age.is_zero() {
-            return Err(self.err(key("batch_max_age"), "must be greater than zero", "use e.g. \"1s\""));
+            return Err(self.err(
+                key("batch_max_age"),
+                "must be greater than zero",
+                "use e.g. \"1s\"",
+            ));
         }
         Ok(BatchLimits {
             max_age: raw.batch_max_age,

@@ -53,13 +53,22 @@ pub struct RawAws {
     pub request_timeout: Duration,
     /// Pause before retrying after a configuration or permission error (stream not found, access
     /// denied, KMS key disabled). Data is kept, never dropped. Default `"60s"`.
-    #[serde(default = "default_permanent_error_backoff", deserialize_with = "duration")]
+    #[serde(
+        default = "default_permanent_error_backoff",
+        deserialize_with = "duration"
+    )]
     pub permanent_error_backoff: Duration,
 }
 
 impl Default for RawAws {
     fn default() -> RawAws {
-        RawAws { region: None, endpoint_url: None, profile: None, request_timeout: default_request_timeout(), permanent_error_backoff: default_permanent_error_backoff() }
+        RawAws {
+            region: None,
+            endpoint_url: None,
+            profile: None,
+            request_timeout: default_request_timeout(),
+            permanent_error_backoff: default_permanent_error_backoff(),
+        }
     }
 }
 

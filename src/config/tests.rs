@@ -24,7 +24,12 @@ batch_max_age = "1s"
     )
     .unwrap();
     let flow = &config.flows[0];
-    assert_eq!(flow.destination, Destination::Kinesis { stream: "web-logs".into() });
+    assert_eq!(
+        flow.destination,
+        Destination::Kinesis {
+            stream: "web-logs".into()
+        }
+    );
     assert_eq!(flow.limits.max_request_bytes, 5 * 1024 * 1024);
     assert_eq!(flow.limits.max_record_bytes, 1024 * 1024);
     assert_eq!(flow.limits.max_records, 500);
@@ -36,7 +41,9 @@ batch_max_age = "1s"
 
 #[test]
 fn firehose_defaults_to_packed_lines_within_its_fixed_limits() {
-    let config = parse("[[flow]]\nname = \"f\"\npaths = [\"/l/*.log\"]\nfirehose_stream = \"fh\"\n").unwrap();
+    let config =
+        parse("[[flow]]\nname = \"f\"\npaths = [\"/l/*.log\"]\nfirehose_stream = \"fh\"\n")
+            .unwrap();
     let flow = &config.flows[0];
     assert_eq!(flow.aggregation, Aggregation::Lines);
     assert_eq!(flow.limits.max_request_bytes, 4 * 1024 * 1024);
@@ -66,7 +73,8 @@ fn exclude_without_slash_matches_names_and_with_slash_whole_paths() {
 
 #[test]
 fn single_star_does_not_cross_directories() {
-    let config = parse("[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\n").unwrap();
+    let config =
+        parse("[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\n").unwrap();
     assert!(!config.flows[0].matches(Path::new("/l/sub/a.log")));
 }
 
@@ -74,5 +82,10 @@ fn single_star_does_not_cross_directories() {
 fn semantic_errors_carry_the_key_path_and_a_hint() {
     let error = parse("[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\nmax_in_flight = 0\n").unwrap_err();
     let text = error.to_string();
-    assert!(text.contains("/etc/edgeship/edgeship.toml") && text.contains("flow[0] (\"k\").max_in_flight") && text.contains("hint: use 1 to 64"), "{text}");
+    assert!(
+        text.contains("/etc/edgeship/edgeship.toml")
+            && text.contains("flow[0] (\"k\").max_in_flight")
+            && text.contains("hint: use 1 to 64"),
+        "{text}"
+    );
 }

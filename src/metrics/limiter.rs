@@ -13,7 +13,10 @@ pub struct LogLimiter {
 
 impl LogLimiter {
     pub fn new(window: Duration) -> LogLimiter {
-        LogLimiter { window, last: Mutex::new(HashMap::new()) }
+        LogLimiter {
+            window,
+            last: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Whether a message of this kind may be logged now.

@@ -66,9 +66,16 @@ impl FlowStats {
         let errors = if errors.is_empty() {
             "none".to_owned()
         } else {
-            errors.iter().map(|(code, n)| format!("{code}={n}")).collect::<Vec<_>>().join(",")
+            errors
+                .iter()
+                .map(|(code, n)| format!("{code}={n}"))
+                .collect::<Vec<_>>()
+                .join(",")
         };
-        let behind = self.lines_read.load(Relaxed).saturating_sub(self.lines_delivered.load(Relaxed));
+        let behind = self
+            .lines_read
+            .load(Relaxed)
+            .saturating_sub(self.lines_delivered.load(Relaxed));
         format!(
             "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} requests={} entries_resent={} lines_truncated={} records_undeliverable={} files_tracked={} errors={}",
             self.flow,
@@ -81,7 +88,9 @@ impl FlowStats {
             self.entries_resent.load(Relaxed),
             self.lines_truncated.load(Relaxed),
             self.records_undeliverable.load(Relaxed),
-            self.files_added.load(Relaxed).saturating_sub(self.files_released.load(Relaxed)),
+            self.files_added
+                .load(Relaxed)
+                .saturating_sub(self.files_released.load(Relaxed)),
             errors,
         )
     }
@@ -111,6 +120,9 @@ impl TailObserver for FlowStats {
 
     fn read_error(&self, path: &Path, error: &std::io::Error) {
         self.read_errors.fetch_add(1, Relaxed);
+        if !self.limiter.allow(&format!("read_error:{}", path.display())) {
+            return;
+        }
         let hint = if error.kind() == std::io::ErrorKind::PermissionDenied {
             "; give the edgeship user read access (e.g. add it to the group that owns the logs, such as adm)"
         } else {

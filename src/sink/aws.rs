@@ -14,15 +14,22 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsSetupError {
-    #[error("no AWS region is configured: set region under [aws] in the config file, or AWS_REGION in the environment")]
+    #[error(
+        "no AWS region is configured: set region under [aws] in the config file, or AWS_REGION in the environment"
+    )]
     NoRegion,
 }
 
 /// Loads the SDK config: config file settings first, then the standard environment variables,
 /// profiles and credential chain.
 pub async fn sdk_config(settings: &AwsSettings) -> Result<aws_config::SdkConfig, AwsSetupError> {
-    let http_client = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
-    let timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).operation_attempt_timeout(settings.request_timeout).build();
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(settings.request_timeout)
+        .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
         .retry_config(RetryConfig::standard().with_max_attempts(2))
@@ -56,9 +63,17 @@ where
             SendError::new(code, text, Some(service.raw().status().as_u16()))
         }
         SdkError::TimeoutError(_) => SendError::new("Timeout", message, None),
-        SdkError::DispatchFailure(failure) if failure.is_timeout() => SendError::new("Timeout", message, None),
-        SdkError::DispatchFailure(failure) if failure.is_io() => SendError::new("ConnectionError", message, None),
-        SdkError::ResponseError(response) => SendError::new("ResponseError", message, Some(response.raw().status().as_u16())),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            SendError::new("Timeout", message, None)
+        }
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
+            SendError::new("ConnectionError", message, None)
+        }
+        SdkError::ResponseError(response) => SendError::new(
+            "ResponseError",
+            message,
+            Some(response.raw().status().as_u16()),
+        ),
         _ if message.contains("credentials") => SendError::new("NoCredentials", message, None),
         _ => SendError::new("ConnectionError", message, None),
     }

@@ -29,7 +29,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
-        RetryPolicy { initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(10), config_backoff: Duration::from_secs(60) }
+        RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            config_backoff: Duration::from_secs(60),
+        }
     }
 }
 
@@ -46,7 +50,10 @@ impl Backoff<'_> {
         } else {
             let factor = 1u32 << self.attempt.min(16);
             self.attempt += 1;
-            self.policy.initial_backoff.saturating_mul(factor).min(self.policy.max_backoff)
+            self.policy
+                .initial_backoff
+                .saturating_mul(factor)
+                .min(self.policy.max_backoff)
         };
         let half = step / 2;
         half + half.mul_f64(fastrand::f64())
@@ -66,7 +73,13 @@ pub enum Delivery {
 }
 
 /// Sends `batch` until every entry is accepted (or, alone, rejected as invalid).
-pub async fn deliver<C: PutClient>(client: &C, batch: &Batch, policy: &RetryPolicy, abort: &CancellationToken, stats: &FlowStats) -> Delivery {
+pub async fn deliver<C: PutClient>(
+    client: &C,
+    batch: &Batch,
+    policy: &RetryPolicy,
+    abort: &CancellationToken,
+    stats: &FlowStats,
+) -> Delivery {
     let mut pending: Vec<usize> = (0..batch.entries.len()).collect();
     let mut one_by_one = false;
     let mut backoff = Backoff { policy, attempt: 0 };
@@ -76,7 +89,11 @@ pub async fn deliver<C: PutClient>(client: &C, batch: &Batch, policy: &RetryPoli
         if pending.is_empty() {
             break Delivery::Delivered { undeliverable };
         }
-        let group: Vec<usize> = if one_by_one { vec![pending[0]] } else { pending.clone() };
+        let group: Vec<usize> = if one_by_one {
+            vec![pending[0]]
+        } else {
+            pending.clone()
+        };
         let entries: Vec<&Entry> = group.iter().map(|&i| &batch.entries[i]).collect();
         sent += entries.len() as u64;
         stats.requests.fetch_add(1, Relaxed);
@@ -139,7 +156,9 @@ pub async fn deliver<C: PutClient>(client: &C, batch: &Batch, policy: &RetryPoli
             _ = tokio::time::sleep(backoff.next(class)) => {}
         }
     };
-    stats.entries_resent.fetch_add(sent.saturating_sub(batch.entries.len() as u64), Relaxed);
+    stats
+        .entries_resent
+        .fetch_add(sent.saturating_sub(batch.entries.len() as u64), Relaxed);
     outcome
 }
 
@@ -173,14 +192,33 @@ impl<C: PutClient> Sender<C> {
             while in_flight.len() >= self.max_in_flight {
                 in_flight.join_next().await;
             }
-            let (client, policy, abort, stats, acks, flow) = (self.client.clone(), self.policy.clone(), self.abort.clone(), self.stats.clone(), acks.clone(), self.flow.clone());
+            let (client, policy, abort, stats, acks, flow) = (
+                self.client.clone(),
+                self.policy.clone(),
+                self.abort.clone(),
+                self.stats.clone(),
+                acks.clone(),
+                self.flow.clone(),
+            );
             in_flight.spawn(async move {
-                let outcome = if batch.entries.is_empty() { Delivery::Delivered { undeliverable: 0 } } else { deliver(client.as_ref(), &batch, &policy, &abort, &stats).await };
+                let outcome = if batch.entries.is_empty() {
+                    Delivery::Delivered { undeliverable: 0 }
+                } else {
+                    deliver(client.as_ref(), &batch, &policy, &abort, &stats).await
+                };
                 if let Delivery::Delivered { undeliverable } = outcome {
-                    stats.records_delivered.fetch_add(batch.entries.len() as u64 - undeliverable, Relaxed);
+                    stats
+                        .records_delivered
+                        .fetch_add(batch.entries.len() as u64 - undeliverable, Relaxed);
                     stats.lines_delivered.fetch_add(batch.lines, Relaxed);
                     stats.bytes_delivered.fetch_add(batch.bytes(), Relaxed);
-                    let _ = acks.send(Ack { flow, seq: batch.seq, progress: batch.progress }).await;
+                    let _ = acks
+                        .send(Ack {
+                            flow,
+                            seq: batch.seq,
+                            progress: batch.progress,
+                        })
+                        .await;
                 }
             });
         }

@@ -14,7 +14,11 @@ pub struct KinesisClient {
 
 impl KinesisClient {
     pub fn new(config: &aws_config::SdkConfig, stream: &str) -> KinesisClient {
-        KinesisClient { client: aws_sdk_kinesis::Client::new(config), stream: stream.to_owned(), destination: format!("kinesis stream {stream:?}") }
+        KinesisClient {
+            client: aws_sdk_kinesis::Client::new(config),
+            stream: stream.to_owned(),
+            destination: format!("kinesis stream {stream:?}"),
+        }
     }
 }
 
@@ -30,12 +34,22 @@ impl PutClient for KinesisClient {
                     .map_err(|e| SendError::new("InvalidArgumentException", e.to_string(), None))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let output = self.client.put_records().stream_name(&self.stream).set_records(Some(records)).send().await.map_err(send_error)?;
+        let output = self
+            .client
+            .put_records()
+            .stream_name(&self.stream)
+            .set_records(Some(records))
+            .send()
+            .await
+            .map_err(send_error)?;
         Ok(output
             .records()
             .iter()
             .map(|record| match record.error_code() {
-                Some(code) => EntryStatus::Failed { code: code.to_owned(), message: record.error_message().unwrap_or_default().to_owned() },
+                Some(code) => EntryStatus::Failed {
+                    code: code.to_owned(),
+                    message: record.error_message().unwrap_or_default().to_owned(),
+                },
                 None => EntryStatus::Delivered,
             })
             .collect())

@@ -29,8 +29,16 @@ pub struct SendError {
 }
 
 impl SendError {
-    pub fn new(code: impl Into<String>, message: impl Into<String>, http_status: Option<u16>) -> SendError {
-        SendError { code: code.into(), message: message.into(), http_status }
+    pub fn new(
+        code: impl Into<String>,
+        message: impl Into<String>,
+        http_status: Option<u16>,
+    ) -> SendError {
+        SendError {
+            code: code.into(),
+            message: message.into(),
+            http_status,
+        }
     }
 }
 
@@ -38,7 +46,10 @@ impl SendError {
 pub trait PutClient: Send + Sync + 'static {
     /// Sends `entries` as one request. On a response, returns one status per entry in request
     /// order (HTTP 200 with failed entries is *not* success: see [`EntryStatus::Failed`]).
-    fn put(&self, entries: &[&Entry]) -> impl Future<Output = Result<Vec<EntryStatus>, SendError>> + Send;
+    fn put(
+        &self,
+        entries: &[&Entry],
+    ) -> impl Future<Output = Result<Vec<EntryStatus>, SendError>> + Send;
     /// Human description of the destination, for logs: `kinesis stream "web"`.
     fn destination(&self) -> &str;
 }
@@ -60,12 +71,28 @@ pub enum ErrorClass {
 
 pub fn classify(error: &SendError) -> ErrorClass {
     match error.code.as_str() {
-        "ProvisionedThroughputExceededException" | "ThrottlingException" | "Throttling" | "ThrottledException"
-        | "LimitExceededException" | "KMSThrottlingException" | "ServiceUnavailableException" | "RequestLimitExceeded"
-        | "TooManyRequestsException" | "SlowDown" | "RequestThrottled" => ErrorClass::Throttled,
-        "InternalFailure" | "InternalFailureException" | "ServiceUnavailable" | "Timeout" | "ConnectionError"
-        | "RequestTimeout" | "RequestTimeoutException" | "ResponseError" => ErrorClass::Transient,
-        "InvalidArgumentException" | "ValidationException" | "SerializationException" => ErrorClass::Invalid,
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "Throttling"
+        | "ThrottledException"
+        | "LimitExceededException"
+        | "KMSThrottlingException"
+        | "ServiceUnavailableException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException"
+        | "SlowDown"
+        | "RequestThrottled" => ErrorClass::Throttled,
+        "InternalFailure"
+        | "InternalFailureException"
+        | "ServiceUnavailable"
+        | "Timeout"
+        | "ConnectionError"
+        | "RequestTimeout"
+        | "RequestTimeoutException"
+        | "ResponseError" => ErrorClass::Transient,
+        "InvalidArgumentException" | "ValidationException" | "SerializationException" => {
+            ErrorClass::Invalid
+        }
         _ if error.http_status == Some(413) => ErrorClass::Invalid,
         _ if error.http_status.is_some_and(|s| s >= 500) => ErrorClass::Transient,
         // Access, missing stream, KMS state, bad credentials and anything unknown: keep the data
@@ -77,11 +104,23 @@ pub fn classify(error: &SendError) -> ErrorClass {
 /// A hint for the operator, per error code.
 pub fn hint_for(code: &str, destination: &str) -> String {
     match code {
-        "ResourceNotFoundException" => format!("{destination} does not exist in this region/account: create it or fix the stream name and [aws] region"),
-        "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" | "MissingAuthenticationToken" | "InvalidClientTokenId" | "NoCredentials" => {
-            format!("the AWS credentials are missing, invalid or not allowed to write to {destination}: check the credential chain and grant kinesis:PutRecords / firehose:PutRecordBatch")
+        "ResourceNotFoundException" => format!(
+            "{destination} does not exist in this region/account: create it or fix the stream name and [aws] region"
+        ),
+        "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException"
+        | "MissingAuthenticationToken"
+        | "InvalidClientTokenId"
+        | "NoCredentials" => {
+            format!(
+                "the AWS credentials are missing, invalid or not allowed to write to {destination}: check the credential chain and grant kinesis:PutRecords / firehose:PutRecordBatch"
+            )
         }
-        c if c.starts_with("KMS") || c.starts_with("InvalidKMS") => format!("the KMS key encrypting {destination} is unusable: check the key's state and the kms:GenerateDataKey permission"),
+        c if c.starts_with("KMS") || c.starts_with("InvalidKMS") => format!(
+            "the KMS key encrypting {destination} is unusable: check the key's state and the kms:GenerateDataKey permission"
+        ),
         _ => "the data is kept and retried; check the message above".to_owned(),
     }
 }
@@ -96,15 +135,36 @@ mod tests {
 
     #[test]
     fn classification_follows_the_facts_table() {
-        assert_eq!(classify(&err("ProvisionedThroughputExceededException", Some(400))), ErrorClass::Throttled);
-        assert_eq!(classify(&err("KMSThrottlingException", Some(400))), ErrorClass::Throttled);
-        assert_eq!(classify(&err("InternalFailureException", Some(500))), ErrorClass::Transient);
+        assert_eq!(
+            classify(&err("ProvisionedThroughputExceededException", Some(400))),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify(&err("KMSThrottlingException", Some(400))),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify(&err("InternalFailureException", Some(500))),
+            ErrorClass::Transient
+        );
         assert_eq!(classify(&err("Whatever", Some(503))), ErrorClass::Transient);
         assert_eq!(classify(&err("Timeout", None)), ErrorClass::Transient);
-        assert_eq!(classify(&err("ResourceNotFoundException", Some(400))), ErrorClass::Config);
-        assert_eq!(classify(&err("AccessDeniedException", Some(400))), ErrorClass::Config);
-        assert_eq!(classify(&err("KMSDisabledException", Some(400))), ErrorClass::Config);
-        assert_eq!(classify(&err("InvalidArgumentException", Some(400))), ErrorClass::Invalid);
+        assert_eq!(
+            classify(&err("ResourceNotFoundException", Some(400))),
+            ErrorClass::Config
+        );
+        assert_eq!(
+            classify(&err("AccessDeniedException", Some(400))),
+            ErrorClass::Config
+        );
+        assert_eq!(
+            classify(&err("KMSDisabledException", Some(400))),
+            ErrorClass::Config
+        );
+        assert_eq!(
+            classify(&err("InvalidArgumentException", Some(400))),
+            ErrorClass::Invalid
+        );
         assert_eq!(classify(&err("Unknown", Some(413))), ErrorClass::Invalid);
     }
 }

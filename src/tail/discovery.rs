@@ -18,7 +18,9 @@ pub fn scan(flow: &Flow) -> Scan {
     let mut result = Scan::default();
     for pattern in &flow.paths {
         let (base, depth) = walk_root(pattern);
-        let walker = walkdir::WalkDir::new(&base).follow_links(true).max_depth(depth);
+        let walker = walkdir::WalkDir::new(&base)
+            .follow_links(true)
+            .max_depth(depth);
         for entry in walker {
             match entry {
                 Ok(entry) => {
@@ -29,7 +31,8 @@ pub fn scan(flow: &Flow) -> Scan {
                 }
                 Err(err) => {
                     let path = err.path().unwrap_or(&base).to_owned();
-                    let is_missing_root = path == base && err.io_error().map(|e| e.kind()) == Some(std::io::ErrorKind::NotFound);
+                    let is_missing_root = path == base
+                        && err.io_error().map(|e| e.kind()) == Some(std::io::ErrorKind::NotFound);
                     if !is_missing_root {
                         result.errors.push((path, err.into()));
                     }
@@ -41,18 +44,27 @@ pub fn scan(flow: &Flow) -> Scan {
 }
 
 fn is_regular_file(path: &Path) -> bool {
-    std::fs::metadata(path).map(|m| m.is_file()).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.is_file())
+        .unwrap_or(false)
 }
 
 /// The directory to walk for a pattern and how deep: the components before the first one with
 /// glob syntax, and the number after it (unbounded with `**`).
 fn walk_root(pattern: &str) -> (PathBuf, usize) {
     let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
-    let literal = components.iter().take_while(|c| !has_glob_syntax(c)).count();
+    let literal = components
+        .iter()
+        .take_while(|c| !has_glob_syntax(c))
+        .count();
     let mut base = PathBuf::from("/");
     base.extend(&components[..literal]);
     let rest = &components[literal..];
-    let depth = if rest.iter().any(|c| c.contains("**")) { usize::MAX } else { rest.len() };
+    let depth = if rest.iter().any(|c| c.contains("**")) {
+        usize::MAX
+    } else {
+        rest.len()
+    };
     (base, depth)
 }
 
@@ -66,9 +78,18 @@ mod tests {
 
     #[test]
     fn walk_root_stops_at_first_glob_component() {
-        assert_eq!(walk_root("/var/log/app/*.log"), (PathBuf::from("/var/log/app"), 1));
-        assert_eq!(walk_root("/var/log/**/x.log"), (PathBuf::from("/var/log"), usize::MAX));
+        assert_eq!(
+            walk_root("/var/log/app/*.log"),
+            (PathBuf::from("/var/log/app"), 1)
+        );
+        assert_eq!(
+            walk_root("/var/log/**/x.log"),
+            (PathBuf::from("/var/log"), usize::MAX)
+        );
         assert_eq!(walk_root("/srv/*/logs/*.log"), (PathBuf::from("/srv"), 3));
-        assert_eq!(walk_root("/var/log/syslog"), (PathBuf::from("/var/log/syslog"), 0));
+        assert_eq!(
+            walk_root("/var/log/syslog"),
+            (PathBuf::from("/var/log/syslog"), 0)
+        );
     }
 }

@@ -19,7 +19,10 @@ pub struct FileKey {
 impl FileKey {
     pub fn of(metadata: &std::fs::Metadata) -> FileKey {
         use std::os::unix::fs::MetadataExt;
-        FileKey { dev: metadata.dev(), inode: metadata.ino() }
+        FileKey {
+            dev: metadata.dev(),
+            inode: metadata.ino(),
+        }
     }
 }
 

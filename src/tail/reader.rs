@@ -41,9 +41,21 @@ pub struct FileReader {
 
 impl FileReader {
     /// Opens `file` positioned at `offset`.
-    pub fn new(mut file: File, file_ref: Arc<FileRef>, offset: u64, max_line_bytes: usize) -> io::Result<FileReader> {
+    pub fn new(
+        mut file: File,
+        file_ref: Arc<FileRef>,
+        offset: u64,
+        max_line_bytes: usize,
+    ) -> io::Result<FileReader> {
         file.seek(SeekFrom::Start(offset))?;
-        Ok(FileReader { file, file_ref, consumed: offset, partial: Vec::new(), skipping: false, max_line_bytes })
+        Ok(FileReader {
+            file,
+            file_ref,
+            consumed: offset,
+            partial: Vec::new(),
+            skipping: false,
+            max_line_bytes,
+        })
     }
 
     pub fn file_ref(&self) -> &Arc<FileRef> {
@@ -97,10 +109,18 @@ impl FileReader {
         data.truncate(old_len + read);
         if read == 0 {
             self.partial = data;
-            return Ok(ReadOutcome { chunk: None, truncations: Vec::new(), at_eof: true });
+            return Ok(ReadOutcome {
+                chunk: None,
+                truncations: Vec::new(),
+                at_eof: true,
+            });
         }
         let (chunk, truncations) = self.split_lines(data);
-        Ok(ReadOutcome { chunk, truncations, at_eof: read < READ_BYTES })
+        Ok(ReadOutcome {
+            chunk,
+            truncations,
+            at_eof: read < READ_BYTES,
+        })
     }
 
     /// Splits `data` (which starts at `self.consumed`) into lines; keeps the partial tail.
@@ -118,10 +138,17 @@ impl FileReader {
                     end -= 1;
                 }
                 if end - start > self.max_line_bytes {
-                    truncations.push(Truncation { offset: base + start as u64, kept_bytes: self.max_line_bytes });
+                    truncations.push(Truncation {
+                        offset: base + start as u64,
+                        kept_bytes: self.max_line_bytes,
+                    });
                     end = start + self.max_line_bytes;
                 }
-                lines.push(Line { start: start as u32, end: end as u32, next_offset: base + newline as u64 + 1 });
+                lines.push(Line {
+                    start: start as u32,
+                    end: end as u32,
+                    next_offset: base + newline as u64 + 1,
+                });
             }
             start = newline + 1;
         }
@@ -131,9 +158,16 @@ impl FileReader {
             consumed = data.len();
         } else if tail_len > self.max_line_bytes {
             // Emit the head now rather than buffer an unbounded line.
-            truncations.push(Truncation { offset: base + start as u64, kept_bytes: self.max_line_bytes });
+            truncations.push(Truncation {
+                offset: base + start as u64,
+                kept_bytes: self.max_line_bytes,
+            });
             let end = start + self.max_line_bytes;
-            lines.push(Line { start: start as u32, end: end as u32, next_offset: base + data.len() as u64 });
+            lines.push(Line {
+                start: start as u32,
+                end: end as u32,
+                next_offset: base + data.len() as u64,
+            });
             consumed = data.len();
             self.skipping = true;
         }
@@ -142,7 +176,14 @@ impl FileReader {
         if consumed == 0 {
             return (None, truncations);
         }
-        let chunk = Chunk { file: self.file_ref.clone(), data, lines, start_offset: base, end_offset: self.consumed, released: false };
+        let chunk = Chunk {
+            file: self.file_ref.clone(),
+            data,
+            lines,
+            start_offset: base,
+            end_offset: self.consumed,
+            released: false,
+        };
         (Some(chunk), truncations)
     }
 }
@@ -156,13 +197,21 @@ mod tests {
     fn reader(content: &[u8], max_line: usize) -> (tempfile::NamedTempFile, FileReader) {
         let mut tmp = tempfile::NamedTempFile::new().unwrap();
         tmp.write_all(content).unwrap();
-        let file_ref = Arc::new(FileRef { key: FileKey { dev: 0, inode: 0 }, path: tmp.path().to_owned() });
-        let reader = FileReader::new(File::open(tmp.path()).unwrap(), file_ref, 0, max_line).unwrap();
+        let file_ref = Arc::new(FileRef {
+            key: FileKey { dev: 0, inode: 0 },
+            path: tmp.path().to_owned(),
+        });
+        let reader =
+            FileReader::new(File::open(tmp.path()).unwrap(), file_ref, 0, max_line).unwrap();
         (tmp, reader)
     }
 
     fn texts(chunk: &Chunk) -> Vec<String> {
-        chunk.lines.iter().map(|l| String::from_utf8_lossy(chunk.line(l)).into_owned()).collect()
+        chunk
+            .lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(chunk.line(l)).into_owned())
+            .collect()
     }
 
     #[test]
@@ -185,7 +234,13 @@ mod tests {
         let (_tmp, mut r) = reader(b"abcdefghij\nok\n", 4);
         let outcome = r.read_chunk().unwrap();
         assert_eq!(texts(outcome.chunk.as_ref().unwrap()), ["abcd", "ok"]);
-        assert_eq!(outcome.truncations, [Truncation { offset: 0, kept_bytes: 4 }]);
+        assert_eq!(
+            outcome.truncations,
+            [Truncation {
+                offset: 0,
+                kept_bytes: 4
+            }]
+        );
     }
 
     #[test]

@@ -42,14 +42,33 @@ pub struct Tailer {
 
 impl Tailer {
     /// `resume` holds this flow's checkpointed offsets by file identity.
-    pub fn new(flow: Flow, resume: HashMap<FileKey, u64>, observer: Arc<dyn TailObserver>, out: mpsc::Sender<Chunk>, stop: CancellationToken, runtime: tokio::runtime::Handle) -> Tailer {
-        Tailer { flow, resume, files: BTreeMap::new(), reported_errors: HashSet::new(), observer, out, stop, runtime, first_scan: true }
+    pub fn new(
+        flow: Flow,
+        resume: HashMap<FileKey, u64>,
+        observer: Arc<dyn TailObserver>,
+        out: mpsc::Sender<Chunk>,
+        stop: CancellationToken,
+        runtime: tokio::runtime::Handle,
+    ) -> Tailer {
+        Tailer {
+            flow,
+            resume,
+            files: BTreeMap::new(),
+            reported_errors: HashSet::new(),
+            observer,
+            out,
+            stop,
+            runtime,
+            first_scan: true,
+        }
     }
 
     /// Starts the loop on a dedicated thread; it ends when `stop` is cancelled or the
     /// downstream channel closes, dropping its sender so the next stage sees the end.
     pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
-        std::thread::Builder::new().name(format!("tail-{}", self.flow.name)).spawn(move || self.run())
+        std::thread::Builder::new()
+            .name(format!("tail-{}", self.flow.name))
+            .spawn(move || self.run())
     }
 
     fn run(mut self) {
@@ -63,9 +82,15 @@ impl Tailer {
                 }
                 next_scan = Instant::now() + self.flow.scan_interval;
             }
-            let Ok(read_any) = self.read_pass() else { return };
+            let Ok(read_any) = self.read_pass() else {
+                return;
+            };
             if !read_any {
-                self.pause(self.flow.poll_interval.min(next_scan.saturating_duration_since(Instant::now())));
+                self.pause(
+                    self.flow
+                        .poll_interval
+                        .min(next_scan.saturating_duration_since(Instant::now())),
+                );
             }
         }
     }
@@ -113,7 +138,14 @@ impl Tailer {
                 if self.files.len() > known {
                     let reader = &self.files[&key].reader;
                     let offset = reader.consumed();
-                    markers.push(Chunk { file: reader.file_ref().clone(), data: Vec::new(), lines: Vec::new(), start_offset: offset, end_offset: offset, released: false });
+                    markers.push(Chunk {
+                        file: reader.file_ref().clone(),
+                        data: Vec::new(),
+                        lines: Vec::new(),
+                        start_offset: offset,
+                        end_offset: offset,
+                        released: false,
+                    });
                 }
             }
         }
@@ -135,7 +167,10 @@ impl Tailer {
         if let Some(tracked) = self.files.get_mut(&key) {
             if tracked.reader.file_ref().path != path {
                 // Renamed but still matched (e.g. app.log -> app.log.1): same file, new name.
-                tracked.reader.set_file_ref(Arc::new(FileRef { key, path: path.to_owned() }));
+                tracked.reader.set_file_ref(Arc::new(FileRef {
+                    key,
+                    path: path.to_owned(),
+                }));
             }
             return Some(key);
         }
@@ -154,11 +189,21 @@ impl Tailer {
             return None; // replaced between stat and open: the next scan picks up the new one
         }
         let (offset, reason) = self.start_offset(key, metadata.len());
-        let file_ref = Arc::new(FileRef { key, path: path.to_owned() });
+        let file_ref = Arc::new(FileRef {
+            key,
+            path: path.to_owned(),
+        });
         match FileReader::new(file, file_ref, offset, self.flow.limits.max_line_bytes()) {
             Ok(reader) => {
                 self.observer.file_added(path, offset, reason);
-                self.files.insert(key, TrackedFile { reader, missing_since: None, at_eof: false });
+                self.files.insert(
+                    key,
+                    TrackedFile {
+                        reader,
+                        missing_since: None,
+                        at_eof: false,
+                    },
+                );
                 Some(key)
             }
             Err(error) => {
@@ -171,8 +216,13 @@ impl Tailer {
     fn start_offset(&mut self, key: FileKey, size: u64) -> (u64, &'static str) {
         match self.resume.remove(&key) {
             Some(offset) if offset <= size => (offset, "resuming from checkpoint"),
-            Some(_) => (0, "checkpoint is past the end of the file (truncated while stopped): reading from the start"),
-            None if self.first_scan && self.flow.start_at == StartAt::End => (size, "no checkpoint, start_at = \"end\""),
+            Some(_) => (
+                0,
+                "checkpoint is past the end of the file (truncated while stopped): reading from the start",
+            ),
+            None if self.first_scan && self.flow.start_at == StartAt::End => {
+                (size, "no checkpoint, start_at = \"end\"")
+            }
             None if self.first_scan => (0, "no checkpoint, start_at = \"beginning\""),
             None => (0, "new file"),
         }
@@ -184,7 +234,9 @@ impl Tailer {
         let keys: Vec<FileKey> = self.files.keys().copied().collect();
         for key in keys {
             for _ in 0..CHUNKS_PER_TURN {
-                let Some(chunk) = self.read_file(key) else { break };
+                let Some(chunk) = self.read_file(key) else {
+                    break;
+                };
                 read_any = true;
                 self.send(chunk)?;
             }
@@ -199,14 +251,18 @@ impl Tailer {
         match tracked.reader.read_chunk() {
             Ok(outcome) => {
                 for cut in &outcome.truncations {
-                    self.observer.line_truncated(&path, cut.offset, cut.kept_bytes);
+                    self.observer
+                        .line_truncated(&path, cut.offset, cut.kept_bytes);
                 }
                 tracked.at_eof = outcome.at_eof;
                 if outcome.at_eof && outcome.chunk.is_none() {
                     check_truncation(tracked, &path, self.observer.as_ref());
                 }
                 let chunk = outcome.chunk?;
-                self.observer.lines_read(chunk.lines.len() as u64, chunk.end_offset - chunk.start_offset);
+                self.observer.lines_read(
+                    chunk.lines.len() as u64,
+                    chunk.end_offset - chunk.start_offset,
+                );
                 Some(chunk)
             }
             Err(error) => {
@@ -219,22 +275,38 @@ impl Tailer {
     /// A file no longer found under a matching path is let go once it has been read to its end
     /// and stayed missing for a scan interval (late writes to a just-rotated file still arrive).
     fn release_if_done(&mut self, key: FileKey) -> Result<(), ()> {
-        let Some(tracked) = self.files.get(&key) else { return Ok(()) };
-        let grace_over = tracked.missing_since.is_some_and(|since| since.elapsed() >= self.flow.scan_interval);
+        let Some(tracked) = self.files.get(&key) else {
+            return Ok(());
+        };
+        let grace_over = tracked
+            .missing_since
+            .is_some_and(|since| since.elapsed() >= self.flow.scan_interval);
         if !(grace_over && tracked.at_eof) {
             return Ok(());
         }
         let tracked = self.files.remove(&key).expect("checked above");
         let file_ref = tracked.reader.file_ref().clone();
-        self.observer.file_released(&file_ref.path, "no longer matched (rotated away or deleted) and read to its end");
+        self.observer.file_released(
+            &file_ref.path,
+            "no longer matched (rotated away or deleted) and read to its end",
+        );
         let end_offset = tracked.reader.consumed();
-        self.send(Chunk { file: file_ref, data: Vec::new(), lines: Vec::new(), start_offset: end_offset, end_offset, released: true })
+        self.send(Chunk {
+            file: file_ref,
+            data: Vec::new(),
+            lines: Vec::new(),
+            start_offset: end_offset,
+            end_offset,
+            released: true,
+        })
     }
 }
 
 /// A file that shrank below what we read was truncated in place (e.g. copytruncate): start over.
 fn check_truncation(tracked: &mut TrackedFile, path: &Path, observer: &dyn TailObserver) {
-    let Ok(metadata) = tracked.reader.file().metadata() else { return };
+    let Ok(metadata) = tracked.reader.file().metadata() else {
+        return;
+    };
     let position = tracked.reader.read_position();
     if metadata.len() < position {
         observer.file_truncated(path, position, metadata.len());

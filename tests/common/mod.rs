@@ -20,8 +20,14 @@ pub fn repo() -> PathBuf {
 }
 
 pub fn emulators() -> PathBuf {
-    let dir = std::env::var_os("EDGESHIP_EMULATORS").map(PathBuf::from).unwrap_or_else(|| repo().join(".emulators"));
-    assert!(dir.join("node_modules/kinesalite").is_dir() && dir.join("venv/bin/python").exists(), "emulators are not installed in {}: run `bash .ci/setup` (or the README's test command) first", dir.display());
+    let dir = std::env::var_os("EDGESHIP_EMULATORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".emulators"));
+    assert!(
+        dir.join("node_modules/kinesalite").is_dir() && dir.join("venv/bin/python").exists(),
+        "emulators are not installed in {}: run `bash .ci/setup` (or the README's test command) first",
+        dir.display()
+    );
     dir
 }
 
@@ -55,9 +61,19 @@ impl Emulator {
             .spawn()
             .expect("start node (kinesalite)");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("kinesalite output");
-        let port: u16 = line.trim().strip_prefix("LISTENING ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("kinesalite did not start: {line:?}"));
-        Emulator { child, url: format!("http://127.0.0.1:{port}"), port }
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("kinesalite output");
+        let port: u16 = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("kinesalite did not start: {line:?}"));
+        Emulator {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+        }
     }
 
     /// moto server (Firehose into S3, and S3 to read it back).
@@ -69,14 +85,29 @@ impl Emulator {
             .stderr(Stdio::null())
             .spawn()
             .expect("start moto_server");
-        wait_for(Duration::from_secs(30), "moto_server to listen", || TcpStream::connect(("127.0.0.1", port)).is_ok());
-        Emulator { child, url: format!("http://127.0.0.1:{port}"), port }
+        wait_for(Duration::from_secs(30), "moto_server to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Emulator {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+        }
     }
 
     /// Runs the independent boto3 client against this emulator.
     pub fn tool(&self, args: &[&str]) -> Vec<u8> {
-        let output = Command::new(python()).arg(repo().join("tests/support/kinesis_tool.py")).args(args).envs(aws_env(&self.url)).output().expect("run kinesis_tool.py");
-        assert!(output.status.success(), "kinesis_tool {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        let output = Command::new(python())
+            .arg(repo().join("tests/support/kinesis_tool.py"))
+            .args(args)
+            .envs(aws_env(&self.url))
+            .output()
+            .expect("run kinesis_tool.py");
+        assert!(
+            output.status.success(),
+            "kinesis_tool {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         output.stdout
     }
 
@@ -91,7 +122,10 @@ impl Emulator {
 }
 
 pub fn lines_of(bytes: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(bytes).lines().map(str::to_owned).collect()
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 pub fn aws_env(url: &str) -> Vec<(&'static str, String)> {
@@ -105,13 +139,20 @@ pub fn aws_env(url: &str) -> Vec<(&'static str, String)> {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn wait_for(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -154,7 +195,9 @@ impl Workspace {
 
     /// Starts `edgeship run`; stderr goes to `agent-N.log` in the workspace.
     pub fn start(&self, endpoint: &str) -> Agent {
-        let n = (0..).find(|n| !self.path(&format!("agent-{n}.log")).exists()).unwrap();
+        let n = (0..)
+            .find(|n| !self.path(&format!("agent-{n}.log")).exists())
+            .unwrap();
         let log_path = self.path(&format!("agent-{n}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
         let child = edgeship()
@@ -166,28 +209,55 @@ impl Workspace {
             .stderr(log)
             .spawn()
             .expect("start edgeship");
-        Agent { child: Some(child), log_path }
+        Agent {
+            child: Some(child),
+            log_path,
+        }
     }
 
     /// Checkpointed offsets by path.
     pub fn checkpoints(&self) -> BTreeMap<PathBuf, u64> {
-        let Ok(text) = std::fs::read_to_string(self.path("state/checkpoints.json")) else { return BTreeMap::new() };
-        let value: serde_json::Value = serde_json::from_str(&text).expect("checkpoints.json is JSON");
-        value["files"].as_array().unwrap().iter().map(|f| (PathBuf::from(f["path"].as_str().unwrap()), f["offset"].as_u64().unwrap())).collect()
+        let Ok(text) = std::fs::read_to_string(self.path("state/checkpoints.json")) else {
+            return BTreeMap::new();
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).expect("checkpoints.json is JSON");
+        value["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    PathBuf::from(f["path"].as_str().unwrap()),
+                    f["offset"].as_u64().unwrap(),
+                )
+            })
+            .collect()
     }
 
     /// Waits until every given file is checkpointed at its full size (everything acknowledged).
     pub fn wait_fully_checkpointed(&self, files: &[PathBuf], limit: Duration) {
         wait_for(limit, "all files to be checkpointed at their end", || {
             let checkpoints = self.checkpoints();
-            files.iter().all(|f| checkpoints.get(f) == Some(&std::fs::metadata(f).unwrap().len()))
+            files
+                .iter()
+                .all(|f| checkpoints.get(f) == Some(&std::fs::metadata(f).unwrap().len()))
         });
     }
 }
 
 /// Writes `count` numbered lines `"{tag}-{n:06} {padding}"` to `path` (appending).
-pub fn write_lines(path: &Path, tag: &str, range: std::ops::Range<usize>, padding: usize) -> Vec<String> {
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+pub fn write_lines(
+    path: &Path,
+    tag: &str,
+    range: std::ops::Range<usize>,
+    padding: usize,
+) -> Vec<String> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     let pad = "x".repeat(padding);
     let lines: Vec<String> = range.map(|n| format!("{tag}-{n:06} {pad}")).collect();
     let mut text = lines.join("\n");
@@ -208,7 +278,11 @@ impl Agent {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -234,10 +308,22 @@ impl Agent {
     /// Reads a counter from the final summary line (`name=value`).
     pub fn final_counter(&self, name: &str) -> u64 {
         let log = self.log();
-        let line = log.lines().rev().find(|l| l.contains("final: ")).unwrap_or_else(|| panic!("no final summary in agent log:\n{log}"));
+        let line = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("final: "))
+            .unwrap_or_else(|| panic!("no final summary in agent log:\n{log}"));
         let needle = format!(" {name}=");
-        let start = line.find(&needle).unwrap_or_else(|| panic!("no {name} in {line}")) + needle.len();
-        line[start..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+        let start = line
+            .find(&needle)
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+            + needle.len();
+        line[start..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 }
 
@@ -255,7 +341,11 @@ pub fn validate(config_text: &str) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("edgeship.toml");
     std::fs::write(&path, config_text).unwrap();
-    edgeship().args(["validate", "--config"]).arg(&path).output().unwrap()
+    edgeship()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap()
 }
 
 /// Counts how often each line occurs.
@@ -270,9 +360,22 @@ pub fn tally(lines: &[String]) -> BTreeMap<&str, usize> {
 /// Asserts that `got` holds every expected line exactly once and nothing else.
 pub fn assert_exactly_once(expected: &[String], got: &[String]) {
     let counts = tally(got);
-    let missing: Vec<&String> = expected.iter().filter(|l| !counts.contains_key(l.as_str())).collect();
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|l| !counts.contains_key(l.as_str()))
+        .collect();
     let duplicated: Vec<(&&str, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(missing.is_empty(), "{} lines lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(3)]);
-    assert!(duplicated.is_empty(), "{} lines duplicated, e.g. {:?}", duplicated.len(), &duplicated[..duplicated.len().min(3)]);
+    assert!(
+        missing.is_empty(),
+        "{} lines lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(3)]
+    );
+    assert!(
+        duplicated.is_empty(),
+        "{} lines duplicated, e.g. {:?}",
+        duplicated.len(),
+        &duplicated[..duplicated.len().min(3)]
+    );
     assert_eq!(got.len(), expected.len(), "unexpected extra lines");
 }

@@ -53,7 +53,10 @@ impl FaultProxy {
     pub fn start(upstream_port: u16, plan: FaultPlan) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(State { plan, ..State::default() }));
+        let state = Arc::new(Mutex::new(State {
+            plan,
+            ..State::default()
+        }));
         let shared = state.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -81,17 +84,25 @@ struct Message {
 
 impl Message {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn write(&self, out: &mut impl Write, connection: &str) -> std::io::Result<()> {
         let mut text = format!("{}\r\n", self.head);
         for (k, v) in &self.headers {
-            if !["content-length", "connection", "transfer-encoding"].contains(&k.to_ascii_lowercase().as_str()) {
+            if !["content-length", "connection", "transfer-encoding"]
+                .contains(&k.to_ascii_lowercase().as_str())
+            {
                 text.push_str(&format!("{k}: {v}\r\n"));
             }
         }
-        text.push_str(&format!("content-length: {}\r\nconnection: {connection}\r\n\r\n", self.body.len()));
+        text.push_str(&format!(
+            "content-length: {}\r\nconnection: {connection}\r\n\r\n",
+            self.body.len()
+        ));
         out.write_all(text.as_bytes())?;
         out.write_all(&self.body)?;
         out.flush()
@@ -114,11 +125,21 @@ fn read_message(reader: &mut impl BufRead) -> Option<Message> {
         let (k, v) = line.split_once(':')?;
         headers.push((k.trim().to_owned(), v.trim().to_owned()));
     }
-    let mut message = Message { head: head.trim_end().to_owned(), headers, body: Vec::new() };
-    if let Some(length) = message.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    let mut message = Message {
+        head: head.trim_end().to_owned(),
+        headers,
+        body: Vec::new(),
+    };
+    if let Some(length) = message
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         message.body.resize(length, 0);
         reader.read_exact(&mut message.body).ok()?;
-    } else if message.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+    } else if message
+        .header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
         loop {
             let mut size = String::new();
             reader.read_line(&mut size).ok()?;
@@ -140,8 +161,14 @@ fn serve(client: TcpStream, upstream_port: u16, state: &Mutex<State>) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut writer = client;
     while let Some(request) = read_message(&mut reader) {
-        let is_put_records = request.header("x-amz-target").is_some_and(|t| t.ends_with(".PutRecords"));
-        let response = if is_put_records { put_records(request, upstream_port, state) } else { forward(&request, upstream_port) };
+        let is_put_records = request
+            .header("x-amz-target")
+            .is_some_and(|t| t.ends_with(".PutRecords"));
+        let response = if is_put_records {
+            put_records(request, upstream_port, state)
+        } else {
+            forward(&request, upstream_port)
+        };
         let Some(response) = response else { return };
         if response.write(&mut writer, "keep-alive").is_err() {
             return;
@@ -156,8 +183,14 @@ fn forward(request: &Message, upstream_port: u16) -> Option<Message> {
 }
 
 fn error_response(status: &str, code: &str, message: &str) -> Message {
-    let body = json!({"__type": code, "message": message}).to_string().into_bytes();
-    Message { head: format!("HTTP/1.1 {status}"), headers: vec![("content-type".into(), "application/x-amz-json-1.1".into())], body }
+    let body = json!({"__type": code, "message": message})
+        .to_string()
+        .into_bytes();
+    Message {
+        head: format!("HTTP/1.1 {status}"),
+        headers: vec![("content-type".into(), "application/x-amz-json-1.1".into())],
+        body,
+    }
 }
 
 fn put_records(mut request: Message, upstream_port: u16, state: &Mutex<State>) -> Option<Message> {
@@ -171,11 +204,23 @@ fn put_records(mut request: Message, upstream_port: u16, state: &Mutex<State>) -
         s.request_counter += 1;
         let (n, plan) = (s.request_counter, s.plan);
         let reject = if plan.deny_all {
-            Some(error_response("400 Bad Request", "AccessDeniedException", "User is not authorized to perform: kinesis:PutRecords"))
-        } else if plan.throttle_request_every > 0 && n % plan.throttle_request_every == 0 {
-            Some(error_response("400 Bad Request", "ProvisionedThroughputExceededException", "Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000."))
-        } else if plan.error_500_every > 0 && n % plan.error_500_every == 0 {
-            Some(error_response("500 Internal Server Error", "InternalFailure", "Internal service failure."))
+            Some(error_response(
+                "400 Bad Request",
+                "AccessDeniedException",
+                "User is not authorized to perform: kinesis:PutRecords",
+            ))
+        } else if plan.throttle_request_every > 0 && n.is_multiple_of(plan.throttle_request_every) {
+            Some(error_response(
+                "400 Bad Request",
+                "ProvisionedThroughputExceededException",
+                "Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000.",
+            ))
+        } else if plan.error_500_every > 0 && n.is_multiple_of(plan.error_500_every) {
+            Some(error_response(
+                "500 Internal Server Error",
+                "InternalFailure",
+                "Internal service failure.",
+            ))
         } else {
             None
         };
@@ -188,16 +233,26 @@ fn put_records(mut request: Message, upstream_port: u16, state: &Mutex<State>) -
             .iter()
             .map(|_| {
                 s.entry_counter += 1;
-                let fail = plan.fail_entry_every > 0 && s.entry_counter % plan.fail_entry_every == 0;
+                let fail =
+                    plan.fail_entry_every > 0 && s.entry_counter.is_multiple_of(plan.fail_entry_every);
                 s.stats.entries_failed += fail as u64;
                 fail
             })
             .collect()
     };
-    let kept: Vec<Value> = entries.iter().zip(&failed).filter(|(_, f)| !**f).map(|(e, _)| e.clone()).collect();
+    let kept: Vec<Value> = entries
+        .iter()
+        .zip(&failed)
+        .filter(|(_, f)| !**f)
+        .map(|(e, _)| e.clone())
+        .collect();
     let mut upstream_results = Vec::new();
     let mut response = if kept.is_empty() {
-        Message { head: "HTTP/1.1 200 OK".into(), headers: vec![("content-type".into(), "application/x-amz-json-1.1".into())], body: Vec::new() }
+        Message {
+            head: "HTTP/1.1 200 OK".into(),
+            headers: vec![("content-type".into(), "application/x-amz-json-1.1".into())],
+            body: Vec::new(),
+        }
     } else {
         body["Records"] = Value::Array(kept);
         request.body = serde_json::to_vec(&body).unwrap();
@@ -221,6 +276,8 @@ fn put_records(mut request: Message, upstream_port: u16, state: &Mutex<State>) -
         })
         .collect();
     let failed_count = failed.iter().filter(|f| **f).count();
-    response.body = json!({"FailedRecordCount": failed_count, "Records": records}).to_string().into_bytes();
+    response.body = json!({"FailedRecordCount": failed_count, "Records": records})
+        .to_string()
+        .into_bytes();
     Some(response)
 }

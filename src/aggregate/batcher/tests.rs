@@ -3,11 +3,23 @@ use crate::config::{Aggregation, BatchLimits};
 use crate::tail::{FileKey, Line};
 
 fn limits(max_records: usize, max_request_bytes: u64, target: u64) -> BatchLimits {
-    BatchLimits { max_age: std::time::Duration::from_secs(1), max_records, max_request_bytes, max_record_bytes: 1024 * 1024, record_target_bytes: target }
+    BatchLimits {
+        max_age: std::time::Duration::from_secs(1),
+        max_records,
+        max_request_bytes,
+        max_record_bytes: 1024 * 1024,
+        record_target_bytes: target,
+    }
 }
 
 fn file(path: &str) -> Arc<FileRef> {
-    Arc::new(FileRef { key: FileKey { dev: 1, inode: path.len() as u64 }, path: path.into() })
+    Arc::new(FileRef {
+        key: FileKey {
+            dev: 1,
+            inode: path.len() as u64,
+        },
+        path: path.into(),
+    })
 }
 
 /// A chunk of `count` lines of `len` bytes each, starting at file offset `start`.
@@ -17,11 +29,22 @@ fn chunk(file: &Arc<FileRef>, start: u64, count: usize, len: usize) -> Chunk {
     for i in 0..count {
         let begin = data.len();
         data.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, len));
-        lines.push(Line { start: begin as u32, end: data.len() as u32, next_offset: start + data.len() as u64 + 1 });
+        lines.push(Line {
+            start: begin as u32,
+            end: data.len() as u32,
+            next_offset: start + data.len() as u64 + 1,
+        });
         data.push(b'\n');
     }
     let end_offset = start + data.len() as u64;
-    Chunk { file: file.clone(), data, lines, start_offset: start, end_offset, released: false }
+    Chunk {
+        file: file.clone(),
+        data,
+        lines,
+        start_offset: start,
+        end_offset,
+        released: false,
+    }
 }
 
 fn offsets(batch: &Batch) -> Vec<u64> {
@@ -31,29 +54,50 @@ fn offsets(batch: &Batch) -> Vec<u64> {
 #[test]
 fn none_mode_cuts_batches_at_the_record_count() {
     let f = file("/l/a.log");
-    let mut batcher = Batcher::new(limits(500, 5 << 20, 1 << 20), Aggregation::None, KeyPolicy::Random);
+    let mut batcher = Batcher::new(
+        limits(500, 5 << 20, 1 << 20),
+        Aggregation::None,
+        KeyPolicy::Random,
+    );
     let mut out = Vec::new();
     batcher.push(&chunk(&f, 0, 1200, 9), Instant::now(), &mut out);
     batcher.flush(&mut out);
-    assert_eq!(out.iter().map(|b| b.entries.len()).collect::<Vec<_>>(), [500, 500, 200]);
+    assert_eq!(
+        out.iter().map(|b| b.entries.len()).collect::<Vec<_>>(),
+        [500, 500, 200]
+    );
     assert_eq!(out.iter().map(|b| b.seq).collect::<Vec<_>>(), [0, 1, 2]);
     // A batch covers exactly its own lines: 500 lines of 10 bytes each.
     assert_eq!(offsets(&out[0]), [5000]);
     assert_eq!(offsets(&out[1]), [10000]);
     assert_eq!(offsets(&out[2]), [12000]);
-    assert!(out[0].entries.iter().all(|e| e.data.len() == 9 && e.partition_key.len() == 16));
+    assert!(
+        out[0]
+            .entries
+            .iter()
+            .all(|e| e.data.len() == 9 && e.partition_key.len() == 16)
+    );
 }
 
 #[test]
 fn request_bytes_limit_counts_data_and_partition_keys() {
     let f = file("/l/big.log");
-    let mut batcher = Batcher::new(limits(500, 1 << 20, 1 << 20), Aggregation::None, KeyPolicy::File);
+    let mut batcher = Batcher::new(
+        limits(500, 1 << 20, 1 << 20),
+        Aggregation::None,
+        KeyPolicy::File,
+    );
     let mut out = Vec::new();
     batcher.push(&chunk(&f, 0, 25, 100 * 1024), Instant::now(), &mut out);
     batcher.flush(&mut out);
     for batch in &out {
         assert!(batch.bytes() <= 1 << 20, "{}", batch.bytes());
-        assert!(batch.entries.iter().all(|e| e.partition_key == "/l/big.log"));
+        assert!(
+            batch
+                .entries
+                .iter()
+                .all(|e| e.partition_key == "/l/big.log")
+        );
     }
     assert_eq!(out.iter().map(|b| b.entries.len()).sum::<usize>(), 25);
     assert_eq!(out[0].entries.len(), 10);
@@ -62,15 +106,26 @@ fn request_bytes_limit_counts_data_and_partition_keys() {
 #[test]
 fn lines_mode_packs_newline_terminated_lines_up_to_the_target() {
     let f = file("/l/p.log");
-    let mut batcher = Batcher::new(limits(500, 5 << 20, 4096), Aggregation::Lines, KeyPolicy::None);
+    let mut batcher = Batcher::new(
+        limits(500, 5 << 20, 4096),
+        Aggregation::Lines,
+        KeyPolicy::None,
+    );
     let mut out = Vec::new();
     let input = chunk(&f, 0, 1000, 99);
     batcher.push(&input, Instant::now(), &mut out);
     batcher.flush(&mut out);
     let records: Vec<&Entry> = out.iter().flat_map(|b| &b.entries).collect();
-    assert!(records.iter().all(|r| r.data.len() <= 4096 && r.data.ends_with(b"\n") && r.partition_key.is_empty()));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.data.len() <= 4096 && r.data.ends_with(b"\n") && r.partition_key.is_empty())
+    );
     assert_eq!(records.len(), 1000usize.div_ceil(40));
-    let joined: Vec<u8> = records.iter().flat_map(|r| r.data.iter().copied()).collect();
+    let joined: Vec<u8> = records
+        .iter()
+        .flat_map(|r| r.data.iter().copied())
+        .collect();
     assert_eq!(joined, input.data);
     assert_eq!(out.iter().map(|b| b.lines).sum::<u64>(), 1000);
 }
@@ -86,30 +141,67 @@ fn lines_still_in_an_open_record_are_not_claimed_by_an_emitted_batch() {
     assert_eq!(out.len(), 1);
     assert_eq!(offsets(&out[0]), [20]);
     batcher.flush(&mut out);
-    assert_eq!(out.iter().map(offsets).collect::<Vec<_>>(), [vec![20], vec![40], vec![50]]);
+    assert_eq!(
+        out.iter().map(offsets).collect::<Vec<_>>(),
+        [vec![20], vec![40], vec![50]]
+    );
 }
 
 #[test]
 fn skipped_bytes_and_release_markers_ride_with_the_next_batch() {
     let f = file("/l/r.log");
-    let mut batcher = Batcher::new(limits(500, 5 << 20, 1 << 20), Aggregation::None, KeyPolicy::Random);
+    let mut batcher = Batcher::new(
+        limits(500, 5 << 20, 1 << 20),
+        Aggregation::None,
+        KeyPolicy::Random,
+    );
     let mut out = Vec::new();
     let mut c = chunk(&f, 0, 2, 9);
     c.end_offset = 35; // 15 bytes of an over-long line skipped after the last line
     batcher.push(&c, Instant::now(), &mut out);
-    batcher.push(&Chunk { file: f.clone(), data: Vec::new(), lines: Vec::new(), start_offset: 35, end_offset: 35, released: true }, Instant::now(), &mut out);
+    batcher.push(
+        &Chunk {
+            file: f.clone(),
+            data: Vec::new(),
+            lines: Vec::new(),
+            start_offset: 35,
+            end_offset: 35,
+            released: true,
+        },
+        Instant::now(),
+        &mut out,
+    );
     batcher.flush(&mut out);
     assert_eq!(out.len(), 1);
-    let progress: Vec<_> = out[0].progress.iter().map(|p| (p.offset, p.released)).collect();
+    let progress: Vec<_> = out[0]
+        .progress
+        .iter()
+        .map(|p| (p.offset, p.released))
+        .collect();
     assert_eq!(progress, [(35, true)]);
 }
 
 #[test]
 fn a_marker_alone_still_produces_an_empty_batch_so_its_offset_is_checkpointed() {
     let f = file("/l/m.log");
-    let mut batcher = Batcher::new(limits(500, 5 << 20, 1 << 20), Aggregation::None, KeyPolicy::Random);
+    let mut batcher = Batcher::new(
+        limits(500, 5 << 20, 1 << 20),
+        Aggregation::None,
+        KeyPolicy::Random,
+    );
     let mut out = Vec::new();
-    batcher.push(&Chunk { file: f.clone(), data: Vec::new(), lines: Vec::new(), start_offset: 77, end_offset: 77, released: false }, Instant::now(), &mut out);
+    batcher.push(
+        &Chunk {
+            file: f.clone(),
+            data: Vec::new(),
+            lines: Vec::new(),
+            start_offset: 77,
+            end_offset: 77,
+            released: false,
+        },
+        Instant::now(),
+        &mut out,
+    );
     assert!(batcher.deadline().is_some());
     batcher.flush(&mut out);
     assert_eq!(out.len(), 1);

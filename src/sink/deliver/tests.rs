@@ -15,7 +15,10 @@ struct Scripted {
 
 impl Scripted {
     fn new(script: Vec<Response>) -> Scripted {
-        Scripted { script: Mutex::new(script.into()), calls: Mutex::default() }
+        Scripted {
+            script: Mutex::new(script.into()),
+            calls: Mutex::default(),
+        }
     }
     fn calls(&self) -> Vec<Vec<Vec<u8>>> {
         self.calls.lock().unwrap().clone()
@@ -24,7 +27,10 @@ impl Scripted {
 
 impl PutClient for Scripted {
     async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryStatus>, SendError> {
-        self.calls.lock().unwrap().push(entries.iter().map(|e| e.data.clone()).collect());
+        self.calls
+            .lock()
+            .unwrap()
+            .push(entries.iter().map(|e| e.data.clone()).collect());
         let next = self.script.lock().unwrap().pop_front();
         next.unwrap_or_else(|| Ok(vec![EntryStatus::Delivered; entries.len()]))
     }
@@ -34,12 +40,25 @@ impl PutClient for Scripted {
 }
 
 fn batch(n: u8) -> Batch {
-    let entries = (0..n).map(|i| Entry { data: vec![b'a' + i], partition_key: "k".into() }).collect();
-    Batch { seq: 0, entries, progress: Progress::default(), lines: n as u64 }
+    let entries = (0..n)
+        .map(|i| Entry {
+            data: vec![b'a' + i],
+            partition_key: "k".into(),
+        })
+        .collect();
+    Batch {
+        seq: 0,
+        entries,
+        progress: Progress::default(),
+        lines: n as u64,
+    }
 }
 
 fn failed(code: &str) -> EntryStatus {
-    EntryStatus::Failed { code: code.into(), message: "m".into() }
+    EntryStatus::Failed {
+        code: code.into(),
+        message: "m".into(),
+    }
 }
 
 fn error(code: &str, status: u16) -> Response {
@@ -48,18 +67,39 @@ fn error(code: &str, status: u16) -> Response {
 
 async fn run(client: &Scripted, batch: &Batch) -> (Delivery, FlowStats) {
     let stats = FlowStats::new("t");
-    let outcome = deliver(client, batch, &RetryPolicy::default(), &CancellationToken::new(), &stats).await;
+    let outcome = deliver(
+        client,
+        batch,
+        &RetryPolicy::default(),
+        &CancellationToken::new(),
+        &stats,
+    )
+    .await;
     (outcome, stats)
 }
 
 #[tokio::test(start_paused = true)]
 async fn partial_failure_resends_only_the_failed_entries() {
-    let client = Scripted::new(vec![Ok(vec![EntryStatus::Delivered, failed("ProvisionedThroughputExceededException"), EntryStatus::Delivered, failed("InternalFailure")])]);
+    let client = Scripted::new(vec![Ok(vec![
+        EntryStatus::Delivered,
+        failed("ProvisionedThroughputExceededException"),
+        EntryStatus::Delivered,
+        failed("InternalFailure"),
+    ])]);
     let (outcome, stats) = run(&client, &batch(4)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
-    assert_eq!(client.calls(), vec![vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()], vec![b"b".to_vec(), b"d".to_vec()]]);
+    assert_eq!(
+        client.calls(),
+        vec![
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()],
+            vec![b"b".to_vec(), b"d".to_vec()]
+        ]
+    );
     assert_eq!(stats.entries_resent.load(Relaxed), 2);
-    assert_eq!(stats.errors_by_code.lock().unwrap().get("InternalFailure"), Some(&1));
+    assert_eq!(
+        stats.errors_by_code.lock().unwrap().get("InternalFailure"),
+        Some(&1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -73,33 +113,56 @@ async fn http_200_with_failures_is_never_delivered_until_every_entry_succeeds() 
 
 #[tokio::test(start_paused = true)]
 async fn throttling_and_5xx_are_retried_with_growing_backoff() {
-    let client = Scripted::new(vec![error("ProvisionedThroughputExceededException", 400), error("InternalFailure", 500), error("Timeout", 0), error("KMSThrottlingException", 400)]);
+    let client = Scripted::new(vec![
+        error("ProvisionedThroughputExceededException", 400),
+        error("InternalFailure", 500),
+        error("Timeout", 0),
+        error("KMSThrottlingException", 400),
+    ]);
     let start = tokio::time::Instant::now();
     let (outcome, _) = run(&client, &batch(3)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
     assert_eq!(client.calls().len(), 5);
     // Equal jitter: at least half of 100 + 200 + 400 + 800 ms.
-    assert!(start.elapsed() >= Duration::from_millis(750), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(750),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn permission_errors_wait_long_and_keep_the_data() {
-    let client = Scripted::new(vec![error("AccessDeniedException", 400), error("ResourceNotFoundException", 400)]);
+    let client = Scripted::new(vec![
+        error("AccessDeniedException", 400),
+        error("ResourceNotFoundException", 400),
+    ]);
     let start = tokio::time::Instant::now();
     let (outcome, stats) = run(&client, &batch(2)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
-    assert!(start.elapsed() >= Duration::from_secs(60), "two long pauses: {:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_secs(60),
+        "two long pauses: {:?}",
+        start.elapsed()
+    );
     assert_eq!(stats.records_undeliverable.load(Relaxed), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn invalid_request_is_narrowed_to_the_bad_record_which_is_counted() {
     // Whole request invalid, then one at a time: the second record alone is invalid.
-    let client = Scripted::new(vec![error("InvalidArgumentException", 400), Ok(vec![EntryStatus::Delivered]), error("InvalidArgumentException", 400)]);
+    let client = Scripted::new(vec![
+        error("InvalidArgumentException", 400),
+        Ok(vec![EntryStatus::Delivered]),
+        error("InvalidArgumentException", 400),
+    ]);
     let (outcome, stats) = run(&client, &batch(3)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 1 });
     assert_eq!(stats.records_undeliverable.load(Relaxed), 1);
-    assert_eq!(client.calls().iter().map(Vec::len).collect::<Vec<_>>(), [3, 1, 1, 1]);
+    assert_eq!(
+        client.calls().iter().map(Vec::len).collect::<Vec<_>>(),
+        [3, 1, 1, 1]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -107,17 +170,31 @@ async fn response_with_the_wrong_number_of_entries_resends_everything() {
     let client = Scripted::new(vec![Ok(vec![EntryStatus::Delivered])]);
     let (outcome, _) = run(&client, &batch(2)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
-    assert_eq!(client.calls().iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
+    assert_eq!(
+        client.calls().iter().map(Vec::len).collect::<Vec<_>>(),
+        [2, 2]
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn abort_during_backoff_abandons_without_acknowledging() {
-    let client = Scripted::new((0..100).map(|_| error("AccessDeniedException", 400)).collect());
+    let client = Scripted::new(
+        (0..100)
+            .map(|_| error("AccessDeniedException", 400))
+            .collect(),
+    );
     let abort = CancellationToken::new();
     let stats = Arc::new(FlowStats::new("t"));
     let (batch_tx, batch_rx) = mpsc::channel(1);
     let (ack_tx, mut ack_rx) = mpsc::channel(4);
-    let sender = Sender { client: Arc::new(client), flow: Arc::from("t"), max_in_flight: 2, policy: RetryPolicy::default(), abort: abort.clone(), stats };
+    let sender = Sender {
+        client: Arc::new(client),
+        flow: Arc::from("t"),
+        max_in_flight: 2,
+        policy: RetryPolicy::default(),
+        abort: abort.clone(),
+        stats,
+    };
     let task = tokio::spawn(sender.run(batch_rx, ack_tx));
     let mut ok = batch(1);
     ok.entries.clear();
@@ -126,9 +203,16 @@ async fn abort_during_backoff_abandons_without_acknowledging() {
     stuck.seq = 1;
     batch_tx.send(stuck).await.unwrap();
     drop(batch_tx);
-    assert_eq!(ack_rx.recv().await.map(|a| a.seq), Some(0), "an empty batch is acknowledged at once");
+    assert_eq!(
+        ack_rx.recv().await.map(|a| a.seq),
+        Some(0),
+        "an empty batch is acknowledged at once"
+    );
     tokio::time::sleep(Duration::from_secs(300)).await;
     abort.cancel();
     task.await.unwrap();
-    assert!(ack_rx.recv().await.is_none(), "the abandoned batch is never acknowledged");
+    assert!(
+        ack_rx.recv().await.is_none(),
+        "the abandoned batch is never acknowledged"
+    );
 }
