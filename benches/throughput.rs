@@ -36,42 +36,57 @@ fn main() {
     let baseline = baseline(&log);
     let received = Arc::new(AtomicU64::new(0));
     let port = null_kinesis(received.clone());
-    let run = ship(dir.path(), port, lines, &received);
+    let none = ship(dir.path(), port, "none", size);
+    let records_none = received.swap(0, Ordering::Relaxed);
+    let packed = ship(dir.path(), port, "lines", size);
+    let records_packed = received.swap(0, Ordering::Relaxed);
+    assert_eq!(records_none, lines, "none mode sends one record per line");
 
     let mb = size as f64 / 1e6;
     let gib = size as f64 / (1u64 << 30) as f64;
-    println!();
-    println!("| measure | baseline (read + count lines) | edgeship (none mode, random keys) |");
-    println!("|---|---|---|");
-    println!(
-        "| wall time | {:.2} s | {:.2} s |",
-        baseline.as_secs_f64(),
-        run.wall.as_secs_f64()
-    );
-    println!(
-        "| throughput | {:.0} MB/s | {:.1} MB/s |",
-        mb / baseline.as_secs_f64(),
-        mb / run.wall.as_secs_f64()
-    );
-    println!(
-        "| lines/s | {:.0} | {:.0} |",
-        lines as f64 / baseline.as_secs_f64(),
-        lines as f64 / run.wall.as_secs_f64()
-    );
-    println!(
-        "| CPU-seconds per GiB | {:.2} | {:.2} |",
-        baseline.as_secs_f64() / gib,
-        run.cpu_seconds / gib
-    );
-    println!(
-        "| peak RSS | - | {:.1} MiB |",
-        run.peak_rss_kib as f64 / 1024.0
-    );
+    let secs = |d: Duration| d.as_secs_f64();
     println!();
     println!(
-        "ratio: edgeship takes {:.1}x the baseline's wall time ({:.1}x its CPU)",
-        run.wall.as_secs_f64() / baseline.as_secs_f64(),
-        run.cpu_seconds / baseline.as_secs_f64()
+        "| measure | baseline (read + count lines) | edgeship `none` (1 line/record) | edgeship `lines` (packed) |"
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| wall time | {:.2} s | {:.2} s | {:.2} s |",
+        secs(baseline),
+        secs(none.wall),
+        secs(packed.wall)
+    );
+    println!(
+        "| throughput | {:.0} MB/s | {:.1} MB/s | {:.1} MB/s |",
+        mb / secs(baseline),
+        mb / secs(none.wall),
+        mb / secs(packed.wall)
+    );
+    println!(
+        "| lines/s | {:.0} | {:.0} | {:.0} |",
+        lines as f64 / secs(baseline),
+        lines as f64 / secs(none.wall),
+        lines as f64 / secs(packed.wall)
+    );
+    println!(
+        "| CPU-seconds per GiB | {:.2} | {:.2} | {:.2} |",
+        secs(baseline) / gib,
+        none.cpu_seconds / gib,
+        packed.cpu_seconds / gib
+    );
+    println!(
+        "| peak RSS | - | {:.1} MiB | {:.1} MiB |",
+        none.peak_rss_kib as f64 / 1024.0,
+        packed.peak_rss_kib as f64 / 1024.0
+    );
+    println!("| Kinesis records | - | {records_none} | {records_packed} |");
+    println!();
+    println!(
+        "ratio to baseline: `none` {:.1}x wall, {:.1}x CPU; `lines` {:.1}x wall, {:.1}x CPU",
+        secs(none.wall) / secs(baseline),
+        none.cpu_seconds / secs(baseline),
+        secs(packed.wall) / secs(baseline),
+        packed.cpu_seconds / secs(baseline)
     );
 }
 
@@ -116,13 +131,15 @@ struct Run {
     peak_rss_kib: u64,
 }
 
-fn ship(dir: &Path, port: u16, lines: u64, received: &AtomicU64) -> Run {
-    let config = dir.join("edgeship.toml");
+/// Runs the agent on the file until its checkpoint reaches `size` (everything acknowledged).
+fn ship(dir: &Path, port: u16, aggregation: &str, size: u64) -> Run {
+    let state = dir.join(format!("state-{aggregation}"));
+    let config = dir.join(format!("edgeship-{aggregation}.toml"));
     std::fs::write(
         &config,
         format!(
-            "state_dir = \"{}\"\n[aws]\nregion = \"us-east-1\"\n[[flow]]\nname = \"bench\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\nkinesis_stream = \"bench\"\n",
-            dir.join("state").display(),
+            "state_dir = \"{}\"\ncheckpoint_interval = \"50ms\"\n[aws]\nregion = \"us-east-1\"\n[[flow]]\nname = \"bench\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\nkinesis_stream = \"bench\"\naggregation = \"{aggregation}\"\n",
+            state.display(),
             dir.join("bench.log").display()
         ),
     )
@@ -139,8 +156,8 @@ fn ship(dir: &Path, port: u16, lines: u64, received: &AtomicU64) -> Run {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    while received.load(Ordering::Relaxed) < lines {
-        std::thread::sleep(Duration::from_millis(20));
+    while checkpointed(&state.join("checkpoints.json")) < size {
+        std::thread::sleep(Duration::from_millis(10));
         assert!(child.try_wait().unwrap().is_none(), "edgeship exited early");
     }
     let wall = start.elapsed();
@@ -156,6 +173,18 @@ fn ship(dir: &Path, port: u16, lines: u64, received: &AtomicU64) -> Run {
         cpu_seconds,
         peak_rss_kib,
     }
+}
+
+fn checkpointed(path: &Path) -> u64 {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return 0;
+    };
+    value["files"].as_array().map_or(0, |files| {
+        files.iter().filter_map(|f| f["offset"].as_u64()).sum()
+    })
 }
 
 /// User + system CPU seconds and peak RSS (VmHWM) of a live process, from /proc.

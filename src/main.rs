@@ -152,7 +152,18 @@ fn consume(
         let sdk = edgeship::sink::aws::sdk_config(&settings).await?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         match edgeship::consume::consume(&sdk, &stream, &mut out).await {
-            Ok(printed) => eprintln!("edgeship: {printed} records read from {stream:?}"),
+            Ok(summary) => {
+                eprintln!(
+                    "edgeship: {} records read from {stream:?} ({} Kinesis records, {} KPL aggregates)",
+                    summary.printed, summary.records, summary.aggregates
+                );
+                if summary.outside_shard_range > 0 {
+                    eprintln!(
+                        "edgeship: warning: {} aggregated records have a hash key outside the hash range of the shard that stored them; KCL 2.x/3.x consumers silently drop such aggregates",
+                        summary.outside_shard_range
+                    );
+                }
+            }
             // `edgeship consume | head` is fine.
             Err(edgeship::consume::ConsumeError::Output(e))
                 if e.kind() == std::io::ErrorKind::BrokenPipe => {}

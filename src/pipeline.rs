@@ -44,7 +44,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     for flow in &config.flows {
         let flow_stats = Arc::new(FlowStats::new(&flow.name));
         let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_QUEUE);
-        let (batch_tx, batch_rx) = mpsc::channel(flow.max_in_flight);
+        // One batch waits while the sender is busy; the log file is the real buffer.
+        let (batch_tx, batch_rx) = mpsc::channel(1);
         let resume = resume_offsets(&checkpoints, &flow.name);
         let tailer = Tailer::new(
             flow.clone(),
@@ -120,6 +121,7 @@ fn spawn_sender<C: PutClient>(
         client: Arc::new(client),
         flow: Arc::from(flow.name.as_str()),
         max_in_flight: flow.max_in_flight,
+        max_in_flight_bytes: flow.max_in_flight_bytes,
         policy: RetryPolicy {
             config_backoff: config.aws.permanent_error_backoff,
             ..RetryPolicy::default()

@@ -6,6 +6,7 @@
 //! records of at most `record_target_bytes`. In both, a batch holds at most `max_records`
 //! entries and `max_request_bytes` of data plus partition keys.
 
+use super::kpl::KplAggregate;
 use super::{Batch, Entry, Progress};
 use crate::config::{Aggregation, BatchLimits, Flow, PartitionKey};
 use crate::sink::limits::KINESIS_MAX_PARTITION_KEY_BYTES;
@@ -35,6 +36,15 @@ impl KeyPolicy {
         }
     }
 
+    /// The key an aggregate must have for a line of `file`; `None` when any key will do
+    /// (random keys: a fresh one per aggregate spreads the load over the shards).
+    fn aggregate_key(&self, file: &FileRef) -> Option<String> {
+        match self {
+            KeyPolicy::None | KeyPolicy::Random => None,
+            KeyPolicy::File | KeyPolicy::Fixed(_) => Some(self.key_for(file)),
+        }
+    }
+
     fn key_for(&self, file: &FileRef) -> String {
         match self {
             KeyPolicy::None => String::new(),
@@ -61,7 +71,10 @@ fn clip_key(key: &str) -> &str {
 /// The record being filled and the progress of the lines in it.
 #[derive(Default)]
 struct OpenRecord {
+    /// `none` / `lines` modes.
     data: Vec<u8>,
+    /// `kpl` mode.
+    aggregate: Option<KplAggregate>,
     lines: u64,
     file: Option<Arc<FileRef>>,
     progress: Progress,
@@ -69,7 +82,7 @@ struct OpenRecord {
 
 pub struct Batcher {
     limits: BatchLimits,
-    packed: bool,
+    aggregation: Aggregation,
     keys: KeyPolicy,
     next_seq: u64,
     record: OpenRecord,
@@ -83,7 +96,7 @@ impl Batcher {
     pub fn new(limits: BatchLimits, aggregation: Aggregation, keys: KeyPolicy) -> Batcher {
         Batcher {
             limits,
-            packed: aggregation == Aggregation::Lines,
+            aggregation,
             keys,
             next_seq: 0,
             record: OpenRecord::default(),
@@ -109,22 +122,17 @@ impl Batcher {
         self.oldest.get_or_insert(now);
         for line in &chunk.lines {
             let bytes = chunk.line(line);
-            if self.packed
-                && !self.record.data.is_empty()
-                && self.record.data.len() + bytes.len() + 1 > self.record_target()
-            {
-                self.seal_record(out);
-            }
-            self.record.data.extend_from_slice(bytes);
-            if self.packed {
-                self.record.data.push(b'\n');
+            match self.aggregation {
+                Aggregation::None => self.record.data.extend_from_slice(bytes),
+                Aggregation::Lines => self.pack_line(bytes, out),
+                Aggregation::Kpl => self.aggregate_line(&chunk.file, bytes, out),
             }
             self.record.lines += 1;
             self.record.file.get_or_insert_with(|| chunk.file.clone());
             self.record
                 .progress
                 .advance(&chunk.file, line.next_offset, false);
-            if !self.packed {
+            if self.aggregation == Aggregation::None {
                 self.seal_record(out);
             }
         }
@@ -132,6 +140,41 @@ impl Batcher {
         self.record
             .progress
             .advance(&chunk.file, chunk.end_offset, chunk.released);
+    }
+
+    fn pack_line(&mut self, bytes: &[u8], out: &mut Vec<Batch>) {
+        let target = self.limits.record_target_bytes as usize;
+        let ceiling = self.limits.max_record_bytes as usize - KINESIS_MAX_PARTITION_KEY_BYTES;
+        if !self.record.data.is_empty()
+            && self.record.data.len() + bytes.len() + 1 > target.min(ceiling)
+        {
+            self.seal_record(out);
+        }
+        self.record.data.extend_from_slice(bytes);
+        self.record.data.push(b'\n');
+    }
+
+    /// One partition key per aggregate (kinesis-facts §4.11a): every inner record shares the
+    /// outer record's key, so a consumer's shard-range check passes by construction, even
+    /// during resharding. A new key (random, per file, or the host) starts a new aggregate.
+    fn aggregate_line(&mut self, file: &FileRef, bytes: &[u8], out: &mut Vec<Batch>) {
+        let wanted = self.keys.aggregate_key(file);
+        if let Some(aggregate) = &self.record.aggregate {
+            let key_changes = wanted
+                .as_deref()
+                .is_some_and(|k| k != aggregate.outer_key());
+            let target = self.limits.record_target_bytes as usize;
+            if key_changes || aggregate.size_with(aggregate.outer_key(), bytes.len()) > target {
+                self.seal_record(out);
+            }
+        }
+        let keys = &self.keys;
+        let aggregate = self
+            .record
+            .aggregate
+            .get_or_insert_with(|| KplAggregate::new(wanted.unwrap_or_else(|| keys.key_for(file))));
+        let key = aggregate.outer_key().to_owned();
+        aggregate.push(&key, bytes);
     }
 
     /// Emits everything pending, including a partly filled record.
@@ -147,17 +190,24 @@ impl Batcher {
         self.oldest = None;
     }
 
-    fn record_target(&self) -> usize {
-        let ceiling = self.limits.max_record_bytes as usize - KINESIS_MAX_PARTITION_KEY_BYTES;
-        (self.limits.record_target_bytes as usize).min(ceiling)
-    }
-
     fn seal_record(&mut self, out: &mut Vec<Batch>) {
         let record = std::mem::take(&mut self.record);
         let file = record.file.expect("a record with lines has a file");
-        let entry = Entry {
-            partition_key: self.keys.key_for(&file),
-            data: record.data,
+        let entry = match record.aggregate {
+            Some(aggregate) => match aggregate.single_record() {
+                Some(data) => Entry {
+                    data: data.to_vec(),
+                    partition_key: aggregate.outer_key().to_owned(),
+                },
+                None => Entry {
+                    data: aggregate.encode(),
+                    partition_key: aggregate.outer_key().to_owned(),
+                },
+            },
+            None => Entry {
+                partition_key: self.keys.key_for(&file),
+                data: record.data,
+            },
         };
         let bytes = entry.billed_bytes();
         let full = self.batch.entries.len() >= self.limits.max_records

@@ -2,6 +2,7 @@
 //! carrying the file offsets that become safe to checkpoint once the whole batch is delivered.
 
 pub mod batcher;
+pub mod kpl;
 mod progress;
 
 pub use batcher::{Batcher, run_batcher};

@@ -77,6 +77,8 @@ pub enum Aggregation {
     None,
     /// Newline-terminated lines packed into records up to a target size.
     Lines,
+    /// KPL aggregated records (Streams only), one partition key per aggregate.
+    Kpl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +120,7 @@ pub struct Flow {
     pub partition_key: PartitionKey,
     pub limits: BatchLimits,
     pub max_in_flight: usize,
+    pub max_in_flight_bytes: u64,
     pub scan_interval: Duration,
     pub poll_interval: Duration,
 }
@@ -330,6 +333,7 @@ impl Validator<'_> {
             partition_key,
             limits,
             max_in_flight: raw.max_in_flight,
+            max_in_flight_bytes: raw.max_in_flight_bytes.unwrap_or(8 * 1024 * 1024),
             scan_interval: raw.scan_interval,
             poll_interval: raw.poll_interval,
         })
@@ -406,15 +410,11 @@ impl Validator<'_> {
                 "KPL aggregation cannot be sent to Firehose Direct PUT (it does not de-aggregate)",
                 "use aggregation = \"lines\"",
             )),
-            "kpl" => Err(self.err(
-                key("aggregation"),
-                "KPL aggregation is not available in this version",
-                "use aggregation = \"none\" or \"lines\"",
-            )),
+            "kpl" => Ok(Aggregation::Kpl),
             other => Err(self.err(
                 key("aggregation"),
                 format!("unknown value {other:?}"),
-                "use \"none\" or \"lines\"",
+                "use \"none\", \"lines\" or (Streams only) \"kpl\"",
             )),
         }
     }
@@ -465,8 +465,12 @@ impl Validator<'_> {
                 format!("use {max_record_bytes} (the record limit) to {max_request} bytes"),
             ));
         }
-        let record_target_bytes = raw.record_target_bytes.unwrap_or(max_record_bytes);
-        if aggregation == Aggregation::Lines
+        let default_target = match aggregation {
+            Aggregation::Kpl => KPL_DEFAULT_AGGREGATE_BYTES,
+            _ => max_record_bytes,
+        };
+        let record_target_bytes = raw.record_target_bytes.unwrap_or(default_target);
+        if aggregation != Aggregation::None
             && !(1024..=max_record_bytes).contains(&record_target_bytes)
         {
             return Err(self.err(

@@ -93,8 +93,10 @@ pub struct RawFlow {
     pub kinesis_stream: Option<String>,
     /// Name of the Firehose stream (Direct PUT).
     pub firehose_stream: Option<String>,
-    /// Streams: `"none"` (one line per record) or `"lines"` (newline-terminated lines packed into
-    /// records). Firehose: `"lines"` (default) or `"none"`. (`"kpl"` is planned.)
+    /// Streams: `"none"` (one line per record, default), `"lines"` (newline-terminated lines
+    /// packed into records) or `"kpl"` (KPL aggregated records, one partition key per aggregate,
+    /// de-aggregated by KCL, Firehose-from-stream, `aws-kinesis-agg` and `edgeship consume`).
+    /// Firehose: `"lines"` (default) or `"none"`.
     pub aggregation: Option<String>,
     /// Streams only: `"random"` (default), `"file"` (the file's path) or `"host"` (host name).
     #[serde(default = "default_partition_key")]
@@ -115,12 +117,17 @@ pub struct RawFlow {
     /// Longer lines are truncated to fit (and counted), never dropped whole.
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub record_max_bytes: Option<u64>,
-    /// Packed modes: target size of one record. Default: the record limit.
+    /// Packed modes: target size of one record, counting data plus partition key. Default: the
+    /// record limit for `"lines"`, 50,000 bytes for `"kpl"` (two 25 KB PUT payload units).
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub record_target_bytes: Option<u64>,
     /// Requests in flight at once for this flow. Default 4.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// Data of all in-flight requests of this flow together; bounds memory with large requests
+    /// (a single larger request is still sent, alone). Default `"8MiB"`.
+    #[serde(default, deserialize_with = "optional_byte_size")]
+    pub max_in_flight_bytes: Option<u64>,
     /// How often the `paths` globs are re-scanned for new, rotated or deleted files. Default `"5s"`.
     #[serde(default = "default_scan_interval", deserialize_with = "duration")]
     pub scan_interval: Duration,

@@ -26,6 +26,8 @@ pub struct FlowStats {
     pub records_delivered: AtomicU64,
     pub lines_delivered: AtomicU64,
     pub bytes_delivered: AtomicU64,
+    /// Provisioned-stream billing units of the delivered records (25 KB steps per record).
+    pub put_payload_units: AtomicU64,
     /// Entries sent again after a partial failure (only the failed ones are resent).
     pub entries_resent: AtomicU64,
     /// Records the service rejected as invalid even alone; reported, counted, not resent.
@@ -48,6 +50,7 @@ impl FlowStats {
             records_delivered: AtomicU64::new(0),
             lines_delivered: AtomicU64::new(0),
             bytes_delivered: AtomicU64::new(0),
+            put_payload_units: AtomicU64::new(0),
             entries_resent: AtomicU64::new(0),
             records_undeliverable: AtomicU64::new(0),
             errors_by_code: Mutex::new(BTreeMap::new()),
@@ -77,13 +80,14 @@ impl FlowStats {
             .load(Relaxed)
             .saturating_sub(self.lines_delivered.load(Relaxed));
         format!(
-            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} requests={} entries_resent={} lines_truncated={} records_undeliverable={} files_tracked={} errors={}",
+            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} put_payload_units={} requests={} entries_resent={} lines_truncated={} records_undeliverable={} files_tracked={} errors={}",
             self.flow,
             self.lines_read.load(Relaxed),
             self.lines_delivered.load(Relaxed),
             behind,
             self.records_delivered.load(Relaxed),
             self.bytes_delivered.load(Relaxed),
+            self.put_payload_units.load(Relaxed),
             self.requests.load(Relaxed),
             self.entries_resent.load(Relaxed),
             self.lines_truncated.load(Relaxed),
@@ -120,7 +124,10 @@ impl TailObserver for FlowStats {
 
     fn read_error(&self, path: &Path, error: &std::io::Error) {
         self.read_errors.fetch_add(1, Relaxed);
-        if !self.limiter.allow(&format!("read_error:{}", path.display())) {
+        if !self
+            .limiter
+            .allow(&format!("read_error:{}", path.display()))
+        {
             return;
         }
         let hint = if error.kind() == std::io::ErrorKind::PermissionDenied {

@@ -8,6 +8,7 @@
 //! forever and never dropped silently. A delivery is abandoned only when `abort` fires (shutdown
 //! deadline): it is then not acknowledged, so its lines are read again after restart.
 
+use super::limits::PUT_PAYLOAD_UNIT_BYTES;
 use super::{EntryStatus, ErrorClass, PutClient, classify, hint_for};
 use crate::aggregate::{Batch, Entry};
 use crate::checkpoint::Ack;
@@ -174,11 +175,24 @@ fn failed_indices(group: &[usize], statuses: &[EntryStatus], stats: &FlowStats) 
     failed
 }
 
+/// Billing units of a batch: each record rounded up to 25 KB, at least one.
+pub fn put_payload_units(batch: &Batch) -> u64 {
+    batch
+        .entries
+        .iter()
+        .map(|e| e.billed_bytes().div_ceil(PUT_PAYLOAD_UNIT_BYTES).max(1))
+        .sum()
+}
+
 /// The send stage of one flow: batches in, acknowledgements out.
 pub struct Sender<C> {
     pub client: Arc<C>,
     pub flow: Arc<str>,
     pub max_in_flight: usize,
+    /// Budget for the data of all in-flight requests together. The SDK holds about three
+    /// copies of a request while it is sent (entries, blobs, base64 JSON), so this, not the
+    /// request count, is what bounds memory when requests are large.
+    pub max_in_flight_bytes: u64,
     pub policy: RetryPolicy,
     pub abort: CancellationToken,
     pub stats: Arc<FlowStats>,
@@ -188,10 +202,23 @@ impl<C: PutClient> Sender<C> {
     /// Runs until `batches` closes and every delivery has finished or been abandoned.
     pub async fn run(self, mut batches: mpsc::Receiver<Batch>, acks: mpsc::Sender<Ack>) {
         let mut in_flight = JoinSet::new();
+        let budget_kib = u32::try_from(self.max_in_flight_bytes / 1024)
+            .unwrap_or(u32::MAX)
+            .max(1);
+        let budget = Arc::new(tokio::sync::Semaphore::new(budget_kib as usize));
         while let Some(batch) = batches.recv().await {
             while in_flight.len() >= self.max_in_flight {
                 in_flight.join_next().await;
             }
+            // A batch larger than the whole budget still goes, alone.
+            let kib = u32::try_from(batch.bytes().div_ceil(1024))
+                .unwrap_or(u32::MAX)
+                .clamp(1, budget_kib);
+            let permit = budget
+                .clone()
+                .acquire_many_owned(kib)
+                .await
+                .expect("budget semaphore is never closed");
             let (client, policy, abort, stats, acks, flow) = (
                 self.client.clone(),
                 self.policy.clone(),
@@ -201,6 +228,7 @@ impl<C: PutClient> Sender<C> {
                 self.flow.clone(),
             );
             in_flight.spawn(async move {
+                let _permit = permit;
                 let outcome = if batch.entries.is_empty() {
                     Delivery::Delivered { undeliverable: 0 }
                 } else {
@@ -212,6 +240,9 @@ impl<C: PutClient> Sender<C> {
                         .fetch_add(batch.entries.len() as u64 - undeliverable, Relaxed);
                     stats.lines_delivered.fetch_add(batch.lines, Relaxed);
                     stats.bytes_delivered.fetch_add(batch.bytes(), Relaxed);
+                    stats
+                        .put_payload_units
+                        .fetch_add(put_payload_units(&batch), Relaxed);
                     let _ = acks
                         .send(Ack {
                             flow,

@@ -17,3 +17,10 @@ pub const KINESIS_MAX_PARTITION_KEY_BYTES: usize = 256;
 pub const FIREHOSE_MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Firehose record limit: 1,000 KiB.
 pub const FIREHOSE_MAX_RECORD_BYTES: u64 = 1000 * 1024;
+/// Default size of a KPL aggregate, counting the whole Kinesis record (envelope and partition
+/// key): two 25 KB PUT payload units even where KB means 1,000 bytes (the KPL's 51,200 costs
+/// three under that reading).
+pub const KPL_DEFAULT_AGGREGATE_BYTES: u64 = 50_000;
+/// Provisioned streams bill each record in steps of this many bytes (data plus partition key);
+/// 25 KB read as 25,000 bytes, the more expensive reading.
+pub const PUT_PAYLOAD_UNIT_BYTES: u64 = 25_000;

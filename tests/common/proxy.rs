@@ -233,8 +233,8 @@ fn put_records(mut request: Message, upstream_port: u16, state: &Mutex<State>) -
             .iter()
             .map(|_| {
                 s.entry_counter += 1;
-                let fail =
-                    plan.fail_entry_every > 0 && s.entry_counter.is_multiple_of(plan.fail_entry_every);
+                let fail = plan.fail_entry_every > 0
+                    && s.entry_counter.is_multiple_of(plan.fail_entry_every);
                 s.stats.entries_failed += fail as u64;
                 fail
             })

@@ -2,11 +2,17 @@
 
   create-stream NAME [SHARDS]      create a Kinesis stream and wait until it is ACTIVE
   read-stream NAME                 print every record's data (all shards, oldest first), one per line
+  read-deagg NAME                  like read-stream, de-aggregating KPL records with PyPI aws-kinesis-agg
+  kcl-check NAME                   JSON summary: aggregates, user records, and user records whose hash
+                                   key lies outside the hash range of the shard that stored them
   create-firehose NAME BUCKET      create an S3 bucket and a DirectPut Firehose stream into it
   read-bucket BUCKET               print the concatenated contents of every object in the bucket
 
 The endpoint comes from AWS_ENDPOINT_URL, like edgeship's.
 """
+import base64
+import hashlib
+import json
 import os
 import sys
 import time
@@ -51,6 +57,61 @@ def read_stream(name):
     print(f"{count} records", file=sys.stderr)
 
 
+def shard_records(name):
+    """Yields (shard, boto3 record) for every record, shard by shard, oldest first."""
+    kinesis = client("kinesis")
+    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+        iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            page = kinesis.get_records(ShardIterator=iterator, Limit=10000)
+            for record in page["Records"]:
+                yield shard, record
+            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
+                break
+            iterator = page.get("NextShardIterator")
+
+
+def user_records(record):
+    """De-aggregates one boto3 record with aws-kinesis-agg: [(data, pk, ehk, aggregated)]."""
+    from aws_kinesis_agg.deaggregator import iter_deaggregate_records
+    out = []
+    for user in iter_deaggregate_records([record], data_format="Boto3"):
+        k = user["kinesis"]
+        aggregated = k.get("aggregated", False)
+        data = base64.b64decode(k["data"]) if aggregated else k["data"]
+        out.append((data, k["partitionKey"], k.get("explicitHashKey"), aggregated))
+    return out
+
+
+def read_deagg(name):
+    out = sys.stdout.buffer
+    count = 0
+    for _, record in shard_records(name):
+        for data, _, _, _ in user_records(record):
+            out.write(data if data.endswith(b"\n") else data + b"\n")
+            count += 1
+    out.flush()
+    print(f"{count} user records", file=sys.stderr)
+
+
+def kcl_check(name):
+    summary = {"kinesis_records": 0, "aggregates": 0, "user_records": 0, "outside_shard_range": 0}
+    for shard, record in shard_records(name):
+        low = int(shard["HashKeyRange"]["StartingHashKey"])
+        high = int(shard["HashKeyRange"]["EndingHashKey"])
+        summary["kinesis_records"] += 1
+        users = user_records(record)
+        if any(aggregated for *_, aggregated in users):
+            summary["aggregates"] += 1
+        for _, pk, ehk, aggregated in users:
+            summary["user_records"] += 1
+            key = int(ehk) if ehk else int(hashlib.md5(pk.encode()).hexdigest(), 16)
+            if aggregated and not low <= key <= high:
+                summary["outside_shard_range"] += 1
+    print(json.dumps(summary))
+
+
 def create_firehose(name, bucket):
     client("s3").create_bucket(Bucket=bucket)
     client("firehose").create_delivery_stream(
@@ -73,6 +134,7 @@ def read_bucket(bucket):
 
 
 COMMANDS = {"create-stream": create_stream, "read-stream": read_stream,
+            "read-deagg": read_deagg, "kcl-check": kcl_check,
             "create-firehose": create_firehose, "read-bucket": read_bucket}
 
 if __name__ == "__main__":

@@ -217,3 +217,94 @@ fn long_paths_are_clipped_to_a_valid_partition_key() {
     assert!(long.ends_with(key));
     assert_eq!(clip_key(""), "-");
 }
+
+fn user_records(batches: &[Batch]) -> Vec<(String, Vec<u8>)> {
+    let mut users = Vec::new();
+    for entry in batches.iter().flat_map(|b| &b.entries) {
+        match crate::aggregate::kpl::decode(&entry.data) {
+            Some(inner) => {
+                for user in inner {
+                    assert_eq!(
+                        user.partition_key, entry.partition_key,
+                        "one key per aggregate"
+                    );
+                    users.push((user.partition_key, user.data));
+                }
+            }
+            None => users.push((entry.partition_key.clone(), entry.data.clone())),
+        }
+    }
+    users
+}
+
+#[test]
+fn kpl_aggregates_stay_within_the_target_and_decode_to_the_lines() {
+    let f = file("/l/k.log");
+    let mut batcher = Batcher::new(
+        limits(500, 5 << 20, 50_000),
+        Aggregation::Kpl,
+        KeyPolicy::Random,
+    );
+    let mut out = Vec::new();
+    let input = chunk(&f, 0, 3000, 199);
+    batcher.push(&input, Instant::now(), &mut out);
+    batcher.flush(&mut out);
+    let entries: Vec<&Entry> = out.iter().flat_map(|b| &b.entries).collect();
+    assert!(
+        entries.iter().all(|e| e.billed_bytes() <= 50_000),
+        "exact size accounting"
+    );
+    assert!(
+        entries.len() <= 3000 * 207 / 50_000 + 2,
+        "{} aggregates",
+        entries.len()
+    );
+    let keys: std::collections::HashSet<&str> =
+        entries.iter().map(|e| e.partition_key.as_str()).collect();
+    assert_eq!(
+        keys.len(),
+        entries.len(),
+        "a fresh random key per aggregate"
+    );
+    let users = user_records(&out);
+    let expected: Vec<Vec<u8>> = input.lines.iter().map(|l| input.line(l).to_vec()).collect();
+    assert_eq!(
+        users.into_iter().map(|(_, d)| d).collect::<Vec<_>>(),
+        expected
+    );
+}
+
+#[test]
+fn kpl_with_file_keys_never_mixes_files_in_one_aggregate() {
+    let (a, b) = (file("/l/a.log"), file("/l/bb.log"));
+    let mut batcher = Batcher::new(
+        limits(500, 5 << 20, 50_000),
+        Aggregation::Kpl,
+        KeyPolicy::File,
+    );
+    let mut out = Vec::new();
+    batcher.push(&chunk(&a, 0, 10, 20), Instant::now(), &mut out);
+    batcher.push(&chunk(&b, 0, 10, 20), Instant::now(), &mut out);
+    batcher.flush(&mut out);
+    let keys: Vec<&str> = out[0]
+        .entries
+        .iter()
+        .map(|e| e.partition_key.as_str())
+        .collect();
+    assert_eq!(keys, ["/l/a.log", "/l/bb.log"]);
+    assert_eq!(user_records(&out).len(), 20);
+}
+
+#[test]
+fn a_lone_kpl_record_is_sent_unaggregated() {
+    let f = file("/l/q.log");
+    let mut batcher = Batcher::new(
+        limits(500, 5 << 20, 50_000),
+        Aggregation::Kpl,
+        KeyPolicy::Random,
+    );
+    let mut out = Vec::new();
+    batcher.push(&chunk(&f, 0, 1, 30), Instant::now(), &mut out);
+    batcher.flush(&mut out);
+    assert_eq!(out[0].entries[0].data, vec![b'a'; 30]);
+}

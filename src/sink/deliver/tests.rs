@@ -191,6 +191,7 @@ async fn abort_during_backoff_abandons_without_acknowledging() {
         client: Arc::new(client),
         flow: Arc::from("t"),
         max_in_flight: 2,
+        max_in_flight_bytes: 1 << 20,
         policy: RetryPolicy::default(),
         abort: abort.clone(),
         stats,
