@@ -28,66 +28,111 @@ fn main() {
     let lines = generate(&log, bytes);
     let size = std::fs::metadata(&log).unwrap().len();
     println!(
-        "input: {} lines, {:.1} MiB, {LINE_BYTES}-byte lines",
-        lines,
+        "input: {lines} lines, {:.1} MiB, {LINE_BYTES}-byte lines",
         size as f64 / 1048576.0
     );
 
     let baseline = baseline(&log);
-    let received = Arc::new(AtomicU64::new(0));
-    let port = null_kinesis(received.clone());
-    let none = ship(dir.path(), port, "none", size);
-    let records_none = received.swap(0, Ordering::Relaxed);
-    let packed = ship(dir.path(), port, "lines", size);
-    let records_packed = received.swap(0, Ordering::Relaxed);
-    assert_eq!(records_none, lines, "none mode sends one record per line");
+    let counters = Arc::new(Counters::default());
+    let port = null_kinesis(counters.clone());
+    let runs: Vec<(&str, Run, Counters)> = ["none", "lines", "kpl"]
+        .into_iter()
+        .map(|mode| {
+            let run = ship(dir.path(), port, mode, size);
+            (mode, run, counters.take())
+        })
+        .collect();
+    assert_eq!(
+        runs[0].2.records, lines,
+        "none mode sends one record per line"
+    );
+    report(size, lines, baseline, &runs);
+}
 
+#[derive(Default)]
+struct Counters {
+    records: u64,
+    /// Data plus partition key of every record.
+    billed_bytes: u64,
+    /// Each record rounded up to 25,000 bytes.
+    put_units: u64,
+    atomic: [AtomicU64; 3],
+}
+
+impl Counters {
+    fn add(&self, records: u64, billed: u64, units: u64) {
+        self.atomic[0].fetch_add(records, Ordering::Relaxed);
+        self.atomic[1].fetch_add(billed, Ordering::Relaxed);
+        self.atomic[2].fetch_add(units, Ordering::Relaxed);
+    }
+
+    fn take(&self) -> Counters {
+        let [records, billed_bytes, put_units] =
+            self.atomic.each_ref().map(|a| a.swap(0, Ordering::Relaxed));
+        Counters {
+            records,
+            billed_bytes,
+            put_units,
+            ..Counters::default()
+        }
+    }
+}
+
+fn report(size: u64, lines: u64, baseline: Duration, runs: &[(&str, Run, Counters)]) {
     let mb = size as f64 / 1e6;
     let gib = size as f64 / (1u64 << 30) as f64;
     let secs = |d: Duration| d.as_secs_f64();
+    let row = |name: &str, base: String, cell: &dyn Fn(&Run, &Counters) -> String| {
+        let cells: Vec<String> = runs.iter().map(|(_, r, c)| cell(r, c)).collect();
+        println!("| {name} | {base} | {} |", cells.join(" | "));
+    };
     println!();
+    let modes: Vec<String> = runs
+        .iter()
+        .map(|(m, ..)| format!("edgeship `{m}`"))
+        .collect();
     println!(
-        "| measure | baseline (read + count lines) | edgeship `none` (1 line/record) | edgeship `lines` (packed) |"
+        "| measure | baseline (read + count lines) | {} |",
+        modes.join(" | ")
     );
-    println!("|---|---|---|---|");
-    println!(
-        "| wall time | {:.2} s | {:.2} s | {:.2} s |",
-        secs(baseline),
-        secs(none.wall),
-        secs(packed.wall)
+    println!("|---|---|{}", "---|".repeat(runs.len()));
+    row("wall time", format!("{:.2} s", secs(baseline)), &|r, _| {
+        format!("{:.2} s", secs(r.wall))
+    });
+    row(
+        "throughput",
+        format!("{:.0} MB/s", mb / secs(baseline)),
+        &|r, _| format!("{:.1} MB/s", mb / secs(r.wall)),
     );
-    println!(
-        "| throughput | {:.0} MB/s | {:.1} MB/s | {:.1} MB/s |",
-        mb / secs(baseline),
-        mb / secs(none.wall),
-        mb / secs(packed.wall)
+    row(
+        "lines/s",
+        format!("{:.0}", lines as f64 / secs(baseline)),
+        &|r, _| format!("{:.0}", lines as f64 / secs(r.wall)),
     );
-    println!(
-        "| lines/s | {:.0} | {:.0} | {:.0} |",
-        lines as f64 / secs(baseline),
-        lines as f64 / secs(none.wall),
-        lines as f64 / secs(packed.wall)
+    row(
+        "CPU-seconds per GiB",
+        format!("{:.2}", secs(baseline) / gib),
+        &|r, _| format!("{:.2}", r.cpu_seconds / gib),
     );
-    println!(
-        "| CPU-seconds per GiB | {:.2} | {:.2} | {:.2} |",
-        secs(baseline) / gib,
-        none.cpu_seconds / gib,
-        packed.cpu_seconds / gib
-    );
-    println!(
-        "| peak RSS | - | {:.1} MiB | {:.1} MiB |",
-        none.peak_rss_kib as f64 / 1024.0,
-        packed.peak_rss_kib as f64 / 1024.0
-    );
-    println!("| Kinesis records | - | {records_none} | {records_packed} |");
-    println!();
-    println!(
-        "ratio to baseline: `none` {:.1}x wall, {:.1}x CPU; `lines` {:.1}x wall, {:.1}x CPU",
-        secs(none.wall) / secs(baseline),
-        none.cpu_seconds / secs(baseline),
-        secs(packed.wall) / secs(baseline),
-        packed.cpu_seconds / secs(baseline)
-    );
+    row("wall time / baseline", "1".into(), &|r, _| {
+        format!("{:.1}x", secs(r.wall) / secs(baseline))
+    });
+    row("peak RSS", "-".into(), &|r, _| {
+        format!("{:.1} MiB", r.peak_rss_kib as f64 / 1024.0)
+    });
+    row("Kinesis records", "-".into(), &|_, c| c.records.to_string());
+    row("PUT payload units per GiB", "-".into(), &|_, c| {
+        format!("{:.0}", c.put_units as f64 / gib)
+    });
+    row("units / (bytes sent / 25,000)", "-".into(), &|_, c| {
+        format!(
+            "{:.4}",
+            c.put_units as f64 / (c.billed_bytes as f64 / 25_000.0)
+        )
+    });
+    row("units / (file bytes / 25,000)", "-".into(), &|_, c| {
+        format!("{:.4}", c.put_units as f64 / (size as f64 / 25_000.0))
+    });
 }
 
 /// Writes distinct ~200-byte lines until `bytes` is reached; returns the line count.
@@ -207,25 +252,24 @@ fn process_usage(pid: u32) -> (f64, u64) {
     (ticks as f64 / 100.0, hwm)
 }
 
-/// A PutRecords endpoint that accepts every entry instantly; counts entries received.
-fn null_kinesis(received: Arc<AtomicU64>) -> u16 {
+/// A PutRecords endpoint that accepts every entry instantly and counts what it would bill.
+fn null_kinesis(counters: Arc<Counters>) -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for socket in listener.incoming().flatten() {
-            let received = received.clone();
-            std::thread::spawn(move || serve(socket, &received));
+            let counters = counters.clone();
+            std::thread::spawn(move || serve(socket, &counters));
         }
     });
     port
 }
 
-fn serve(socket: std::net::TcpStream, received: &AtomicU64) {
+fn serve(socket: std::net::TcpStream, counters: &Counters) {
     // Without NODELAY, Nagle plus delayed ACKs would add ~40 ms to every response.
     socket.set_nodelay(true).unwrap();
     let mut reader = BufReader::new(socket.try_clone().unwrap());
     let mut writer = socket;
-    let finder = memchr::memmem::Finder::new(b"\"PartitionKey\"");
     let mut line = String::new();
     loop {
         let mut content_length = 0usize;
@@ -245,16 +289,25 @@ fn serve(socket: std::net::TcpStream, received: &AtomicU64) {
         }
         let mut body = vec![0; content_length];
         reader.read_exact(&mut body).unwrap();
-        let entries = finder.find_iter(&body).count();
+        let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let entries = request["Records"].as_array().unwrap();
+        let (mut billed, mut units) = (0u64, 0u64);
+        for entry in entries {
+            let b64 = entry["Data"].as_str().unwrap();
+            let data_len = b64.len() / 4 * 3 - b64.bytes().rev().take_while(|&b| b == b'=').count();
+            let record = (data_len + entry["PartitionKey"].as_str().unwrap().len()) as u64;
+            billed += record;
+            units += record.div_ceil(25_000).max(1);
+        }
         let records =
-            vec![r#"{"SequenceNumber":"1","ShardId":"shardId-000000000000"}"#; entries].join(",");
+            vec![r#"{"SequenceNumber":"1","ShardId":"shardId-000000000000"}"#; entries.len()]
+                .join(",");
         let response = format!("{{\"FailedRecordCount\":0,\"Records\":[{records}]}}");
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n",
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{response}",
             response.len()
         );
-        writer.write_all(head.as_bytes()).unwrap();
-        writer.write_all(response.as_bytes()).unwrap();
-        received.fetch_add(entries as u64, Ordering::Relaxed);
+        writer.write_all(reply.as_bytes()).unwrap();
+        counters.add(entries.len() as u64, billed, units);
     }
 }

@@ -49,6 +49,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config } => run(&config),
@@ -85,6 +86,21 @@ fn init_logging(level: &str) {
         .with_target(false)
         .init();
 }
+
+/// Request buffers are megabytes. With glibc's defaults they raise its dynamic mmap threshold
+/// and then stay cached in per-thread arenas after use (RSS measured at ~200 MiB while shipping
+/// 5 MiB requests); a fixed threshold returns them to the OS, so memory stays bounded.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
