@@ -11,10 +11,14 @@ use crate::sink::aws::{AwsSetupError, sdk_config};
 use crate::sink::deliver::{RetryPolicy, Sender};
 use crate::sink::firehose::FirehoseClient;
 use crate::sink::kinesis::KinesisClient;
+use crate::sink::rate_limit::ShardRateLimiter;
+use crate::sink::shard_map::ShardMapCache;
+use crate::sink::shards::Shards;
 use crate::tail::FileKey;
 use crate::tail::tailer::Tailer;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -56,32 +60,32 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
             tokio::runtime::Handle::current(),
         );
         tailers.push(tailer.spawn().map_err(RunError::Thread)?);
-        let batcher = Batcher::new(
+        let mut batcher = Batcher::new(
             flow.limits.clone(),
             flow.aggregation,
             KeyPolicy::for_flow(flow, &host),
         );
-        tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
-        match &flow.destination {
-            Destination::Kinesis { stream } => spawn_sender(
-                KinesisClient::new(&sdk, stream),
-                flow,
-                &config,
-                &shutdown,
-                &flow_stats,
-                batch_rx,
-                ack_tx.clone(),
-            ),
-            Destination::Firehose { stream } => spawn_sender(
-                FirehoseClient::new(&sdk, stream),
-                flow,
-                &config,
-                &shutdown,
-                &flow_stats,
-                batch_rx,
-                ack_tx.clone(),
-            ),
+        let sender = SenderSettings {
+            flow,
+            config: &config,
+            shutdown: &shutdown,
+            stats: &flow_stats,
         };
+        match &flow.destination {
+            Destination::Kinesis { stream } => {
+                let client = Arc::new(KinesisClient::new(&sdk, stream));
+                let shards = shard_knowledge(&client, flow, &shutdown);
+                if let (Some(shards), true) = (&shards, flow.shard_aware) {
+                    batcher = batcher.with_shard_map(shards.map.clone());
+                }
+                sender.spawn(client, shards, batch_rx, ack_tx.clone());
+            }
+            Destination::Firehose { stream } => {
+                let client = Arc::new(FirehoseClient::new(&sdk, stream));
+                sender.spawn(client, None, batch_rx, ack_tx.clone());
+            }
+        }
+        tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
         tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.paths, flow.destination);
         stats.push(flow_stats);
     }
@@ -108,28 +112,60 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     Ok(stats)
 }
 
-fn spawn_sender<C: PutClient>(
-    client: C,
+/// How often the shard map is re-listed even without a sign of resharding.
+const SHARD_MAP_PERIOD: Duration = Duration::from_secs(60);
+
+/// The shard map (refreshed in the background) and rate limiter a Kinesis flow needs, if any.
+fn shard_knowledge(
+    client: &Arc<KinesisClient>,
     flow: &Flow,
-    config: &Config,
     shutdown: &Shutdown,
-    stats: &Arc<FlowStats>,
-    batches: mpsc::Receiver<crate::aggregate::Batch>,
-    acks: mpsc::Sender<crate::checkpoint::Ack>,
-) -> JoinHandle<()> {
-    let sender = Sender {
-        client: Arc::new(client),
-        flow: Arc::from(flow.name.as_str()),
-        max_in_flight: flow.max_in_flight,
-        max_in_flight_bytes: flow.max_in_flight_bytes,
-        policy: RetryPolicy {
-            config_backoff: config.aws.permanent_error_backoff,
-            ..RetryPolicy::default()
-        },
-        abort: shutdown.abort.clone(),
-        stats: stats.clone(),
-    };
-    tokio::spawn(sender.run(batches, acks))
+) -> Option<Arc<Shards>> {
+    if flow.shard_rate.is_none() && !flow.shard_aware {
+        return None;
+    }
+    let map = ShardMapCache::default();
+    let refresher = map.clone().run(
+        client.clone(),
+        SHARD_MAP_PERIOD,
+        shutdown.stop.clone(),
+        Arc::from(flow.name.as_str()),
+    );
+    tokio::spawn(refresher);
+    let limiter = flow.shard_rate.map(ShardRateLimiter::new);
+    Some(Arc::new(Shards { map, limiter }))
+}
+
+struct SenderSettings<'a> {
+    flow: &'a Flow,
+    config: &'a Config,
+    shutdown: &'a Shutdown,
+    stats: &'a Arc<FlowStats>,
+}
+
+impl SenderSettings<'_> {
+    fn spawn<C: PutClient>(
+        &self,
+        client: Arc<C>,
+        shards: Option<Arc<Shards>>,
+        batches: mpsc::Receiver<crate::aggregate::Batch>,
+        acks: mpsc::Sender<crate::checkpoint::Ack>,
+    ) -> JoinHandle<()> {
+        let sender = Sender {
+            client,
+            flow: Arc::from(self.flow.name.as_str()),
+            max_in_flight: self.flow.max_in_flight,
+            max_in_flight_bytes: self.flow.max_in_flight_bytes,
+            policy: RetryPolicy {
+                config_backoff: self.config.aws.permanent_error_backoff,
+                ..RetryPolicy::default()
+            },
+            abort: self.shutdown.abort.clone(),
+            stats: self.stats.clone(),
+            shards,
+        };
+        tokio::spawn(sender.run(batches, acks))
+    }
 }
 
 fn resume_offsets(checkpoints: &Checkpoints, flow: &str) -> HashMap<FileKey, u64> {

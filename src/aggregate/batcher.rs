@@ -6,10 +6,12 @@
 //! records of at most `record_target_bytes`. In both, a batch holds at most `max_records`
 //! entries and `max_request_bytes` of data plus partition keys.
 
-use super::kpl::KplAggregate;
+use super::kpl::{self, KplAggregate};
+use super::shard_groups::ShardGroups;
 use super::{Batch, Entry, Progress};
 use crate::config::{Aggregation, BatchLimits, Flow, PartitionKey};
 use crate::sink::limits::KINESIS_MAX_PARTITION_KEY_BYTES;
+use crate::sink::shard_map::ShardMapCache;
 use crate::tail::{Chunk, FileRef};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -75,6 +77,8 @@ struct OpenRecord {
     data: Vec<u8>,
     /// `kpl` mode.
     aggregate: Option<KplAggregate>,
+    /// Shard-aware mode without a map: the line's own key.
+    plain_key: Option<String>,
     lines: u64,
     file: Option<Arc<FileRef>>,
     progress: Progress,
@@ -84,6 +88,9 @@ pub struct Batcher {
     limits: BatchLimits,
     aggregation: Aggregation,
     keys: KeyPolicy,
+    /// Shard-aware KPL: the live shard map, and the per-shard aggregates built from it.
+    shard_map: Option<ShardMapCache>,
+    groups: Option<ShardGroups>,
     next_seq: u64,
     record: OpenRecord,
     batch: Batch,
@@ -98,6 +105,8 @@ impl Batcher {
             limits,
             aggregation,
             keys,
+            shard_map: None,
+            groups: None,
             next_seq: 0,
             record: OpenRecord::default(),
             batch: Batch {
@@ -109,6 +118,12 @@ impl Batcher {
             batch_bytes: 0,
             oldest: None,
         }
+    }
+
+    /// Switches `kpl` to shard-aware grouping with per-record keys.
+    pub fn with_shard_map(mut self, shard_map: ShardMapCache) -> Batcher {
+        self.shard_map = Some(shard_map);
+        self
     }
 
     /// When the pending data must be flushed by age, if there is any.
@@ -125,6 +140,9 @@ impl Batcher {
             match self.aggregation {
                 Aggregation::None => self.record.data.extend_from_slice(bytes),
                 Aggregation::Lines => self.pack_line(bytes, out),
+                Aggregation::Kpl if self.shard_map.is_some() => {
+                    self.aggregate_by_shard(&chunk.file, bytes, out)
+                }
                 Aggregation::Kpl => self.aggregate_line(&chunk.file, bytes, out),
             }
             self.record.lines += 1;
@@ -132,7 +150,7 @@ impl Batcher {
             self.record
                 .progress
                 .advance(&chunk.file, line.next_offset, false);
-            if self.aggregation == Aggregation::None {
+            if self.aggregation == Aggregation::None || self.record.plain_key.is_some() {
                 self.seal_record(out);
             }
         }
@@ -177,6 +195,40 @@ impl Batcher {
         aggregate.push(&key, bytes);
     }
 
+    /// Shard-aware: the line joins the aggregate of the shard its own key hashes to. Without a
+    /// shard map yet (or a key outside it) the line is sent un-aggregated, as the KPL does.
+    fn aggregate_by_shard(&mut self, file: &FileRef, bytes: &[u8], out: &mut Vec<Batch>) {
+        let key = self.keys.key_for(file);
+        let map = self.shard_map.as_ref().and_then(ShardMapCache::get);
+        let shard = map
+            .as_ref()
+            .and_then(|m| m.lookup(kpl::hash_key(&key)).map(|s| s.id.clone()));
+        let (Some(map), Some(shard)) = (map, shard) else {
+            self.record.data.extend_from_slice(bytes);
+            self.record.plain_key = Some(key);
+            return;
+        };
+        let stale = self
+            .groups
+            .as_ref()
+            .is_some_and(|g| !Arc::ptr_eq(&g.map, &map));
+        let target = self.limits.record_target_bytes as usize;
+        let full = self
+            .groups
+            .as_ref()
+            .is_some_and(|g| g.size_with(&shard, &key, bytes.len()) > target);
+        if (stale || full) && self.record.lines > 0 {
+            self.seal_record(out);
+        }
+        if stale || self.groups.is_none() {
+            self.groups = Some(ShardGroups::new(map));
+        }
+        self.groups
+            .as_mut()
+            .expect("set above")
+            .push(&shard, &key, bytes);
+    }
+
     /// Emits everything pending, including a partly filled record.
     pub fn flush(&mut self, out: &mut Vec<Batch>) {
         if self.record.lines > 0 {
@@ -193,22 +245,36 @@ impl Batcher {
     fn seal_record(&mut self, out: &mut Vec<Batch>) {
         let record = std::mem::take(&mut self.record);
         let file = record.file.expect("a record with lines has a file");
-        let entry = match record.aggregate {
-            Some(aggregate) => match aggregate.single_record() {
-                Some(data) => Entry {
-                    data: data.to_vec(),
-                    partition_key: aggregate.outer_key().to_owned(),
-                },
-                None => Entry {
-                    data: aggregate.encode(),
-                    partition_key: aggregate.outer_key().to_owned(),
-                },
-            },
-            None => Entry {
-                partition_key: self.keys.key_for(&file),
-                data: record.data,
-            },
-        };
+        let mut entries = self
+            .groups
+            .as_mut()
+            .map(ShardGroups::drain)
+            .unwrap_or_default();
+        match record.aggregate {
+            Some(aggregate) => {
+                let key = aggregate.outer_key().to_owned();
+                match aggregate.single_record() {
+                    Some(data) => entries.push(Entry::new(data.to_vec(), key)),
+                    None => entries.push(Entry::new(aggregate.encode(), key)),
+                }
+            }
+            // A plain record: `none`/`lines` modes, or a shard-aware line sent un-aggregated.
+            None if record.plain_key.is_some() || self.aggregation != Aggregation::Kpl => {
+                let key = record.plain_key.unwrap_or_else(|| self.keys.key_for(&file));
+                entries.push(Entry::new(record.data, key));
+            }
+            None => {}
+        }
+        for entry in entries {
+            self.add_entry(entry, out);
+        }
+        self.batch.lines += record.lines;
+        let mut progress = record.progress;
+        self.batch.progress.absorb(&mut progress);
+    }
+
+    /// Adds a sealed record to the batch, emitting the batch first if it is full.
+    fn add_entry(&mut self, entry: Entry, out: &mut Vec<Batch>) {
         let bytes = entry.billed_bytes();
         let full = self.batch.entries.len() >= self.limits.max_records
             || self.batch_bytes + bytes > self.limits.max_request_bytes;
@@ -217,10 +283,7 @@ impl Batcher {
             self.oldest = Some(Instant::now());
         }
         self.batch.entries.push(entry);
-        self.batch.lines += record.lines;
         self.batch_bytes += bytes;
-        let mut progress = record.progress;
-        self.batch.progress.absorb(&mut progress);
     }
 
     fn emit(&mut self, out: &mut Vec<Batch>) {

@@ -4,19 +4,40 @@
 pub mod batcher;
 pub mod kpl;
 mod progress;
+pub mod shard_groups;
 
 pub use batcher::{Batcher, run_batcher};
 pub use progress::{FileProgress, Progress};
 
 /// One PutRecords / PutRecordBatch entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
     pub data: Vec<u8>,
     /// Empty for Firehose, which has no partition keys.
     pub partition_key: String,
+    /// Shard-aware aggregates: routes the record into the shard its inner records hash to.
+    pub explicit_hash_key: Option<String>,
+    /// Shard-aware aggregates: where it should land, to detect resharding.
+    pub route: Option<Route>,
+}
+
+/// The shard an aggregate was built for and the hash keys of its inner records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub shard: std::sync::Arc<str>,
+    pub lowest_hash: u128,
+    pub highest_hash: u128,
 }
 
 impl Entry {
+    pub fn new(data: Vec<u8>, partition_key: String) -> Entry {
+        Entry {
+            data,
+            partition_key,
+            ..Entry::default()
+        }
+    }
+
     /// Bytes this entry counts against the request and record limits.
     pub fn billed_bytes(&self) -> u64 {
         (self.data.len() + self.partition_key.len()) as u64

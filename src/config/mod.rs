@@ -121,6 +121,10 @@ pub struct Flow {
     pub limits: BatchLimits,
     pub max_in_flight: usize,
     pub max_in_flight_bytes: u64,
+    /// KPL only: one aggregator per shard, per-record keys.
+    pub shard_aware: bool,
+    /// Per-shard budget when rate limiting is on.
+    pub shard_rate: Option<crate::sink::rate_limit::ShardRate>,
     pub scan_interval: Duration,
     pub poll_interval: Duration,
 }
@@ -302,6 +306,21 @@ impl Validator<'_> {
             }
         };
         let limits = self.limits(&raw, &destination, aggregation, &key)?;
+        let is_firehose = destination.is_firehose();
+        if raw.shard_aware && aggregation != Aggregation::Kpl {
+            return Err(self.err(
+                key("shard_aware"),
+                "shard_aware only applies to aggregation = \"kpl\"",
+                "set aggregation = \"kpl\" or remove shard_aware",
+            ));
+        }
+        if raw.shard_records_per_sec == 0 || raw.shard_bytes_per_sec < 1024 {
+            return Err(self.err(
+                key("shard_records_per_sec"),
+                "per-shard budgets must be positive",
+                "use e.g. shard_records_per_sec = 980 and shard_bytes_per_sec = \"1000KiB\"",
+            ));
+        }
         if raw.max_in_flight == 0 || raw.max_in_flight > 64 {
             return Err(self.err(
                 key("max_in_flight"),
@@ -334,6 +353,13 @@ impl Validator<'_> {
             limits,
             max_in_flight: raw.max_in_flight,
             max_in_flight_bytes: raw.max_in_flight_bytes.unwrap_or(8 * 1024 * 1024),
+            shard_aware: raw.shard_aware,
+            shard_rate: (raw.rate_limit && !is_firehose).then_some(
+                crate::sink::rate_limit::ShardRate {
+                    records_per_sec: f64::from(raw.shard_records_per_sec),
+                    bytes_per_sec: raw.shard_bytes_per_sec as f64,
+                },
+            ),
             scan_interval: raw.scan_interval,
             poll_interval: raw.poll_interval,
         })

@@ -101,6 +101,26 @@ pub struct RawFlow {
     /// Streams only: `"random"` (default), `"file"` (the file's path) or `"host"` (host name).
     #[serde(default = "default_partition_key")]
     pub partition_key: String,
+    /// `"kpl"` only: group records by the shard their own partition key hashes to (one
+    /// aggregator per shard, from `ListShards`), so per-record keys (`"file"`, `"host"`, random
+    /// per line) survive aggregation and consumers' shard checks pass. Default `false`: one key
+    /// per aggregate, which is always safe.
+    #[serde(default)]
+    pub shard_aware: bool,
+    /// Streams: pace requests per shard, from the shard map (`ListShards`), instead of learning
+    /// the limits by being throttled. Default `true`; without `kinesis:ListShards` it is off.
+    #[serde(default = "default_true")]
+    pub rate_limit: bool,
+    /// Per-shard record budget. Default 980 (just under the 1,000/s shard limit); raise it only
+    /// for streams whose shards are known to take more.
+    #[serde(default = "default_shard_records_per_sec")]
+    pub shard_records_per_sec: u32,
+    /// Per-shard byte budget (data plus partition keys). Default `"1000KiB"` (just under 1 MiB/s).
+    #[serde(
+        default = "default_shard_bytes_per_sec",
+        deserialize_with = "byte_size"
+    )]
+    pub shard_bytes_per_sec: u64,
     /// A partially filled request is sent at the latest this long after its first line was read.
     /// Default `"1s"`.
     #[serde(default = "default_batch_max_age", deserialize_with = "duration")]
@@ -160,6 +180,15 @@ fn default_request_timeout() -> Duration {
 }
 fn default_permanent_error_backoff() -> Duration {
     Duration::from_secs(60)
+}
+fn default_true() -> bool {
+    true
+}
+fn default_shard_records_per_sec() -> u32 {
+    980
+}
+fn default_shard_bytes_per_sec() -> u64 {
+    1000 * 1024
 }
 fn default_start_at() -> String {
     "end".into()

@@ -28,6 +28,12 @@ pub struct FlowStats {
     pub bytes_delivered: AtomicU64,
     /// Provisioned-stream billing units of the delivered records (25 KB steps per record).
     pub put_payload_units: AtomicU64,
+    /// Entries in all requests, first attempts and retries.
+    pub entries_sent: AtomicU64,
+    /// Entries refused for throttling (per entry, or in a throttled request).
+    pub entries_throttled: AtomicU64,
+    /// Shard-aware aggregates that landed in a shard not holding all their records.
+    pub entries_wrong_shard: AtomicU64,
     /// Entries sent again after a partial failure (only the failed ones are resent).
     pub entries_resent: AtomicU64,
     /// Records the service rejected as invalid even alone; reported, counted, not resent.
@@ -51,6 +57,9 @@ impl FlowStats {
             lines_delivered: AtomicU64::new(0),
             bytes_delivered: AtomicU64::new(0),
             put_payload_units: AtomicU64::new(0),
+            entries_sent: AtomicU64::new(0),
+            entries_throttled: AtomicU64::new(0),
+            entries_wrong_shard: AtomicU64::new(0),
             entries_resent: AtomicU64::new(0),
             records_undeliverable: AtomicU64::new(0),
             errors_by_code: Mutex::new(BTreeMap::new()),
@@ -80,7 +89,7 @@ impl FlowStats {
             .load(Relaxed)
             .saturating_sub(self.lines_delivered.load(Relaxed));
         format!(
-            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} put_payload_units={} requests={} entries_resent={} lines_truncated={} records_undeliverable={} files_tracked={} errors={}",
+            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} files_tracked={} errors={}",
             self.flow,
             self.lines_read.load(Relaxed),
             self.lines_delivered.load(Relaxed),
@@ -89,6 +98,10 @@ impl FlowStats {
             self.bytes_delivered.load(Relaxed),
             self.put_payload_units.load(Relaxed),
             self.requests.load(Relaxed),
+            self.entries_sent.load(Relaxed),
+            self.entries_throttled.load(Relaxed),
+            self.entries_throttled.load(Relaxed) as f64
+                / self.entries_sent.load(Relaxed).max(1) as f64,
             self.entries_resent.load(Relaxed),
             self.lines_truncated.load(Relaxed),
             self.records_undeliverable.load(Relaxed),

@@ -9,6 +9,7 @@
 //! deadline): it is then not acknowledged, so its lines are read again after restart.
 
 use super::limits::PUT_PAYLOAD_UNIT_BYTES;
+use super::shards::Shards;
 use super::{EntryStatus, ErrorClass, PutClient, classify, hint_for};
 use crate::aggregate::{Batch, Entry};
 use crate::checkpoint::Ack;
@@ -73,13 +74,16 @@ pub enum Delivery {
     Abandoned,
 }
 
-/// Sends `batch` until every entry is accepted (or, alone, rejected as invalid).
+/// Sends `batch` until every entry is accepted (or, alone, rejected as invalid). With `shards`
+/// (Kinesis), requests are paced per shard and shard-aware aggregates that land in the wrong
+/// shard (the stream was resharded) are re-split with the refreshed map and resent.
 pub async fn deliver<C: PutClient>(
     client: &C,
-    batch: &Batch,
+    batch: &mut Batch,
     policy: &RetryPolicy,
     abort: &CancellationToken,
     stats: &FlowStats,
+    shards: Option<&Shards>,
 ) -> Delivery {
     let mut pending: Vec<usize> = (0..batch.entries.len()).collect();
     let mut one_by_one = false;
@@ -96,7 +100,16 @@ pub async fn deliver<C: PutClient>(
             pending.clone()
         };
         let entries: Vec<&Entry> = group.iter().map(|&i| &batch.entries[i]).collect();
+        let routes = match shards {
+            Some(shards) => tokio::select! {
+                biased;
+                _ = abort.cancelled() => break Delivery::Abandoned,
+                routes = shards.pace(&entries) => routes,
+            },
+            None => Vec::new(),
+        };
         sent += entries.len() as u64;
+        stats.entries_sent.fetch_add(entries.len() as u64, Relaxed);
         stats.requests.fetch_add(1, Relaxed);
         let result = tokio::select! {
             biased;
@@ -105,8 +118,18 @@ pub async fn deliver<C: PutClient>(
         };
         let class = match result {
             Ok(statuses) if statuses.len() == entries.len() => {
-                let failed = failed_indices(&group, &statuses, stats);
-                pending.retain(|i| !group.contains(i) || failed.contains(i));
+                let mut failed = failed_indices(&group, &statuses, stats);
+                if let Some(shards) = shards {
+                    shards.learn(&routes, &statuses);
+                    let misplaced = shards
+                        .misplaced(&group, &statuses, &batch.entries, stats)
+                        .await;
+                    failed.extend(&misplaced);
+                    pending.retain(|i| !group.contains(i) || failed.contains(i));
+                    pending.extend(shards.resplit(&misplaced, &mut batch.entries));
+                } else {
+                    pending.retain(|i| !group.contains(i) || failed.contains(i));
+                }
                 if failed.is_empty() {
                     backoff.reset();
                     continue;
@@ -124,6 +147,14 @@ pub async fn deliver<C: PutClient>(
             Err(error) => {
                 stats.count_error(&error.code, entries.len() as u64);
                 let class = classify(&error);
+                if class == ErrorClass::Throttled {
+                    stats
+                        .entries_throttled
+                        .fetch_add(entries.len() as u64, Relaxed);
+                    if let Some(shards) = shards {
+                        shards.slow_down(&routes);
+                    }
+                }
                 match class {
                     ErrorClass::Invalid if entries.len() > 1 => {
                         tracing::warn!(flow = %stats.flow, "{}: request rejected as invalid ({error}); retrying its records one at a time to isolate the bad one", client.destination());
@@ -169,6 +200,9 @@ fn failed_indices(group: &[usize], statuses: &[EntryStatus], stats: &FlowStats) 
     for (&index, status) in group.iter().zip(statuses) {
         if let EntryStatus::Failed { code, .. } = status {
             stats.count_error(code, 1);
+            if code == "ProvisionedThroughputExceededException" {
+                stats.entries_throttled.fetch_add(1, Relaxed);
+            }
             failed.push(index);
         }
     }
@@ -196,6 +230,8 @@ pub struct Sender<C> {
     pub policy: RetryPolicy,
     pub abort: CancellationToken,
     pub stats: Arc<FlowStats>,
+    /// Kinesis: the shard map and per-shard rate limits.
+    pub shards: Option<Arc<Shards>>,
 }
 
 impl<C: PutClient> Sender<C> {
@@ -219,6 +255,7 @@ impl<C: PutClient> Sender<C> {
                 .acquire_many_owned(kib)
                 .await
                 .expect("budget semaphore is never closed");
+            let shards = self.shards.clone();
             let (client, policy, abort, stats, acks, flow) = (
                 self.client.clone(),
                 self.policy.clone(),
@@ -229,10 +266,19 @@ impl<C: PutClient> Sender<C> {
             );
             in_flight.spawn(async move {
                 let _permit = permit;
+                let mut batch = batch;
                 let outcome = if batch.entries.is_empty() {
                     Delivery::Delivered { undeliverable: 0 }
                 } else {
-                    deliver(client.as_ref(), &batch, &policy, &abort, &stats).await
+                    deliver(
+                        client.as_ref(),
+                        &mut batch,
+                        &policy,
+                        &abort,
+                        &stats,
+                        shards.as_deref(),
+                    )
+                    .await
                 };
                 if let Delivery::Delivered { undeliverable } = outcome {
                     stats

@@ -49,7 +49,7 @@ impl PutClient for FirehoseClient {
                     code: code.to_owned(),
                     message: response.error_message().unwrap_or_default().to_owned(),
                 },
-                None => EntryStatus::Delivered,
+                None => EntryStatus::Delivered { shard_id: None },
             })
             .collect())
     }

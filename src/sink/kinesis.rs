@@ -1,10 +1,12 @@
 //! Kinesis Data Streams `PutRecords`.
 
 use super::aws::send_error;
+use super::shard_map::{Shard, ShardSource};
 use super::{EntryStatus, PutClient, SendError};
 use crate::aggregate::Entry;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use std::sync::Arc;
 
 pub struct KinesisClient {
     client: aws_sdk_kinesis::Client,
@@ -30,6 +32,7 @@ impl PutClient for KinesisClient {
                 PutRecordsRequestEntry::builder()
                     .data(Blob::new(entry.data.clone()))
                     .partition_key(&entry.partition_key)
+                    .set_explicit_hash_key(entry.explicit_hash_key.clone())
                     .build()
                     .map_err(|e| SendError::new("InvalidArgumentException", e.to_string(), None))
             })
@@ -50,12 +53,49 @@ impl PutClient for KinesisClient {
                     code: code.to_owned(),
                     message: record.error_message().unwrap_or_default().to_owned(),
                 },
-                None => EntryStatus::Delivered,
+                None => EntryStatus::Delivered {
+                    shard_id: record.shard_id().map(str::to_owned),
+                },
             })
             .collect())
     }
 
     fn destination(&self) -> &str {
         &self.destination
+    }
+}
+
+impl ShardSource for KinesisClient {
+    async fn open_shards(&self) -> Result<Vec<Shard>, SendError> {
+        let mut shards = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let request = match &next_token {
+                Some(token) => self.client.list_shards().next_token(token),
+                None => self.client.list_shards().stream_name(&self.stream),
+            };
+            let page = request.send().await.map_err(send_error)?;
+            for shard in page.shards() {
+                // Closed parents (after a split or merge) take no writes.
+                let closed = shard
+                    .sequence_number_range()
+                    .and_then(|r| r.ending_sequence_number())
+                    .is_some();
+                let range = shard.hash_key_range();
+                let start = range.and_then(|r| r.starting_hash_key().parse().ok());
+                let end = range.and_then(|r| r.ending_hash_key().parse().ok());
+                if let (false, Some(start), Some(end)) = (closed, start, end) {
+                    shards.push(Shard {
+                        id: Arc::from(shard.shard_id()),
+                        start,
+                        end,
+                    });
+                }
+            }
+            next_token = page.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(shards);
+            }
+        }
     }
 }

@@ -7,6 +7,9 @@ pub mod deliver;
 pub mod firehose;
 pub mod kinesis;
 pub mod limits;
+pub mod rate_limit;
+pub mod shard_map;
+pub mod shards;
 
 use crate::aggregate::Entry;
 use std::future::Future;
@@ -14,8 +17,14 @@ use std::future::Future;
 /// Outcome of one entry of a request that got a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryStatus {
-    Delivered,
-    Failed { code: String, message: String },
+    /// Stored; Kinesis also says in which shard.
+    Delivered {
+        shard_id: Option<String>,
+    },
+    Failed {
+        code: String,
+        message: String,
+    },
 }
 
 /// A whole request failed (no per-entry results).

@@ -32,7 +32,12 @@ impl PutClient for Scripted {
             .unwrap()
             .push(entries.iter().map(|e| e.data.clone()).collect());
         let next = self.script.lock().unwrap().pop_front();
-        next.unwrap_or_else(|| Ok(vec![EntryStatus::Delivered; entries.len()]))
+        next.unwrap_or_else(|| {
+            Ok(vec![
+                EntryStatus::Delivered { shard_id: None };
+                entries.len()
+            ])
+        })
     }
     fn destination(&self) -> &str {
         "kinesis stream \"test\""
@@ -41,10 +46,7 @@ impl PutClient for Scripted {
 
 fn batch(n: u8) -> Batch {
     let entries = (0..n)
-        .map(|i| Entry {
-            data: vec![b'a' + i],
-            partition_key: "k".into(),
-        })
+        .map(|i| Entry::new(vec![b'a' + i], "k".into()))
         .collect();
     Batch {
         seq: 0,
@@ -65,14 +67,15 @@ fn error(code: &str, status: u16) -> Response {
     Err(SendError::new(code, "message", Some(status)))
 }
 
-async fn run(client: &Scripted, batch: &Batch) -> (Delivery, FlowStats) {
+async fn run(client: &Scripted, mut batch: Batch) -> (Delivery, FlowStats) {
     let stats = FlowStats::new("t");
     let outcome = deliver(
         client,
-        batch,
+        &mut batch,
         &RetryPolicy::default(),
         &CancellationToken::new(),
         &stats,
+        None,
     )
     .await;
     (outcome, stats)
@@ -81,12 +84,12 @@ async fn run(client: &Scripted, batch: &Batch) -> (Delivery, FlowStats) {
 #[tokio::test(start_paused = true)]
 async fn partial_failure_resends_only_the_failed_entries() {
     let client = Scripted::new(vec![Ok(vec![
-        EntryStatus::Delivered,
+        EntryStatus::Delivered { shard_id: None },
         failed("ProvisionedThroughputExceededException"),
-        EntryStatus::Delivered,
+        EntryStatus::Delivered { shard_id: None },
         failed("InternalFailure"),
     ])]);
-    let (outcome, stats) = run(&client, &batch(4)).await;
+    let (outcome, stats) = run(&client, batch(4)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
     assert_eq!(
         client.calls(),
@@ -106,7 +109,7 @@ async fn partial_failure_resends_only_the_failed_entries() {
 async fn http_200_with_failures_is_never_delivered_until_every_entry_succeeds() {
     let all_failed = || Ok(vec![failed("ProvisionedThroughputExceededException"); 2]);
     let client = Scripted::new(vec![all_failed(), all_failed(), all_failed()]);
-    let (outcome, _) = run(&client, &batch(2)).await;
+    let (outcome, _) = run(&client, batch(2)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
     assert_eq!(client.calls().len(), 4);
 }
@@ -120,7 +123,7 @@ async fn throttling_and_5xx_are_retried_with_growing_backoff() {
         error("KMSThrottlingException", 400),
     ]);
     let start = tokio::time::Instant::now();
-    let (outcome, _) = run(&client, &batch(3)).await;
+    let (outcome, _) = run(&client, batch(3)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
     assert_eq!(client.calls().len(), 5);
     // Equal jitter: at least half of 100 + 200 + 400 + 800 ms.
@@ -138,7 +141,7 @@ async fn permission_errors_wait_long_and_keep_the_data() {
         error("ResourceNotFoundException", 400),
     ]);
     let start = tokio::time::Instant::now();
-    let (outcome, stats) = run(&client, &batch(2)).await;
+    let (outcome, stats) = run(&client, batch(2)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
     assert!(
         start.elapsed() >= Duration::from_secs(60),
@@ -153,10 +156,10 @@ async fn invalid_request_is_narrowed_to_the_bad_record_which_is_counted() {
     // Whole request invalid, then one at a time: the second record alone is invalid.
     let client = Scripted::new(vec![
         error("InvalidArgumentException", 400),
-        Ok(vec![EntryStatus::Delivered]),
+        Ok(vec![EntryStatus::Delivered { shard_id: None }]),
         error("InvalidArgumentException", 400),
     ]);
-    let (outcome, stats) = run(&client, &batch(3)).await;
+    let (outcome, stats) = run(&client, batch(3)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 1 });
     assert_eq!(stats.records_undeliverable.load(Relaxed), 1);
     assert_eq!(
@@ -167,8 +170,8 @@ async fn invalid_request_is_narrowed_to_the_bad_record_which_is_counted() {
 
 #[tokio::test(start_paused = true)]
 async fn response_with_the_wrong_number_of_entries_resends_everything() {
-    let client = Scripted::new(vec![Ok(vec![EntryStatus::Delivered])]);
-    let (outcome, _) = run(&client, &batch(2)).await;
+    let client = Scripted::new(vec![Ok(vec![EntryStatus::Delivered { shard_id: None }])]);
+    let (outcome, _) = run(&client, batch(2)).await;
     assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
     assert_eq!(
         client.calls().iter().map(Vec::len).collect::<Vec<_>>(),
@@ -195,6 +198,7 @@ async fn abort_during_backoff_abandons_without_acknowledging() {
         policy: RetryPolicy::default(),
         abort: abort.clone(),
         stats,
+        shards: None,
     };
     let task = tokio::spawn(sender.run(batch_rx, ack_tx));
     let mut ok = batch(1);
@@ -215,5 +219,65 @@ async fn abort_during_backoff_abandons_without_acknowledging() {
     assert!(
         ack_rx.recv().await.is_none(),
         "the abandoned batch is never acknowledged"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn aggregate_landing_in_a_child_shard_that_splits_it_is_resplit_and_resent() {
+    use crate::aggregate::shard_groups::ShardGroups;
+    use crate::sink::shard_map::{Shard, ShardMap, ShardMapCache};
+    use crate::sink::shards::Shards;
+    let shard = |id: &str, start, end| Shard {
+        id: Arc::from(id),
+        start,
+        end,
+    };
+    let parent = Arc::new(ShardMap::new(vec![shard("p", 0, u128::MAX)]));
+    let children = ShardMap::new(vec![
+        shard("c0", 0, u128::MAX / 2),
+        shard("c1", u128::MAX / 2 + 1, u128::MAX),
+    ]);
+    let mut groups = ShardGroups::new(parent.clone());
+    let p: Arc<str> = Arc::from("p");
+    for i in 0..40 {
+        groups.push(&p, &format!("key-{i}"), b"line");
+    }
+    let batch = Batch {
+        seq: 0,
+        entries: groups.drain(),
+        progress: Progress::default(),
+        lines: 40,
+    };
+    let map = ShardMapCache::default();
+    map.set((*parent).clone());
+    let refresher = map.clone();
+    // The stream was split: the aggregate lands on c0, whose range misses half its records.
+    let client = Scripted::new(vec![Ok(vec![EntryStatus::Delivered {
+        shard_id: Some("c0".into()),
+    }])]);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        refresher.set(children);
+    });
+    let shards = Shards { map, limiter: None };
+    let stats = FlowStats::new("t");
+    let mut batch = batch;
+    let outcome = deliver(
+        &client,
+        &mut batch,
+        &RetryPolicy::default(),
+        &CancellationToken::new(),
+        &stats,
+        Some(&shards),
+    )
+    .await;
+    assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
+    assert_eq!(stats.entries_wrong_shard.load(Relaxed), 1);
+    let calls = client.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        calls[1].len(),
+        2,
+        "re-split into one aggregate per child shard"
     );
 }

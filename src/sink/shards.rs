@@ -1,0 +1,169 @@
+//! What the sender knows about a stream's shards: the live map ([`ShardMapCache`]) and the
+//! per-shard rate limiter. Used to pace requests, to learn from throttling, and to catch
+//! shard-aware aggregates that landed in a shard whose range does not hold all their records
+//! (after a split or merge), which are then re-split with the refreshed map and resent.
+
+use super::EntryStatus;
+use super::rate_limit::ShardRateLimiter;
+use super::shard_map::{ShardMap, ShardMapCache};
+use crate::aggregate::kpl;
+use crate::aggregate::shard_groups::regroup;
+use crate::aggregate::{Entry, Route};
+use crate::metrics::FlowStats;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+/// How long a wrong-shard check waits for a refreshed map before deciding with the old one.
+const REFRESH_WAIT: Duration = Duration::from_secs(10);
+
+pub struct Shards {
+    pub map: ShardMapCache,
+    pub limiter: Option<ShardRateLimiter>,
+}
+
+impl Shards {
+    fn shard_of(map: &ShardMap, entry: &Entry) -> Option<Arc<str>> {
+        if let Some(route) = &entry.route
+            && map.get(&route.shard).is_some()
+        {
+            return Some(route.shard.clone());
+        }
+        let hash = match &entry.explicit_hash_key {
+            Some(key) => key.parse().ok()?,
+            None => kpl::hash_key(&entry.partition_key),
+        };
+        map.lookup(hash).map(|s| s.id.clone())
+    }
+
+    /// Waits for per-shard budget for `entries`; returns each entry's predicted shard.
+    pub async fn pace(&self, entries: &[&Entry]) -> Vec<Option<Arc<str>>> {
+        let Some(map) = self.map.get() else {
+            return vec![None; entries.len()];
+        };
+        let routes: Vec<Option<Arc<str>>> =
+            entries.iter().map(|e| Self::shard_of(&map, e)).collect();
+        if let Some(limiter) = &self.limiter {
+            let mut demand: BTreeMap<Arc<str>, (u64, u64)> = BTreeMap::new();
+            for (entry, shard) in entries.iter().zip(&routes) {
+                if let Some(shard) = shard {
+                    let slot = demand.entry(shard.clone()).or_default();
+                    slot.0 += 1;
+                    slot.1 += entry.billed_bytes();
+                }
+            }
+            let demand: Vec<(Arc<str>, u64, u64)> =
+                demand.into_iter().map(|(s, (r, b))| (s, r, b)).collect();
+            limiter.acquire(&demand).await;
+        }
+        routes
+    }
+
+    /// Adjusts the per-shard rates from a response: throttled shards slow down.
+    pub fn learn(&self, routes: &[Option<Arc<str>>], statuses: &[EntryStatus]) {
+        let Some(limiter) = &self.limiter else { return };
+        for (shard, status) in routes.iter().zip(statuses) {
+            match (shard, status) {
+                (Some(shard), EntryStatus::Failed { code, .. })
+                    if code == "ProvisionedThroughputExceededException" =>
+                {
+                    limiter.throttled(shard)
+                }
+                (Some(shard), EntryStatus::Delivered { .. }) => limiter.succeeded(shard),
+                _ => {}
+            }
+        }
+    }
+
+    /// A whole request was throttled: slow down every shard it touched.
+    pub fn slow_down(&self, routes: &[Option<Arc<str>>]) {
+        if let Some(limiter) = &self.limiter {
+            for shard in routes.iter().flatten() {
+                limiter.throttled(shard);
+            }
+        }
+    }
+
+    /// Batch positions of delivered shard-aware aggregates stored in a shard whose range does
+    /// not hold all their inner records (KCL would drop them). Refreshes the map first when the
+    /// shard is unknown.
+    pub async fn misplaced(
+        &self,
+        group: &[usize],
+        statuses: &[EntryStatus],
+        entries: &[Entry],
+        stats: &FlowStats,
+    ) -> Vec<usize> {
+        let mut misplaced = Vec::new();
+        for (&index, status) in group.iter().zip(statuses) {
+            let (
+                EntryStatus::Delivered {
+                    shard_id: Some(actual),
+                },
+                Some(route),
+            ) = (status, &entries[index].route)
+            else {
+                continue;
+            };
+            if **actual == *route.shard || self.holds(actual, route).await {
+                continue;
+            }
+            stats.count_error("WrongShard", 1);
+            stats.entries_wrong_shard.fetch_add(1, Relaxed);
+            misplaced.push(index);
+        }
+        if !misplaced.is_empty() && stats.limiter.allow("wrong_shard") {
+            tracing::warn!(flow = %stats.flow, count = misplaced.len(), "aggregates landed in a shard that does not hold all their records (the stream was resharded); re-splitting them with the new shard map and resending (KCL consumers skip the misplaced copies)");
+        }
+        misplaced
+    }
+
+    async fn holds(&self, actual: &str, route: &Route) -> bool {
+        let covers = |map: &ShardMap| {
+            map.get(actual)
+                .map(|s| s.contains(route.lowest_hash) && s.contains(route.highest_hash))
+        };
+        let before = self.map.get();
+        if let Some(answer) = before.as_deref().and_then(covers) {
+            return answer;
+        }
+        self.map.request_refresh();
+        let deadline = tokio::time::Instant::now() + REFRESH_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = self.map.get();
+            let changed = match (&before, &now) {
+                (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+                _ => now.is_some(),
+            };
+            if changed {
+                return now.as_deref().and_then(covers).unwrap_or(false);
+            }
+        }
+        false
+    }
+
+    /// Replaces each misplaced aggregate by aggregates built with the current map; returns the
+    /// positions of the extra entries appended to the batch (all to be sent).
+    pub fn resplit(&self, misplaced: &[usize], entries: &mut Vec<Entry>) -> Vec<usize> {
+        let Some(map) = self.map.get() else {
+            return Vec::new();
+        };
+        let mut added = Vec::new();
+        for &index in misplaced {
+            let Some(mut parts) = regroup(&entries[index], &map) else {
+                continue;
+            };
+            if parts.is_empty() {
+                continue;
+            }
+            entries[index] = parts.remove(0);
+            for part in parts {
+                added.push(entries.len());
+                entries.push(part);
+            }
+        }
+        added
+    }
+}
