@@ -74,7 +74,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
         match &flow.destination {
             Destination::Kinesis { stream } => {
                 let client = Arc::new(KinesisClient::new(&sdk, stream));
-                let shards = shard_knowledge(&client, flow, &shutdown);
+                let shards = shard_knowledge(&client, flow, &shutdown).await;
                 if let (Some(shards), true) = (&shards, flow.shard_aware) {
                     batcher = batcher.with_shard_map(shards.map.clone());
                 }
@@ -116,7 +116,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
 const SHARD_MAP_PERIOD: Duration = Duration::from_secs(60);
 
 /// The shard map (refreshed in the background) and rate limiter a Kinesis flow needs, if any.
-fn shard_knowledge(
+async fn shard_knowledge(
     client: &Arc<KinesisClient>,
     flow: &Flow,
     shutdown: &Shutdown,
@@ -125,6 +125,9 @@ fn shard_knowledge(
         return None;
     }
     let map = ShardMapCache::default();
+    if flow.shard_aware {
+        let _ = tokio::time::timeout(Duration::from_secs(10), map.load_once(client.as_ref())).await;
+    }
     let refresher = map.clone().run(
         client.clone(),
         SHARD_MAP_PERIOD,

@@ -74,3 +74,67 @@ fn kpl_with_random_keys_spreads_aggregates_and_passes_the_kcl_shard_check() {
     let records = agent.final_counter("records_delivered");
     assert!(units <= 2 * records, "{units} units for {records} records");
 }
+
+#[test]
+fn shard_aware_kpl_keeps_per_record_keys_inside_the_storing_shard() {
+    let (kinesis, _ws, agent, expected) = ship(4, "random", "shard_aware = true\n");
+    assert_exactly_once(&expected, &lines_of(&kinesis.tool(&["read-deagg", "agg"])));
+    let check = kcl_check(&kinesis);
+    assert_eq!(check["outside_shard_range"], 0, "{check}");
+    assert!(check["aggregates"].as_u64().unwrap() > 50, "{check}");
+    assert!(agent.log().contains("shard map updated"));
+}
+
+#[test]
+fn shard_aware_kpl_survives_a_split_shard_during_shipping() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("agg", 2);
+    let ws = Workspace::new();
+    let file = ws.logs().join("a.log");
+    let mut expected = write_lines(&file, "before", 0..3_000, 100);
+    // Paced to ~100 KiB/s per shard so shipping is still going on when the shard splits.
+    ws.config("[[flow]]\nname = \"agg\"\npaths = [\"$LOGS/a.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"agg\"\naggregation = \"kpl\"\nshard_aware = true\nrecord_target_bytes = \"8KiB\"\nshard_bytes_per_sec = \"100KiB\"\n");
+    let mut agent = ws.start(&kinesis.url);
+    wait_for(Duration::from_secs(30), "shipping to start", || {
+        ws.checkpoints().values().any(|&o| o > 0)
+    });
+    kinesis.tool(&["split-shard", "agg", "shardId-000000000000"]);
+    expected.extend(write_lines(&file, "after", 0..3_000, 100));
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(120));
+    assert!(agent.stop().0.success(), "{}", agent.log());
+
+    // What a KCL consumer sees: misplaced aggregates are dropped, every line still arrives.
+    let output = std::process::Command::new(python())
+        .arg(repo().join("tests/support/kinesis_tool.py"))
+        .args(["kcl-read", "agg"])
+        .envs(aws_env(&kinesis.url))
+        .output()
+        .unwrap();
+    let got = lines_of(&output.stdout);
+    let counts = tally(&got);
+    let lost: Vec<&String> = expected
+        .iter()
+        .filter(|l| !counts.contains_key(l.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} lines lost for a KCL consumer after the split; {}",
+        lost.len(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Misplaced copies were detected, re-split with the new map and resent.
+    let report: serde_json::Value = serde_json::from_slice(&output.stderr).unwrap();
+    let log = agent.log();
+    let summary = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("final: "))
+        .unwrap_or_default();
+    eprintln!("after split: {report} / {summary}");
+    if report["dropped_aggregates"].as_u64().unwrap() > 0 {
+        assert!(
+            summary.contains("WrongShard="),
+            "misplaced aggregates must be noticed: {summary}"
+        );
+    }
+}

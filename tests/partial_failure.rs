@@ -15,13 +15,13 @@ fn partial_failures_and_throttling_resend_only_failed_entries() {
         fail_entry_every: 7,
         throttle_request_every: 5,
         error_500_every: 11,
-        deny_all: false,
+        ..FaultPlan::default()
     };
     let proxy = FaultProxy::start(kinesis.port, plan);
     let ws = Workspace::new();
     let file = ws.logs().join("app.log");
     let expected = write_lines(&file, "flaky", 0..20_000, 40);
-    ws.config("[[flow]]\nname = \"flaky\"\npaths = [\"$LOGS/app.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"flaky\"\n");
+    ws.config("[[flow]]\nname = \"flaky\"\npaths = [\"$LOGS/app.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"flaky\"\nrate_limit = false\n");
     let mut agent = ws.start(&proxy.url);
     ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(180));
     assert!(agent.stop().0.success());

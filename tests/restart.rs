@@ -7,7 +7,7 @@ use common::*;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const FLOW: &str = "[[flow]]\nname = \"r\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"r\"\nbatch_max_records = 250\n";
+const FLOW: &str = "[[flow]]\nname = \"r\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"r\"\nbatch_max_records = 250\nrate_limit = false\n";
 
 fn progress(ws: &Workspace) -> u64 {
     ws.checkpoints().values().sum()

@@ -99,15 +99,21 @@ pub async fn deliver<C: PutClient>(
         } else {
             pending.clone()
         };
-        let entries: Vec<&Entry> = group.iter().map(|&i| &batch.entries[i]).collect();
-        let routes = match shards {
-            Some(shards) => tokio::select! {
-                biased;
-                _ = abort.cancelled() => break Delivery::Abandoned,
-                routes = shards.pace(&entries) => routes,
-            },
-            None => Vec::new(),
+        let (group, routes) = match shards {
+            Some(shards) => {
+                let candidates: Vec<&Entry> = group.iter().map(|&i| &batch.entries[i]).collect();
+                let (routes, admitted) = tokio::select! {
+                    biased;
+                    _ = abort.cancelled() => break Delivery::Abandoned,
+                    paced = shards.pace(&candidates) => paced,
+                };
+                let group: Vec<usize> = admitted_only(group, &admitted);
+                let routes = admitted_only(routes, &admitted);
+                (group, routes)
+            }
+            None => (group, Vec::new()),
         };
+        let entries: Vec<&Entry> = group.iter().map(|&i| &batch.entries[i]).collect();
         sent += entries.len() as u64;
         stats.entries_sent.fetch_add(entries.len() as u64, Relaxed);
         stats.requests.fetch_add(1, Relaxed);
@@ -192,6 +198,14 @@ pub async fn deliver<C: PutClient>(
         .entries_resent
         .fetch_add(sent.saturating_sub(batch.entries.len() as u64), Relaxed);
     outcome
+}
+
+fn admitted_only<T>(items: Vec<T>, admitted: &[bool]) -> Vec<T> {
+    items
+        .into_iter()
+        .zip(admitted)
+        .filter_map(|(item, ok)| ok.then_some(item))
+        .collect()
 }
 
 /// Positions (in the batch) of the entries that failed; counts their error codes.

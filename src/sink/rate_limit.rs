@@ -7,6 +7,7 @@
 //! slowly (AIMD).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -29,7 +30,7 @@ struct Bucket {
 #[derive(Debug)]
 pub struct ShardRateLimiter {
     rate: ShardRate,
-    buckets: Mutex<HashMap<std::sync::Arc<str>, Bucket>>,
+    buckets: Mutex<HashMap<Arc<str>, Bucket>>,
 }
 
 impl ShardRateLimiter {
@@ -40,40 +41,53 @@ impl ShardRateLimiter {
         }
     }
 
-    /// Waits until every shard in `demand` (shard, records, bytes) has budget, then takes it.
-    pub async fn acquire(&self, demand: &[(std::sync::Arc<str>, u64, u64)]) {
-        loop {
-            let wait = self.try_acquire(demand, Instant::now());
-            if wait.is_zero() {
-                return;
+    /// Admits records in order while their shard has budget; a shard may go into debt by the
+    /// record that crosses zero (one aggregate can exceed a second's budget). `items` holds each
+    /// record's shard, records and bytes (`None`: shard unknown, always admitted). Returns which
+    /// records may be sent now, or, if none may, how long until one may.
+    pub fn admit(
+        &self,
+        items: &[Option<(Arc<str>, u64, u64)>],
+        now: Instant,
+    ) -> Result<Vec<bool>, Duration> {
+        let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        let mut admitted = Vec::with_capacity(items.len());
+        let mut wait = Duration::MAX;
+        for item in items {
+            let Some((shard, records, bytes)) = item else {
+                admitted.push(true);
+                continue;
+            };
+            let bucket = self.refilled(&mut buckets, shard, now);
+            if bucket.records >= 0.0 && bucket.bytes >= 0.0 {
+                bucket.records -= *records as f64;
+                bucket.bytes -= *bytes as f64;
+                admitted.push(true);
+            } else {
+                let rate = self.rate_of(bucket);
+                let deficit = f64::max(
+                    -bucket.records / rate.records_per_sec,
+                    -bucket.bytes / rate.bytes_per_sec,
+                );
+                wait = wait.min(Duration::from_secs_f64(deficit.max(0.001)));
+                admitted.push(false);
             }
-            tokio::time::sleep(wait).await;
+        }
+        if admitted.iter().any(|a| *a) {
+            Ok(admitted)
+        } else {
+            Err(wait)
         }
     }
 
-    /// Takes the budget and returns zero, or returns how long to wait before trying again.
-    fn try_acquire(&self, demand: &[(std::sync::Arc<str>, u64, u64)], now: Instant) -> Duration {
-        let mut buckets = self.buckets.lock().expect("rate limiter lock");
-        let mut wait = Duration::ZERO;
-        for (shard, _, _) in demand {
-            let bucket = self.refilled(&mut buckets, shard, now);
-            let rate = self.rate_of(bucket);
-            let deficit = f64::max(
-                (-bucket.records) / rate.records_per_sec,
-                (-bucket.bytes) / rate.bytes_per_sec,
-            );
-            if deficit > 0.0 {
-                wait = wait.max(Duration::from_secs_f64(deficit));
+    /// Waits until at least one of `items` may be sent; returns which may.
+    pub async fn admit_some(&self, items: &[Option<(Arc<str>, u64, u64)>]) -> Vec<bool> {
+        loop {
+            match self.admit(items, Instant::now()) {
+                Ok(admitted) => return admitted,
+                Err(wait) => tokio::time::sleep(wait).await,
             }
         }
-        if wait.is_zero() {
-            for (shard, records, bytes) in demand {
-                let bucket = buckets.get_mut(shard).expect("refilled above");
-                bucket.records -= *records as f64;
-                bucket.bytes -= *bytes as f64;
-            }
-        }
-        wait
     }
 
     fn rate_of(&self, bucket: &Bucket) -> ShardRate {
@@ -85,8 +99,8 @@ impl ShardRateLimiter {
 
     fn refilled<'a>(
         &self,
-        buckets: &'a mut HashMap<std::sync::Arc<str>, Bucket>,
-        shard: &std::sync::Arc<str>,
+        buckets: &'a mut HashMap<Arc<str>, Bucket>,
+        shard: &Arc<str>,
         now: Instant,
     ) -> &'a mut Bucket {
         let full = Bucket {
@@ -136,7 +150,6 @@ impl ShardRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn limiter() -> ShardRateLimiter {
         ShardRateLimiter::new(ShardRate {
@@ -145,35 +158,48 @@ mod tests {
         })
     }
 
+    fn item(shard: &str, records: u64, bytes: u64) -> Option<(Arc<str>, u64, u64)> {
+        Some((Arc::from(shard), records, bytes))
+    }
+
     #[tokio::test(start_paused = true)]
     async fn sustained_rate_stays_at_the_limit() {
         let limiter = limiter();
-        let shard: Arc<str> = Arc::from("s0");
         let start = Instant::now();
-        // 20 requests of 500 KB: a full bucket (1 MB) at once, then 1 MB/s, one request in debt.
+        // 20 records of 500 KB: a full bucket (1 MB) at once, then 1 MB/s, one record in debt.
         for _ in 0..20 {
-            limiter.acquire(&[(shard.clone(), 10, 500_000)]).await;
+            assert_eq!(limiter.admit_some(&[item("s0", 1, 500_000)]).await, [true]);
         }
         let elapsed = start.elapsed().as_secs_f64();
         assert!((8.4..=8.6).contains(&elapsed), "{elapsed}");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn shards_are_independent_and_throttling_slows_one_down() {
+    #[test]
+    fn a_request_is_cut_where_a_shard_runs_out_and_other_shards_still_go() {
         let limiter = limiter();
-        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
-        limiter.acquire(&[(a.clone(), 2000, 0)]).await;
         let now = Instant::now();
-        assert!(
-            limiter.try_acquire(&[(b.clone(), 1, 0)], now).is_zero(),
-            "b is untouched"
+        let items = [
+            item("a", 1, 600_000),
+            item("a", 1, 600_000),
+            item("a", 1, 600_000),
+            item("b", 1, 10),
+            None,
+        ];
+        assert_eq!(
+            limiter.admit(&items, now).unwrap(),
+            [true, true, false, true, true]
         );
-        assert!(
-            !limiter.try_acquire(&[(a.clone(), 1, 0)], now).is_zero(),
-            "a is in debt"
-        );
+        assert!(limiter.admit(&items[..1], now).is_err(), "a is in debt");
+    }
+
+    #[test]
+    fn throttling_slows_a_shard_down() {
+        let limiter = limiter();
+        let now = Instant::now();
+        limiter.admit(&[item("a", 2000, 0)], now).unwrap();
+        let before = limiter.admit(&[item("a", 1, 0)], now).unwrap_err();
         limiter.throttled("a");
-        let wait = limiter.try_acquire(&[(a.clone(), 1, 0)], now);
-        assert!(wait > Duration::from_secs_f64(1.4), "{wait:?}");
+        let after = limiter.admit(&[item("a", 1, 0)], now).unwrap_err();
+        assert!(after > before.mul_f64(1.4), "{before:?} -> {after:?}");
     }
 }

@@ -76,6 +76,18 @@ impl ShardMapCache {
         *self.current.write().expect("shard map lock") = Some(Arc::new(map));
     }
 
+    /// One fetch, for start-up: shard-aware aggregation wants a map before the first lines
+    /// (without one they are sent un-aggregated). Returns whether a map was loaded.
+    pub async fn load_once<S: ShardSource>(&self, source: &S) -> bool {
+        match source.open_shards().await {
+            Ok(shards) => {
+                self.set(ShardMap::new(shards));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Asks the refresher for a new map now.
     pub fn request_refresh(&self) {
         self.refresh.notify_one();

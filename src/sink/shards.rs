@@ -10,7 +10,6 @@ use crate::aggregate::kpl;
 use crate::aggregate::shard_groups::regroup;
 use crate::aggregate::{Entry, Route};
 use crate::metrics::FlowStats;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -37,27 +36,24 @@ impl Shards {
         map.lookup(hash).map(|s| s.id.clone())
     }
 
-    /// Waits for per-shard budget for `entries`; returns each entry's predicted shard.
-    pub async fn pace(&self, entries: &[&Entry]) -> Vec<Option<Arc<str>>> {
+    /// Each entry's predicted shard, and which entries the per-shard budget admits now (at
+    /// least one: this waits until then). Entries not admitted stay pending for the next call.
+    pub async fn pace(&self, entries: &[&Entry]) -> (Vec<Option<Arc<str>>>, Vec<bool>) {
         let Some(map) = self.map.get() else {
-            return vec![None; entries.len()];
+            return (vec![None; entries.len()], vec![true; entries.len()]);
         };
         let routes: Vec<Option<Arc<str>>> =
             entries.iter().map(|e| Self::shard_of(&map, e)).collect();
-        if let Some(limiter) = &self.limiter {
-            let mut demand: BTreeMap<Arc<str>, (u64, u64)> = BTreeMap::new();
-            for (entry, shard) in entries.iter().zip(&routes) {
-                if let Some(shard) = shard {
-                    let slot = demand.entry(shard.clone()).or_default();
-                    slot.0 += 1;
-                    slot.1 += entry.billed_bytes();
-                }
-            }
-            let demand: Vec<(Arc<str>, u64, u64)> =
-                demand.into_iter().map(|(s, (r, b))| (s, r, b)).collect();
-            limiter.acquire(&demand).await;
-        }
-        routes
+        let Some(limiter) = &self.limiter else {
+            return (routes, vec![true; entries.len()]);
+        };
+        let items: Vec<Option<(Arc<str>, u64, u64)>> = entries
+            .iter()
+            .zip(&routes)
+            .map(|(e, r)| r.clone().map(|shard| (shard, 1, e.billed_bytes())))
+            .collect();
+        let admitted = limiter.admit_some(&items).await;
+        (routes, admitted)
     }
 
     /// Adjusts the per-shard rates from a response: throttled shards slow down.

@@ -7,6 +7,7 @@
 //! `InternalFailure` 500 without forwarding it. It counts every entry it receives, so a test can
 //! prove that only failed entries were resent.
 
+use md5::Digest;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -22,6 +23,11 @@ pub struct FaultPlan {
     pub error_500_every: u64,
     /// Answer every PutRecords request with AccessDeniedException.
     pub deny_all: bool,
+    /// Emulate per-shard write limits on a 2-shard stream (hash space split in half, as
+    /// kinesalite creates it): entries beyond these budgets fail with
+    /// ProvisionedThroughputExceededException (0: no limit).
+    pub shard_records_per_sec: u64,
+    pub shard_bytes_per_sec: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,6 +48,52 @@ struct State {
     stats: ProxyStats,
     entry_counter: u64,
     request_counter: u64,
+    shards: [Option<Bucket>; 2],
+}
+
+/// A shard's budget: one second's worth, refilled continuously.
+struct Bucket {
+    records: f64,
+    bytes: f64,
+    at: std::time::Instant,
+}
+
+impl State {
+    /// Whether the shard of `entry` can take it now (and takes the budget if so).
+    fn shard_admits(&mut self, entry: &Value) -> bool {
+        let (rate_records, rate_bytes) = (
+            self.plan.shard_records_per_sec as f64,
+            self.plan.shard_bytes_per_sec as f64,
+        );
+        if rate_records == 0.0 && rate_bytes == 0.0 {
+            return true;
+        }
+        let key = entry["PartitionKey"].as_str().unwrap_or_default();
+        let hash: u128 = match entry["ExplicitHashKey"].as_str() {
+            Some(ehk) => ehk.parse().unwrap(),
+            None => u128::from_be_bytes(md5::Md5::digest(key.as_bytes()).into()),
+        };
+        let data = entry["Data"].as_str().unwrap_or_default();
+        let size = (data.len() / 4 * 3 + key.len()) as f64;
+        let now = std::time::Instant::now();
+        let slot = &mut self.shards[(hash >> 127) as usize];
+        let bucket = slot.get_or_insert(Bucket {
+            records: rate_records,
+            bytes: rate_bytes,
+            at: now,
+        });
+        let elapsed = now.duration_since(bucket.at).as_secs_f64();
+        bucket.records = (bucket.records + elapsed * rate_records).min(rate_records);
+        bucket.bytes = (bucket.bytes + elapsed * rate_bytes).min(rate_bytes);
+        bucket.at = now;
+        if bucket.records >= 1.0 && bucket.bytes >= size {
+            bucket.records -= 1.0;
+            bucket.bytes -= size;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 pub struct FaultProxy {
@@ -231,10 +283,11 @@ fn put_records(mut request: Message, upstream_port: u16, state: &Mutex<State>) -
         }
         entries
             .iter()
-            .map(|_| {
+            .map(|e| {
                 s.entry_counter += 1;
-                let fail = plan.fail_entry_every > 0
-                    && s.entry_counter.is_multiple_of(plan.fail_entry_every);
+                let fail = (plan.fail_entry_every > 0
+                    && s.entry_counter.is_multiple_of(plan.fail_entry_every))
+                    || !s.shard_admits(e);
                 s.stats.entries_failed += fail as u64;
                 fail
             })

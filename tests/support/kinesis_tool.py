@@ -5,6 +5,9 @@
   read-deagg NAME                  like read-stream, de-aggregating KPL records with PyPI aws-kinesis-agg
   kcl-check NAME                   JSON summary: aggregates, user records, and user records whose hash
                                    key lies outside the hash range of the shard that stored them
+  kcl-read NAME                    what a KCL 2.x/3.x consumer gets: user records of aggregates whose
+                                   records all hash into the storing shard's range, plain records as is
+  split-shard NAME SHARD           split a shard at the middle of its hash range
   create-firehose NAME BUCKET      create an S3 bucket and a DirectPut Firehose stream into it
   read-bucket BUCKET               print the concatenated contents of every object in the bucket
 
@@ -112,6 +115,37 @@ def kcl_check(name):
     print(json.dumps(summary))
 
 
+def kcl_read(name):
+    out = sys.stdout.buffer
+    dropped = 0
+    for shard, record in shard_records(name):
+        low = int(shard["HashKeyRange"]["StartingHashKey"])
+        high = int(shard["HashKeyRange"]["EndingHashKey"])
+        users = user_records(record)
+        def inside(pk, ehk):
+            key = int(ehk) if ehk else int(hashlib.md5(pk.encode()).hexdigest(), 16)
+            return low <= key <= high
+        if any(aggregated and not inside(pk, ehk) for _, pk, ehk, aggregated in users):
+            dropped += 1
+            continue
+        for data, *_ in users:
+            out.write(data if data.endswith(b"\n") else data + b"\n")
+    out.flush()
+    print(json.dumps({"dropped_aggregates": dropped}), file=sys.stderr)
+
+
+def split_shard(name, shard_id):
+    kinesis = client("kinesis")
+    shard = next(s for s in kinesis.list_shards(StreamName=name)["Shards"] if s["ShardId"] == shard_id)
+    low = int(shard["HashKeyRange"]["StartingHashKey"])
+    high = int(shard["HashKeyRange"]["EndingHashKey"])
+    kinesis.split_shard(StreamName=name, ShardToSplit=shard_id, NewStartingHashKey=str((low + high) // 2 + 1))
+    for _ in range(200):
+        if kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
+            return
+        time.sleep(0.05)
+
+
 def create_firehose(name, bucket):
     client("s3").create_bucket(Bucket=bucket)
     client("firehose").create_delivery_stream(
@@ -135,6 +169,7 @@ def read_bucket(bucket):
 
 COMMANDS = {"create-stream": create_stream, "read-stream": read_stream,
             "read-deagg": read_deagg, "kcl-check": kcl_check,
+            "kcl-read": kcl_read, "split-shard": split_shard,
             "create-firehose": create_firehose, "read-bucket": read_bucket}
 
 if __name__ == "__main__":

@@ -1,0 +1,69 @@
+//! Per-shard limits enforced by a proxy in front of kinesalite (50 records/s and 50 KiB/s per
+//! shard on a 2-shard stream): without rate limiting the agent is throttled a lot and still
+//! loses nothing; with per-shard rate limiting just under the limits, throttling nearly stops.
+
+mod common;
+
+use common::proxy::{FaultPlan, FaultProxy};
+use common::*;
+use std::time::Duration;
+
+const PLAN: FaultPlan = FaultPlan {
+    fail_entry_every: 0,
+    throttle_request_every: 0,
+    error_500_every: 0,
+    deny_all: false,
+    shard_records_per_sec: 50,
+    shard_bytes_per_sec: 50 * 1024,
+};
+
+/// Returns the proxy's counts, the agent's `entries_throttled` and its log.
+fn ship(rate_limit: &str) -> (common::proxy::ProxyStats, u64, String) {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("paced", 2);
+    let proxy = FaultProxy::start(kinesis.port, PLAN);
+    let ws = Workspace::new();
+    let file = ws.logs().join("app.log");
+    let expected = write_lines(&file, "p", 0..4_000, 120);
+    ws.config(&format!(
+        "[[flow]]\nname = \"p\"\npaths = [\"$LOGS/app.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"paced\"\naggregation = \"kpl\"\nrecord_target_bytes = \"4KiB\"\n{rate_limit}"
+    ));
+    let mut agent = ws.start(&proxy.url);
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(120));
+    assert!(agent.stop().0.success(), "{}", agent.log());
+    assert_exactly_once(
+        &expected,
+        &lines_of(&kinesis.tool(&["read-deagg", "paced"])),
+    );
+    let stats = proxy.stats();
+    // Only throttled entries were resent: every entry reached the stream once or was refused.
+    assert_eq!(
+        stats.entries_received,
+        agent.final_counter("records_delivered") + stats.entries_failed,
+        "{stats:?}"
+    );
+    (stats, agent.final_counter("entries_throttled"), agent.log())
+}
+
+#[test]
+fn without_rate_limiting_throttling_is_survived_without_loss() {
+    let (stats, throttled, _) = ship("rate_limit = false\n");
+    let rate = stats.entries_failed as f64 / stats.entries_received as f64;
+    assert!(
+        rate > 0.10,
+        "the proxy should throttle an unpaced agent: {stats:?}"
+    );
+    assert!(throttled > 0);
+}
+
+#[test]
+fn per_shard_rate_limiting_nearly_stops_throttling() {
+    let (stats, _, log) = ship("shard_records_per_sec = 45\nshard_bytes_per_sec = \"45KiB\"\n");
+    let rate = stats.entries_failed as f64 / stats.entries_received as f64;
+    assert!(
+        rate < 0.02,
+        "throttled {:.1}% of entries: {stats:?}",
+        rate * 100.0
+    );
+    assert!(log.contains("shard map updated"), "{log}");
+}
