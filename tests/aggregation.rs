@@ -82,7 +82,7 @@ fn shard_aware_kpl_keeps_per_record_keys_inside_the_storing_shard() {
     let check = kcl_check(&kinesis);
     assert_eq!(check["outside_shard_range"], 0, "{check}");
     assert!(check["aggregates"].as_u64().unwrap() > 50, "{check}");
-    assert!(agent.log().contains("shard map updated"));
+    assert!(agent.log().contains("shard map loaded"));
 }
 
 #[test]

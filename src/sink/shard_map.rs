@@ -81,10 +81,16 @@ impl ShardMapCache {
     pub async fn load_once<S: ShardSource>(&self, source: &S) -> bool {
         match source.open_shards().await {
             Ok(shards) => {
+                tracing::info!(shards = shards.len(), "shard map loaded");
                 self.set(ShardMap::new(shards));
                 true
             }
-            Err(_) => false,
+            Err(error) => {
+                tracing::warn!(
+                    "cannot list the stream's shards yet ({error}); lines are sent un-aggregated until the shard map is known"
+                );
+                false
+            }
         }
     }
 
