@@ -32,4 +32,5 @@ pub mod metrics;
 pub mod pipeline;
 pub mod shutdown;
 pub mod sink;
+pub mod systemd;
 pub mod tail;

@@ -14,6 +14,7 @@ use crate::sink::kinesis::KinesisClient;
 use crate::sink::rate_limit::ShardRateLimiter;
 use crate::sink::shard_map::ShardMapCache;
 use crate::sink::shards::Shards;
+use crate::systemd;
 use crate::tail::FileKey;
 use crate::tail::tailer::Tailer;
 use std::collections::HashMap;
@@ -98,14 +99,19 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     ));
     let status = spawn_status_log(stats.clone(), config.status_interval, shutdown.stop.clone());
     tracing::info!(flows = config.flows.len(), state_dir = %config.state_dir.display(), "edgeship is running");
+    systemd::ready(&systemd::status_line(&stats));
+    let watchdog_done = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(systemd::run_watchdog(stats.clone(), watchdog_done.clone()));
 
     shutdown.stop.cancelled().await;
+    systemd::stopping();
     shutdown.arm_deadline(config.shutdown_timeout);
     status.abort();
     for tailer in tailers {
         let _ = tokio::task::spawn_blocking(move || tailer.join()).await;
     }
     let _ = checkpointer.await;
+    watchdog_done.cancel();
     for flow in &stats {
         tracing::info!("final: {}", flow.summary());
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Counters of one flow. Cheap to update from any stage.
 #[derive(Debug)]
@@ -40,6 +40,9 @@ pub struct FlowStats {
     pub records_undeliverable: AtomicU64,
     pub errors_by_code: Mutex<BTreeMap<String, u64>>,
     pub limiter: LogLimiter,
+    /// Milliseconds since `started` at the tailer's last sign of life.
+    tailer_heartbeat_ms: AtomicU64,
+    started: Instant,
 }
 
 impl FlowStats {
@@ -64,7 +67,26 @@ impl FlowStats {
             records_undeliverable: AtomicU64::new(0),
             errors_by_code: Mutex::new(BTreeMap::new()),
             limiter: LogLimiter::new(Duration::from_secs(300)),
+            tailer_heartbeat_ms: AtomicU64::new(0),
+            started: Instant::now(),
         }
+    }
+
+    /// How long the tailer has not shown a sign of life.
+    pub fn tailer_silent_for(&self) -> Duration {
+        let beat = Duration::from_millis(self.tailer_heartbeat_ms.load(Relaxed));
+        self.started.elapsed().saturating_sub(beat)
+    }
+
+    /// A short progress note for `systemctl status`.
+    pub fn short_status(&self) -> String {
+        let read = self.lines_read.load(Relaxed);
+        let delivered = self.lines_delivered.load(Relaxed);
+        format!(
+            "{}: {delivered} lines shipped, {} pending",
+            self.flow,
+            read.saturating_sub(delivered)
+        )
     }
 
     pub fn count_error(&self, code: &str, entries: u64) {
@@ -149,6 +171,11 @@ impl TailObserver for FlowStats {
             ""
         };
         tracing::error!(flow = %self.flow, file = %path.display(), "cannot read: {error}{hint}; other files keep shipping");
+    }
+
+    fn alive(&self) {
+        self.tailer_heartbeat_ms
+            .store(self.started.elapsed().as_millis() as u64, Relaxed);
     }
 
     fn lines_read(&self, lines: u64, bytes: u64) {

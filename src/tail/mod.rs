@@ -74,4 +74,6 @@ pub trait TailObserver: Send + Sync {
     fn line_truncated(&self, path: &Path, offset: u64, kept_bytes: usize);
     fn read_error(&self, path: &Path, error: &std::io::Error);
     fn lines_read(&self, lines: u64, bytes: u64);
+    /// The tail loop is alive (called every pass, and while waiting for room downstream).
+    fn alive(&self);
 }

@@ -74,6 +74,7 @@ impl Tailer {
     fn run(mut self) {
         let mut next_scan = Instant::now();
         while !self.stop.is_cancelled() {
+            self.observer.alive();
             if Instant::now() >= next_scan {
                 for marker in self.scan() {
                     if self.send(marker).is_err() {
@@ -106,14 +107,21 @@ impl Tailer {
     }
 
     /// Sends downstream, waiting for room; `Err` when stopping or the pipeline is gone. A chunk
-    /// dropped here was never acknowledged, so it is read again after a restart.
+    /// dropped here was never acknowledged, so it is read again after a restart. Waiting for
+    /// room (AWS slow or down) still counts as alive for the watchdog.
     fn send(&self, chunk: Chunk) -> Result<(), ()> {
-        let (stop, out) = (self.stop.clone(), self.out.clone());
+        let (stop, out, observer) = (self.stop.clone(), self.out.clone(), self.observer.clone());
         self.runtime.block_on(async move {
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => Err(()),
-                sent = out.send(chunk) => sent.map_err(|_| ()),
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return Err(()),
+                    permit = out.reserve() => {
+                        permit.map_err(|_| ())?.send(chunk);
+                        return Ok(());
+                    }
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => observer.alive(),
+                }
             }
         })
     }

@@ -195,6 +195,11 @@ impl Workspace {
 
     /// Starts `edgeship run`; stderr goes to `agent-N.log` in the workspace.
     pub fn start(&self, endpoint: &str) -> Agent {
+        self.start_with_env(endpoint, &[])
+    }
+
+    /// Like [`start`](Self::start), with extra environment variables.
+    pub fn start_with_env(&self, endpoint: &str, extra: &[(&str, &str)]) -> Agent {
         let n = (0..)
             .find(|n| !self.path(&format!("agent-{n}.log")).exists())
             .unwrap();
@@ -205,6 +210,7 @@ impl Workspace {
             .arg(self.path("edgeship.toml"))
             .envs(aws_env(endpoint))
             .env("RUST_LOG", "info")
+            .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

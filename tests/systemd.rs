@@ -1,0 +1,113 @@
+//! systemd integration: the unit passes `systemd-analyze verify` and rates OK or better in
+//! `systemd-analyze security`; the agent speaks sd_notify to a fake NOTIFY_SOCKET (READY=1,
+//! STATUS=, WATCHDOG=1 while alive, STOPPING=1 on SIGTERM).
+
+mod common;
+
+use common::*;
+use std::os::unix::net::UnixDatagram;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The shipped unit with ExecStart pointing at the binary under test.
+fn unit_under_test(dir: &std::path::Path) -> std::path::PathBuf {
+    let unit = std::fs::read_to_string(repo().join("systemd/edgeship.service")).unwrap();
+    let path = dir.join("edgeship.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/bin/edgeship", env!("CARGO_BIN_EXE_edgeship")),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn unit_verifies_and_is_hardened() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_under_test(dir.path());
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze (apt package systemd)");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let security = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&security.stdout).into_owned()
+        + &String::from_utf8_lossy(&security.stderr);
+    let line = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("{text}"));
+    eprintln!("{line}");
+    let score: f64 = line
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        score <= 4.0 && (line.contains("OK") || line.contains("SAFE")),
+        "{line}"
+    );
+}
+
+#[test]
+fn agent_notifies_ready_status_watchdog_and_stopping() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("sd", 1);
+    let ws = Workspace::new();
+    write_lines(&ws.logs().join("a.log"), "sd", 0..100, 10);
+    ws.config("[[flow]]\nname = \"sd\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"sd\"\n");
+    let socket_path = ws.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let messages = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = messages.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        loop {
+            if let Ok(n) = socket.recv(&mut buffer) {
+                sink.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            }
+        }
+    });
+    let socket_env = socket_path.to_string_lossy().into_owned();
+    let mut agent = ws.start_with_env(
+        &kinesis.url,
+        &[("NOTIFY_SOCKET", &socket_env), ("WATCHDOG_USEC", "1000000")],
+    );
+    let has = |wanted: &str| messages.lock().unwrap().iter().any(|m| m.contains(wanted));
+    let count = |wanted: &str| {
+        messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.contains(wanted))
+            .count()
+    };
+    wait_for(Duration::from_secs(20), "READY=1", || has("READY=1"));
+    wait_for(Duration::from_secs(20), "three watchdog pings", || {
+        count("WATCHDOG=1") >= 3
+    });
+    wait_for(Duration::from_secs(20), "a progress status", || {
+        has("STATUS=sd: 100 lines shipped")
+    });
+    assert!(!has("STOPPING=1"));
+    assert!(agent.stop().0.success());
+    wait_for(Duration::from_secs(5), "STOPPING=1", || has("STOPPING=1"));
+}
