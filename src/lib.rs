@@ -32,5 +32,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod shutdown;
 pub mod sink;
+pub mod status;
 pub mod systemd;
 pub mod tail;

@@ -34,6 +34,11 @@ enum Command {
         #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Show every file's acknowledged offset, size and lag (and live figures if [metrics] is on).
+    Status {
+        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
     /// Print every record of a Kinesis stream (all shards, from the oldest), one per line.
     Consume {
         /// Stream name.
@@ -54,6 +59,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { config } => run(&config),
         Command::Validate { config } => validate(&config),
+        Command::Status { config } => Config::load(&config)
+            .map(|c| print!("{}", edgeship::status::report(&c)))
+            .map_err(Into::into),
         Command::Consume {
             stream,
             region,

@@ -2,7 +2,7 @@
 
 use crate::aggregate::batcher::KeyPolicy;
 use crate::aggregate::{Batcher, run_batcher};
-use crate::checkpoint::{Checkpoints, Store, StoreError, run_checkpointer};
+use crate::checkpoint::{CheckpointView, Checkpoints, Store, StoreError, run_checkpointer};
 use crate::config::{Config, Destination, Flow};
 use crate::metrics::FlowStats;
 use crate::shutdown::Shutdown;
@@ -36,6 +36,13 @@ pub enum RunError {
     Aws(#[from] AwsSetupError),
     #[error("cannot start the tailer thread: {0}")]
     Thread(std::io::Error),
+    #[error(
+        "cannot listen for metrics on {listen}: {source}; change [metrics] listen or free the port"
+    )]
+    Metrics {
+        listen: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Runs every flow until `shutdown.stop` fires and the pipeline has drained.
@@ -91,12 +98,19 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
         stats.push(flow_stats);
     }
     drop(ack_tx);
+    let view = CheckpointView::new(checkpoints.clone());
     let checkpointer = tokio::spawn(run_checkpointer(
         store,
         checkpoints,
         ack_rx,
         config.checkpoint_interval,
+        view.clone(),
     ));
+    if let Some(listen) = config.metrics_listen {
+        crate::metrics::server::start(listen, stats.clone(), view, shutdown.stop.clone())
+            .await
+            .map_err(|source| RunError::Metrics { listen, source })?;
+    }
     let status = spawn_status_log(stats.clone(), config.status_interval, shutdown.stop.clone());
     tracing::info!(flows = config.flows.len(), state_dir = %config.state_dir.display(), "edgeship is running");
     systemd::ready(&systemd::status_line(&stats));

@@ -9,8 +9,11 @@ pub use store::{Checkpoints, FileCheckpoint, Store, StoreError};
 pub use tracker::AckTracker;
 
 use crate::aggregate::Progress;
-use std::sync::Arc;
+use crate::tail::FileKey;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// A batch was fully delivered.
@@ -21,6 +24,36 @@ pub struct Ack {
     pub progress: Progress,
 }
 
+/// What metrics and status see of the checkpoints: the state last written to disk, and when.
+#[derive(Clone)]
+pub struct CheckpointView(Arc<RwLock<(Checkpoints, Instant)>>);
+
+impl CheckpointView {
+    pub fn new(checkpoints: Checkpoints) -> CheckpointView {
+        CheckpointView(Arc::new(RwLock::new((checkpoints, Instant::now()))))
+    }
+
+    /// Acknowledged offsets of one flow's files.
+    pub fn acked(&self, flow: &str) -> HashMap<FileKey, u64> {
+        let state = self.0.read().expect("view lock");
+        state
+            .0
+            .iter()
+            .filter(|((f, _), _)| f == flow)
+            .map(|((_, key), c)| (*key, c.offset))
+            .collect()
+    }
+
+    /// Time since the last successful write (or since start, before the first one).
+    pub fn age(&self) -> Duration {
+        self.0.read().expect("view lock").1.elapsed()
+    }
+
+    fn written(&self, checkpoints: Checkpoints) {
+        *self.0.write().expect("view lock") = (checkpoints, Instant::now());
+    }
+}
+
 /// The checkpointer stage: runs until every sender has dropped its ack channel, then writes the
 /// final state. Write failures are logged (rarely) and retried at the next interval.
 pub async fn run_checkpointer(
@@ -28,6 +61,7 @@ pub async fn run_checkpointer(
     checkpoints: Checkpoints,
     mut acks: mpsc::Receiver<Ack>,
     interval: Duration,
+    view: CheckpointView,
 ) {
     let store = Arc::new(store);
     let mut tracker = AckTracker::new(checkpoints);
@@ -41,11 +75,11 @@ pub async fn run_checkpointer(
                 None => break,
             },
             _ = tick.tick(), if dirty => {
-                dirty = !persist(&store, tracker.checkpoints()).await;
+                dirty = !persist(&store, tracker.checkpoints(), &view).await;
             }
         }
     }
-    if dirty && !persist(&store, tracker.checkpoints()).await {
+    if dirty && !persist(&store, tracker.checkpoints(), &view).await {
         tracing::error!(
             "final checkpoint could not be written; lines since the last successful write will be sent again after restart"
         );
@@ -53,10 +87,13 @@ pub async fn run_checkpointer(
 }
 
 /// Writes on a blocking thread (fsync can take a while on SD cards); `true` on success.
-async fn persist(store: &Arc<Store>, checkpoints: &Checkpoints) -> bool {
+async fn persist(store: &Arc<Store>, checkpoints: &Checkpoints, view: &CheckpointView) -> bool {
     let (store, snapshot) = (store.clone(), checkpoints.clone());
-    match tokio::task::spawn_blocking(move || store.save(&snapshot)).await {
-        Ok(Ok(())) => true,
+    match tokio::task::spawn_blocking(move || store.save(&snapshot).map(|()| snapshot)).await {
+        Ok(Ok(snapshot)) => {
+            view.written(snapshot);
+            true
+        }
         Ok(Err(error)) => {
             tracing::error!("{error}; retrying at the next checkpoint interval");
             false

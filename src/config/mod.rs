@@ -5,7 +5,7 @@
 mod raw;
 mod units;
 
-pub use raw::{RawAws, RawConfig, RawFlow};
+pub use raw::{RawAws, RawConfig, RawFlow, RawMetrics};
 pub use units::parse_byte_size;
 
 use crate::sink::limits::*;
@@ -148,6 +148,8 @@ pub struct Config {
     pub status_interval: Duration,
     pub log_level: String,
     pub aws: AwsSettings,
+    /// Where the Prometheus endpoint listens, if enabled.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub flows: Vec<Flow>,
 }
 
@@ -212,6 +214,16 @@ impl Validator<'_> {
                 "use one of error, warn, info, debug, trace",
             ));
         }
+        let metrics_listen = match &raw.metrics.listen {
+            None => None,
+            Some(text) => Some(text.parse().map_err(|_| {
+                self.err(
+                    "metrics.listen",
+                    format!("{text:?} is not an address with a port"),
+                    "use e.g. listen = \"127.0.0.1:9187\"",
+                )
+            })?),
+        };
         let mut flows = Vec::with_capacity(raw.flow.len());
         for (index, raw_flow) in raw.flow.into_iter().enumerate() {
             let flow = self.flow(index, raw_flow)?;
@@ -238,6 +250,7 @@ impl Validator<'_> {
                 request_timeout: raw.aws.request_timeout,
                 permanent_error_backoff: raw.aws.permanent_error_backoff,
             },
+            metrics_listen,
             flows,
         })
     }

@@ -31,9 +31,21 @@ pub struct RawConfig {
     /// AWS connection settings shared by all flows.
     #[serde(default)]
     pub aws: RawAws,
+    /// `[metrics]`: the optional Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: RawMetrics,
     /// One `[[flow]]` table per set of files and their destination.
     #[serde(default)]
     pub flow: Vec<RawFlow>,
+}
+
+/// `[metrics]`: off unless `listen` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Address of the Prometheus text endpoint (`GET /metrics`), e.g. `"127.0.0.1:9187"`.
+    /// Keep it on localhost unless a firewall protects it. Default: off.
+    pub listen: Option<String>,
 }
 
 /// `[aws]`: optional; the standard AWS environment variables and profiles also work.

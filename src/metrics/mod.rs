@@ -1,13 +1,17 @@
-//! Counters per flow, the tail observer that reports file events, and the log-flood guard.
-//! (A Prometheus endpoint will read the same counters.)
+//! Counters and gauges per flow ([`FlowStats`], fed by every stage and by the tail observer in
+//! [`observer`]), the log-flood guard, process figures from `/proc`, and the optional Prometheus
+//! text endpoint ([`server`], rendered by [`prometheus`]).
 
 mod limiter;
+mod observer;
+pub mod process;
+pub mod prometheus;
+pub mod server;
 
 pub use limiter::LogLimiter;
 
-use crate::tail::TailObserver;
-use std::collections::BTreeMap;
-use std::path::Path;
+use crate::tail::FileKey;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -43,6 +47,12 @@ pub struct FlowStats {
     /// Milliseconds since `started` at the tailer's last sign of life.
     tailer_heartbeat_ms: AtomicU64,
     started: Instant,
+    /// Size of every tracked file, for the lag gauge.
+    pub file_sizes: Mutex<HashMap<FileKey, u64>>,
+    /// Bytes that will never be shipped, by reason.
+    pub bytes_lost: Mutex<BTreeMap<&'static str, u64>>,
+    /// Milliseconds since `started` when lines last started waiting (0: nothing pending).
+    pending_since_ms: AtomicU64,
 }
 
 impl FlowStats {
@@ -69,6 +79,36 @@ impl FlowStats {
             limiter: LogLimiter::new(Duration::from_secs(300)),
             tailer_heartbeat_ms: AtomicU64::new(0),
             started: Instant::now(),
+            file_sizes: Mutex::new(HashMap::new()),
+            bytes_lost: Mutex::new(BTreeMap::new()),
+            pending_since_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Lines were read: if nothing was pending, the waiting starts now.
+    pub(crate) fn note_read(&self) {
+        let _ = self
+            .pending_since_ms
+            .compare_exchange(0, self.now_ms(), Relaxed, Relaxed);
+    }
+
+    /// A batch was delivered: if everything read is delivered, nothing waits any more.
+    pub fn note_delivered(&self) {
+        if self.lines_delivered.load(Relaxed) >= self.lines_read.load(Relaxed) {
+            self.pending_since_ms.store(0, Relaxed);
+        }
+    }
+
+    /// How long the oldest undelivered line has been waiting (approximately: since the
+    /// pipeline last had nothing pending).
+    pub fn lag_seconds(&self) -> f64 {
+        match self.pending_since_ms.load(Relaxed) {
+            0 => 0.0,
+            since => self.now_ms().saturating_sub(since) as f64 / 1000.0,
         }
     }
 
@@ -87,6 +127,15 @@ impl FlowStats {
             self.flow,
             read.saturating_sub(delivered)
         )
+    }
+
+    pub fn count_lost(&self, reason: &'static str, bytes: u64) {
+        *self
+            .bytes_lost
+            .lock()
+            .expect("stats lock")
+            .entry(reason)
+            .or_default() += bytes;
     }
 
     pub fn count_error(&self, code: &str, entries: u64) {
@@ -132,54 +181,5 @@ impl FlowStats {
                 .saturating_sub(self.files_released.load(Relaxed)),
             errors,
         )
-    }
-}
-
-impl TailObserver for FlowStats {
-    fn file_added(&self, path: &Path, offset: u64, reason: &str) {
-        self.files_added.fetch_add(1, Relaxed);
-        tracing::info!(flow = %self.flow, file = %path.display(), offset, "tailing file: {reason}");
-    }
-
-    fn file_released(&self, path: &Path, reason: &str) {
-        self.files_released.fetch_add(1, Relaxed);
-        tracing::info!(flow = %self.flow, file = %path.display(), "released file: {reason}");
-    }
-
-    fn file_truncated(&self, path: &Path, old_offset: u64, new_size: u64) {
-        tracing::warn!(flow = %self.flow, file = %path.display(), old_offset, new_size, "file was truncated in place; reading it again from the start");
-    }
-
-    fn line_truncated(&self, path: &Path, offset: u64, kept_bytes: usize) {
-        self.lines_truncated.fetch_add(1, Relaxed);
-        if self.limiter.allow("line_truncated") {
-            tracing::warn!(flow = %self.flow, file = %path.display(), offset, kept_bytes, "line longer than the record limit was truncated (the rest up to its newline is skipped); raise record_max_bytes if the stream allows larger records");
-        }
-    }
-
-    fn read_error(&self, path: &Path, error: &std::io::Error) {
-        self.read_errors.fetch_add(1, Relaxed);
-        if !self
-            .limiter
-            .allow(&format!("read_error:{}", path.display()))
-        {
-            return;
-        }
-        let hint = if error.kind() == std::io::ErrorKind::PermissionDenied {
-            "; give the edgeship user read access (e.g. add it to the group that owns the logs, such as adm)"
-        } else {
-            ""
-        };
-        tracing::error!(flow = %self.flow, file = %path.display(), "cannot read: {error}{hint}; other files keep shipping");
-    }
-
-    fn alive(&self) {
-        self.tailer_heartbeat_ms
-            .store(self.started.elapsed().as_millis() as u64, Relaxed);
-    }
-
-    fn lines_read(&self, lines: u64, bytes: u64) {
-        self.lines_read.fetch_add(lines, Relaxed);
-        self.bytes_read.fetch_add(bytes, Relaxed);
     }
 }

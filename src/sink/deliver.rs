@@ -299,6 +299,7 @@ impl<C: PutClient> Sender<C> {
                         .records_delivered
                         .fetch_add(batch.entries.len() as u64 - undeliverable, Relaxed);
                     stats.lines_delivered.fetch_add(batch.lines, Relaxed);
+                    stats.note_delivered();
                     stats.bytes_delivered.fetch_add(batch.bytes(), Relaxed);
                     stats
                         .put_payload_units

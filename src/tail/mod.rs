@@ -68,8 +68,12 @@ impl Chunk {
 /// What the tailer reports. Implemented by the metrics/status side; the tailer does not log
 /// or count on its own.
 pub trait TailObserver: Send + Sync {
-    fn file_added(&self, path: &Path, offset: u64, reason: &str);
-    fn file_released(&self, path: &Path, reason: &str);
+    fn file_added(&self, key: FileKey, path: &Path, offset: u64, reason: &str);
+    fn file_released(&self, key: FileKey, path: &Path, reason: &str);
+    /// The file's current size (seen on a scan, or read up to).
+    fn file_size(&self, key: FileKey, size: u64);
+    /// Bytes that will never be shipped, and why (e.g. the skipped rest of over-long lines).
+    fn bytes_lost(&self, path: &Path, reason: &'static str, bytes: u64);
     fn file_truncated(&self, path: &Path, old_offset: u64, new_size: u64);
     fn line_truncated(&self, path: &Path, offset: u64, kept_bytes: usize);
     fn read_error(&self, path: &Path, error: &std::io::Error);

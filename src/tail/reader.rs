@@ -23,6 +23,8 @@ pub struct Truncation {
 pub struct ReadOutcome {
     pub chunk: Option<Chunk>,
     pub truncations: Vec<Truncation>,
+    /// Bytes of over-long lines that were skipped (not shipped).
+    pub skipped_bytes: u64,
     /// No more bytes in the file right now.
     pub at_eof: bool,
 }
@@ -112,25 +114,30 @@ impl FileReader {
             return Ok(ReadOutcome {
                 chunk: None,
                 truncations: Vec::new(),
+                skipped_bytes: 0,
                 at_eof: true,
             });
         }
-        let (chunk, truncations) = self.split_lines(data);
+        let (chunk, truncations, skipped_bytes) = self.split_lines(data);
         Ok(ReadOutcome {
             chunk,
             truncations,
+            skipped_bytes,
             at_eof: read < READ_BYTES,
         })
     }
 
     /// Splits `data` (which starts at `self.consumed`) into lines; keeps the partial tail.
-    fn split_lines(&mut self, mut data: Vec<u8>) -> (Option<Chunk>, Vec<Truncation>) {
+    /// Also returns how many bytes of over-long lines were skipped.
+    fn split_lines(&mut self, mut data: Vec<u8>) -> (Option<Chunk>, Vec<Truncation>, u64) {
         let base = self.consumed;
         let mut lines = Vec::new();
         let mut truncations = Vec::new();
+        let mut skipped = 0;
         let mut start = 0usize;
         for newline in memchr::memchr_iter(b'\n', &data) {
             if self.skipping {
+                skipped += (newline - start) as u64;
                 self.skipping = false;
             } else {
                 let mut end = newline;
@@ -142,6 +149,7 @@ impl FileReader {
                         offset: base + start as u64,
                         kept_bytes: self.max_line_bytes,
                     });
+                    skipped += (end - start - self.max_line_bytes) as u64;
                     end = start + self.max_line_bytes;
                 }
                 lines.push(Line {
@@ -155,8 +163,10 @@ impl FileReader {
         let tail_len = data.len() - start;
         let mut consumed = start;
         if self.skipping {
+            skipped += tail_len as u64;
             consumed = data.len();
         } else if tail_len > self.max_line_bytes {
+            skipped += (tail_len - self.max_line_bytes) as u64;
             // Emit the head now rather than buffer an unbounded line.
             truncations.push(Truncation {
                 offset: base + start as u64,
@@ -174,7 +184,7 @@ impl FileReader {
         self.partial = data.split_off(consumed);
         self.consumed = base + consumed as u64;
         if consumed == 0 {
-            return (None, truncations);
+            return (None, truncations, skipped);
         }
         let chunk = Chunk {
             file: self.file_ref.clone(),
@@ -184,7 +194,7 @@ impl FileReader {
             end_offset: self.consumed,
             released: false,
         };
-        (Some(chunk), truncations)
+        (Some(chunk), truncations, skipped)
     }
 }
 
@@ -248,9 +258,12 @@ mod tests {
         let (mut tmp, mut r) = reader(b"abcdefghij", 4);
         let outcome = r.read_chunk().unwrap();
         assert_eq!(texts(outcome.chunk.as_ref().unwrap()), ["abcd"]);
+        assert_eq!(outcome.skipped_bytes, 6);
         assert_eq!(r.consumed(), 10);
         tmp.write_all(b"klm\nnext\n").unwrap();
-        let chunk = r.read_chunk().unwrap().chunk.unwrap();
+        let outcome = r.read_chunk().unwrap();
+        assert_eq!(outcome.skipped_bytes, 3);
+        let chunk = outcome.chunk.unwrap();
         assert_eq!(texts(&chunk), ["next"]);
         assert_eq!(chunk.end_offset, 19);
     }

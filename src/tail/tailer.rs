@@ -172,6 +172,7 @@ impl Tailer {
     fn track(&mut self, path: &Path) -> Option<FileKey> {
         let metadata = std::fs::metadata(path).ok()?;
         let key = FileKey::of(&metadata);
+        self.observer.file_size(key, metadata.len());
         if let Some(tracked) = self.files.get_mut(&key) {
             if tracked.reader.file_ref().path != path {
                 // Renamed but still matched (e.g. app.log -> app.log.1): same file, new name.
@@ -203,7 +204,7 @@ impl Tailer {
         });
         match FileReader::new(file, file_ref, offset, self.flow.limits.max_line_bytes()) {
             Ok(reader) => {
-                self.observer.file_added(path, offset, reason);
+                self.observer.file_added(key, path, offset, reason);
                 self.files.insert(
                     key,
                     TrackedFile {
@@ -262,9 +263,16 @@ impl Tailer {
                     self.observer
                         .line_truncated(&path, cut.offset, cut.kept_bytes);
                 }
+                if outcome.skipped_bytes > 0 {
+                    self.observer
+                        .bytes_lost(&path, "line_truncated", outcome.skipped_bytes);
+                }
                 tracked.at_eof = outcome.at_eof;
                 if outcome.at_eof && outcome.chunk.is_none() {
                     check_truncation(tracked, &path, self.observer.as_ref());
+                }
+                if outcome.at_eof {
+                    self.observer.file_size(key, tracked.reader.read_position());
                 }
                 let chunk = outcome.chunk?;
                 self.observer.lines_read(
@@ -295,6 +303,7 @@ impl Tailer {
         let tracked = self.files.remove(&key).expect("checked above");
         let file_ref = tracked.reader.file_ref().clone();
         self.observer.file_released(
+            key,
             &file_ref.path,
             "no longer matched (rotated away or deleted) and read to its end",
         );

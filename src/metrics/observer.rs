@@ -1,0 +1,76 @@
+//! The tail observer: file events become log lines and counters.
+
+use super::FlowStats;
+use crate::tail::{FileKey, TailObserver};
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+
+impl TailObserver for FlowStats {
+    fn file_added(&self, key: FileKey, path: &Path, offset: u64, reason: &str) {
+        self.files_added.fetch_add(1, Relaxed);
+        self.file_sizes
+            .lock()
+            .expect("stats lock")
+            .entry(key)
+            .or_insert(offset);
+        tracing::info!(flow = %self.flow, file = %path.display(), offset, "tailing file: {reason}");
+    }
+
+    fn file_released(&self, key: FileKey, path: &Path, reason: &str) {
+        self.files_released.fetch_add(1, Relaxed);
+        self.file_sizes.lock().expect("stats lock").remove(&key);
+        tracing::info!(flow = %self.flow, file = %path.display(), "released file: {reason}");
+    }
+
+    fn file_truncated(&self, path: &Path, old_offset: u64, new_size: u64) {
+        tracing::warn!(flow = %self.flow, file = %path.display(), old_offset, new_size, "file was truncated in place; reading it again from the start");
+    }
+
+    fn line_truncated(&self, path: &Path, offset: u64, kept_bytes: usize) {
+        self.lines_truncated.fetch_add(1, Relaxed);
+        if self.limiter.allow("line_truncated") {
+            tracing::warn!(flow = %self.flow, file = %path.display(), offset, kept_bytes, "line longer than the record limit was truncated (the rest up to its newline is skipped); raise record_max_bytes if the stream allows larger records");
+        }
+    }
+
+    fn read_error(&self, path: &Path, error: &std::io::Error) {
+        self.read_errors.fetch_add(1, Relaxed);
+        if !self
+            .limiter
+            .allow(&format!("read_error:{}", path.display()))
+        {
+            return;
+        }
+        let hint = if error.kind() == std::io::ErrorKind::PermissionDenied {
+            "; give the edgeship user read access (e.g. add it to the group that owns the logs, such as adm)"
+        } else {
+            ""
+        };
+        tracing::error!(flow = %self.flow, file = %path.display(), "cannot read: {error}{hint}; other files keep shipping");
+    }
+
+    fn alive(&self) {
+        self.tailer_heartbeat_ms
+            .store(self.started.elapsed().as_millis() as u64, Relaxed);
+    }
+
+    fn file_size(&self, key: FileKey, size: u64) {
+        self.file_sizes
+            .lock()
+            .expect("stats lock")
+            .insert(key, size);
+    }
+
+    fn bytes_lost(&self, path: &Path, reason: &'static str, bytes: u64) {
+        self.count_lost(reason, bytes);
+        tracing::debug!(flow = %self.flow, file = %path.display(), bytes, "bytes not shipped: {reason}");
+    }
+
+    fn lines_read(&self, lines: u64, bytes: u64) {
+        if lines > 0 {
+            self.note_read();
+        }
+        self.lines_read.fetch_add(lines, Relaxed);
+        self.bytes_read.fetch_add(bytes, Relaxed);
+    }
+}

@@ -1,0 +1,142 @@
+//! The Prometheus endpoint's content after shipping a known file, and `edgeship status`.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+fn get(port: u16, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// The value of one series, e.g. `edgeship_lines_read_total{flow="m"}`.
+fn value(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+}
+
+#[test]
+fn metrics_endpoint_reports_a_shipped_file_and_status_shows_no_lag() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("m", 1);
+    let ws = Workspace::new();
+    let file = ws.logs().join("known.log");
+    write_lines(&file, "m", 0..1_000, 30);
+    let port = free_port();
+    std::fs::write(
+        ws.path("edgeship.toml"),
+        format!(
+            "state_dir = \"{}\"\ncheckpoint_interval = \"100ms\"\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n[[flow]]\nname = \"m\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\nkinesis_stream = \"m\"\n",
+            ws.path("state").display(),
+            file.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = ws.start(&kinesis.url);
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(300));
+
+    let response = get(port, "/metrics");
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.contains("text/plain; version=0.0.4"),
+        "{response}"
+    );
+    let flow = "{flow=\"m\"}";
+    assert_eq!(
+        value(&response, &format!("edgeship_lines_read_total{flow}")),
+        1000.0
+    );
+    assert_eq!(
+        value(&response, &format!("edgeship_lines_delivered_total{flow}")),
+        1000.0
+    );
+    assert_eq!(
+        value(&response, &format!("edgeship_records_sent_total{flow}")),
+        1000.0
+    );
+    assert_eq!(
+        value(&response, &format!("edgeship_read_bytes_total{flow}")),
+        std::fs::metadata(&file).unwrap().len() as f64
+    );
+    assert_eq!(
+        value(
+            &response,
+            &format!("edgeship_put_payload_units_total{flow}")
+        ),
+        1000.0
+    );
+    assert_eq!(value(&response, &format!("edgeship_lag_bytes{flow}")), 0.0);
+    assert_eq!(
+        value(&response, &format!("edgeship_lag_seconds{flow}")),
+        0.0
+    );
+    assert_eq!(
+        value(&response, &format!("edgeship_files_tracked{flow}")),
+        1.0
+    );
+    assert_eq!(
+        value(&response, &format!("edgeship_entries_retried_total{flow}")),
+        0.0
+    );
+    assert!(value(&response, "edgeship_checkpoint_age_seconds") < 5.0);
+    assert!(value(&response, "edgeship_process_resident_memory_bytes") > 1e6);
+    assert!(value(&response, "edgeship_process_open_fds") >= 3.0);
+    assert!(response.contains("# TYPE edgeship_lines_read_total counter"));
+    assert!(get(port, "/nope").starts_with("HTTP/1.1 404"));
+
+    let status = edgeship()
+        .args(["status", "--config"])
+        .arg(ws.path("edgeship.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let row = text
+        .lines()
+        .find(|l| l.contains("known.log"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.starts_with("m ") && row.contains(" 0 B "),
+        "offset = size, no lag: {row}"
+    );
+    assert!(text.contains("m: 1000 lines shipped"), "{text}");
+    assert!(agent.stop().0.success());
+}
+
+#[test]
+fn a_second_agent_cannot_reuse_a_metrics_port_and_says_so() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("edgeship.toml"),
+        format!("state_dir = \"{}\"\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n[[flow]]\nname = \"m\"\npaths = [\"/nonexistent/*.log\"]\nkinesis_stream = \"m\"\n", ws.path("state").display()),
+    )
+    .unwrap();
+    let output = edgeship()
+        .args(["run", "--config"])
+        .arg(ws.path("edgeship.toml"))
+        .envs(aws_env("http://127.0.0.1:9"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot listen for metrics"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
