@@ -5,9 +5,8 @@
 //! in a blocking read (a dead NFS mount, say) stops the pings and systemd restarts the agent.
 //! Without `NOTIFY_SOCKET` all of this is a no-op.
 
-use crate::metrics::FlowStats;
+use crate::metrics::FlowList;
 use sd_notify::NotifyState;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +22,14 @@ pub fn ready(status: &str) {
     notify(NotifyState::Status(status));
 }
 
+/// A reload begins (systemd 253+ wants the monotonic time with it).
+pub fn reloading() {
+    notify(NotifyState::Reloading);
+    if let Ok(now) = NotifyState::monotonic_usec_now() {
+        notify(now);
+    }
+}
+
 pub fn stopping() {
     notify(NotifyState::Stopping);
     notify(NotifyState::Status(
@@ -31,7 +38,8 @@ pub fn stopping() {
 }
 
 /// One line for `systemctl status`.
-pub fn status_line(flows: &[Arc<FlowStats>]) -> String {
+pub fn status_line(flows: &FlowList) -> String {
+    let flows = flows.read().expect("registry lock");
     flows
         .iter()
         .map(|f| f.short_status())
@@ -41,7 +49,7 @@ pub fn status_line(flows: &[Arc<FlowStats>]) -> String {
 
 /// Pings the watchdog at half of `WatchdogSec` while every tailer is alive, and refreshes
 /// `STATUS=`. Runs until `stop`.
-pub async fn run_watchdog(flows: Vec<Arc<FlowStats>>, stop: CancellationToken) {
+pub async fn run_watchdog(flows: FlowList, stop: CancellationToken) {
     let period = sd_notify::watchdog_enabled().map(|limit| limit / 2);
     let mut tick = tokio::time::interval(period.unwrap_or(Duration::from_secs(10)));
     loop {
@@ -51,7 +59,13 @@ pub async fn run_watchdog(flows: Vec<Arc<FlowStats>>, stop: CancellationToken) {
         }
         notify(NotifyState::Status(&status_line(&flows)));
         let Some(period) = period else { continue };
-        match flows.iter().find(|f| f.tailer_silent_for() > period * 2) {
+        let stalled = flows
+            .read()
+            .expect("registry lock")
+            .iter()
+            .find(|f| f.tailer_silent_for() > period * 2)
+            .cloned();
+        match stalled {
             None => notify(NotifyState::Watchdog),
             Some(stalled) => {
                 tracing::error!(flow = %stalled.flow, silent = ?stalled.tailer_silent_for(), "tailer shows no sign of life; withholding the watchdog ping so systemd restarts the agent")

@@ -20,8 +20,22 @@ use tokio::sync::mpsc;
 #[derive(Debug)]
 pub struct Ack {
     pub flow: Arc<str>,
+    /// Which run of the flow (a reload starts a new one, numbering its batches from 0).
+    pub instance: u64,
     pub seq: u64,
     pub progress: Progress,
+}
+
+/// What the checkpointer receives.
+#[derive(Debug)]
+pub enum CheckpointMsg {
+    Ack(Ack),
+    /// The acknowledged offsets of a flow's files, answered after every message sent before
+    /// this one was applied (a reloaded flow resumes exactly where its old run stopped).
+    Offsets {
+        flow: String,
+        reply: tokio::sync::oneshot::Sender<HashMap<FileKey, u64>>,
+    },
 }
 
 /// What metrics and status see of the checkpoints: the state last written to disk, and when.
@@ -59,7 +73,7 @@ impl CheckpointView {
 pub async fn run_checkpointer(
     store: Store,
     checkpoints: Checkpoints,
-    mut acks: mpsc::Receiver<Ack>,
+    mut acks: mpsc::Receiver<CheckpointMsg>,
     interval: Duration,
     view: CheckpointView,
 ) {
@@ -71,7 +85,10 @@ pub async fn run_checkpointer(
     loop {
         tokio::select! {
             ack = acks.recv() => match ack {
-                Some(ack) => dirty |= tracker.apply(ack),
+                Some(CheckpointMsg::Ack(ack)) => dirty |= tracker.apply(ack),
+                Some(CheckpointMsg::Offsets { flow, reply }) => {
+                    let _ = reply.send(tracker.offsets(&flow));
+                }
                 None => break,
             },
             _ = tick.tick(), if dirty => {

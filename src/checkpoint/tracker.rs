@@ -5,8 +5,8 @@
 
 use super::{Ack, Checkpoints, FileCheckpoint};
 use crate::aggregate::Progress;
+use crate::tail::FileKey;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 #[derive(Default)]
 struct FlowLedger {
@@ -16,7 +16,8 @@ struct FlowLedger {
 }
 
 pub struct AckTracker {
-    flows: HashMap<Arc<str>, FlowLedger>,
+    /// By flow instance: each run of a flow numbers its batches from 0.
+    flows: HashMap<u64, FlowLedger>,
     checkpoints: Checkpoints,
 }
 
@@ -32,9 +33,18 @@ impl AckTracker {
         &self.checkpoints
     }
 
+    /// The current offsets of one flow's files.
+    pub fn offsets(&self, flow: &str) -> HashMap<FileKey, u64> {
+        self.checkpoints
+            .iter()
+            .filter(|((f, _), _)| f == flow)
+            .map(|((_, key), c)| (*key, c.offset))
+            .collect()
+    }
+
     /// Records an acknowledgement; returns whether any checkpoint changed.
     pub fn apply(&mut self, ack: Ack) -> bool {
-        let ledger = self.flows.entry(ack.flow.clone()).or_default();
+        let ledger = self.flows.entry(ack.instance).or_default();
         ledger.waiting.insert(ack.seq, ack.progress);
         let mut ready = Vec::new();
         while let Some(progress) = ledger.waiting.remove(&ledger.next_seq) {
@@ -79,13 +89,15 @@ fn apply_progress(checkpoints: &mut Checkpoints, flow: &str, progress: &Progress
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tail::{FileKey, FileRef};
+    use crate::tail::FileRef;
+    use std::sync::Arc;
 
     fn ack(seq: u64, file: &Arc<FileRef>, offset: u64) -> Ack {
         let mut progress = Progress::default();
         progress.advance(file, offset, false);
         Ack {
             flow: Arc::from("f"),
+            instance: 0,
             seq,
             progress,
         }
@@ -124,6 +136,7 @@ mod tests {
         progress.advance(&file, 100, true);
         assert!(tracker.apply(Ack {
             flow: Arc::from("f"),
+            instance: 0,
             seq: 1,
             progress
         }));

@@ -110,6 +110,8 @@ impl BatchLimits {
 #[derive(Debug, Clone)]
 pub struct Flow {
     pub name: String,
+    /// The flow's settings as written; a reload restarts the flow only if this changed.
+    pub fingerprint: String,
     pub paths: Vec<String>,
     pub include: GlobSet,
     pub exclude_names: GlobSet,
@@ -256,6 +258,7 @@ impl Validator<'_> {
     }
 
     fn flow(&self, index: usize, raw: RawFlow) -> Result<Flow, ConfigError> {
+        let fingerprint = format!("{raw:?}");
         let key = |field: &str| format!("flow[{index}] ({:?}).{field}", raw.name);
         if raw.name.trim().is_empty() {
             return Err(self.err(
@@ -354,6 +357,7 @@ impl Validator<'_> {
             }
         }
         Ok(Flow {
+            fingerprint,
             name: raw.name,
             paths: raw.paths,
             include,

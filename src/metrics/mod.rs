@@ -12,9 +12,12 @@ pub use limiter::LogLimiter;
 
 use crate::tail::FileKey;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The stats of the flows running now (a reload changes the list).
+pub type FlowList = Arc<std::sync::RwLock<Vec<Arc<FlowStats>>>>;
 
 /// Counters of one flow. Cheap to update from any stage.
 #[derive(Debug)]

@@ -2,11 +2,10 @@
 //! default) answers the Prometheus text format; anything else gets 404. One request per
 //! connection, small and bounded; a broken client cannot hurt the pipeline.
 
-use super::FlowStats;
+use super::FlowList;
 use super::{process, prometheus};
 use crate::checkpoint::CheckpointView;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -15,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 /// Binds now (so a bad address fails at start), serves until `stop`.
 pub async fn start(
     listen: SocketAddr,
-    flows: Vec<Arc<FlowStats>>,
+    flows: FlowList,
     checkpoints: CheckpointView,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
@@ -45,7 +44,7 @@ pub async fn start(
 
 async fn serve(
     mut socket: TcpStream,
-    flows: &[Arc<FlowStats>],
+    flows: &FlowList,
     checkpoints: &CheckpointView,
 ) -> std::io::Result<()> {
     let mut request = Vec::with_capacity(1024);
@@ -61,7 +60,11 @@ async fn serve(
     let (status, body) = if is_metrics {
         (
             "200 OK",
-            prometheus::render(flows, checkpoints, process::usage()),
+            prometheus::render(
+                &flows.read().expect("registry lock").clone(),
+                checkpoints,
+                process::usage(),
+            ),
         )
     } else {
         ("404 Not Found", "see /metrics\n".to_owned())

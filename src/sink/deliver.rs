@@ -12,7 +12,7 @@ use super::limits::PUT_PAYLOAD_UNIT_BYTES;
 use super::shards::Shards;
 use super::{EntryStatus, ErrorClass, PutClient, classify, hint_for};
 use crate::aggregate::{Batch, Entry};
-use crate::checkpoint::Ack;
+use crate::checkpoint::{Ack, CheckpointMsg};
 use crate::metrics::FlowStats;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -236,6 +236,8 @@ pub fn put_payload_units(batch: &Batch) -> u64 {
 pub struct Sender<C> {
     pub client: Arc<C>,
     pub flow: Arc<str>,
+    /// This run of the flow (see [`Ack::instance`]).
+    pub instance: u64,
     pub max_in_flight: usize,
     /// Budget for the data of all in-flight requests together. The SDK holds about three
     /// copies of a request while it is sent (entries, blobs, base64 JSON), so this, not the
@@ -250,7 +252,7 @@ pub struct Sender<C> {
 
 impl<C: PutClient> Sender<C> {
     /// Runs until `batches` closes and every delivery has finished or been abandoned.
-    pub async fn run(self, mut batches: mpsc::Receiver<Batch>, acks: mpsc::Sender<Ack>) {
+    pub async fn run(self, mut batches: mpsc::Receiver<Batch>, acks: mpsc::Sender<CheckpointMsg>) {
         let mut in_flight = JoinSet::new();
         let budget_kib = u32::try_from(self.max_in_flight_bytes / 1024)
             .unwrap_or(u32::MAX)
@@ -270,6 +272,7 @@ impl<C: PutClient> Sender<C> {
                 .await
                 .expect("budget semaphore is never closed");
             let shards = self.shards.clone();
+            let instance = self.instance;
             let (client, policy, abort, stats, acks, flow) = (
                 self.client.clone(),
                 self.policy.clone(),
@@ -305,11 +308,12 @@ impl<C: PutClient> Sender<C> {
                         .put_payload_units
                         .fetch_add(put_payload_units(&batch), Relaxed);
                     let _ = acks
-                        .send(Ack {
+                        .send(CheckpointMsg::Ack(Ack {
                             flow,
+                            instance,
                             seq: batch.seq,
                             progress: batch.progress,
-                        })
+                        }))
                         .await;
                 }
             });

@@ -1,0 +1,188 @@
+//! One running flow: its tailer thread and its batcher and sender tasks, started and stopped
+//! as a unit: at start, at shutdown, and when a reload adds, changes or removes the flow.
+
+use super::RunError;
+use crate::aggregate::batcher::KeyPolicy;
+use crate::aggregate::{Batch, Batcher, run_batcher};
+use crate::checkpoint::CheckpointMsg;
+use crate::config::{AwsSettings, Destination, Flow};
+use crate::metrics::FlowStats;
+use crate::shutdown::Shutdown;
+use crate::sink::PutClient;
+use crate::sink::deliver::{RetryPolicy, Sender};
+use crate::sink::firehose::FirehoseClient;
+use crate::sink::kinesis::KinesisClient;
+use crate::sink::rate_limit::ShardRateLimiter;
+use crate::sink::shard_map::ShardMapCache;
+use crate::sink::shards::Shards;
+use crate::tail::FileKey;
+use crate::tail::tailer::Tailer;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Chunks (up to 256 KiB each) queued between a tailer and its batcher.
+const CHUNK_QUEUE: usize = 8;
+/// How often the shard map is re-listed even without a sign of resharding.
+const SHARD_MAP_PERIOD: Duration = Duration::from_secs(60);
+
+/// What every flow shares.
+pub struct FlowContext<'a> {
+    pub sdk: &'a aws_config::SdkConfig,
+    pub aws: &'a AwsSettings,
+    pub host: &'a str,
+    pub acks: &'a mpsc::Sender<CheckpointMsg>,
+    pub shutdown: &'a Shutdown,
+}
+
+pub struct RunningFlow {
+    pub flow: Flow,
+    pub stats: Arc<FlowStats>,
+    /// Children of the agent's tokens: a global shutdown stops every flow, a reload one.
+    stop: CancellationToken,
+    abort: CancellationToken,
+    tailer: std::thread::JoinHandle<()>,
+    sender: JoinHandle<()>,
+}
+
+/// Starts `flow`, resuming its files at `resume`; `instance` numbers this run of it.
+pub async fn start(
+    ctx: &FlowContext<'_>,
+    flow: &Flow,
+    resume: HashMap<FileKey, u64>,
+    instance: u64,
+) -> Result<RunningFlow, RunError> {
+    let stats = Arc::new(FlowStats::new(&flow.name));
+    let (stop, abort) = (
+        ctx.shutdown.stop.child_token(),
+        ctx.shutdown.abort.child_token(),
+    );
+    let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_QUEUE);
+    // One batch waits while the sender is busy; the log file is the real buffer.
+    let (batch_tx, batch_rx) = mpsc::channel(1);
+    let mut batcher = Batcher::new(
+        flow.limits.clone(),
+        flow.aggregation,
+        KeyPolicy::for_flow(flow, ctx.host),
+    );
+    let settings = SenderSettings {
+        flow,
+        aws: ctx.aws,
+        stats: &stats,
+        abort: &abort,
+        instance,
+    };
+    let sender = match &flow.destination {
+        Destination::Kinesis { stream } => {
+            let client = Arc::new(KinesisClient::new(ctx.sdk, stream));
+            let shards = shard_knowledge(&client, flow, &stop).await;
+            if let (Some(shards), true) = (&shards, flow.shard_aware) {
+                batcher = batcher.with_shard_map(shards.map.clone());
+            }
+            settings.spawn(client, shards, batch_rx, ctx.acks.clone())
+        }
+        Destination::Firehose { stream } => {
+            let client = Arc::new(FirehoseClient::new(ctx.sdk, stream));
+            settings.spawn(client, None, batch_rx, ctx.acks.clone())
+        }
+    };
+    tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
+    let tailer = Tailer::new(
+        flow.clone(),
+        resume,
+        stats.clone(),
+        chunk_tx,
+        stop.clone(),
+        tokio::runtime::Handle::current(),
+    );
+    let tailer = tailer.spawn().map_err(RunError::Thread)?;
+    tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.paths, flow.destination);
+    Ok(RunningFlow {
+        flow: flow.clone(),
+        stats,
+        stop,
+        abort,
+        tailer,
+        sender,
+    })
+}
+
+impl RunningFlow {
+    /// Stops reading, flushes, and waits until every delivery has finished (acknowledged) or,
+    /// after `timeout`, been abandoned (its lines are read again by the next run).
+    pub async fn stop(self, timeout: Duration) -> Arc<FlowStats> {
+        self.stop.cancel();
+        let abort = self.abort.clone();
+        let deadline = tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            abort.cancel();
+        });
+        let tailer = self.tailer;
+        let _ = tokio::task::spawn_blocking(move || tailer.join()).await;
+        let _ = self.sender.await;
+        deadline.abort();
+        tracing::info!("final: {}", self.stats.summary());
+        self.stats
+    }
+}
+
+/// The shard map (refreshed in the background) and rate limiter a Kinesis flow needs, if any.
+async fn shard_knowledge(
+    client: &Arc<KinesisClient>,
+    flow: &Flow,
+    stop: &CancellationToken,
+) -> Option<Arc<Shards>> {
+    if flow.shard_rate.is_none() && !flow.shard_aware {
+        return None;
+    }
+    let map = ShardMapCache::default();
+    if flow.shard_aware {
+        let _ = tokio::time::timeout(Duration::from_secs(10), map.load_once(client.as_ref())).await;
+    }
+    let refresher = map.clone().run(
+        client.clone(),
+        SHARD_MAP_PERIOD,
+        stop.clone(),
+        Arc::from(flow.name.as_str()),
+    );
+    tokio::spawn(refresher);
+    let limiter = flow.shard_rate.map(ShardRateLimiter::new);
+    Some(Arc::new(Shards { map, limiter }))
+}
+
+struct SenderSettings<'a> {
+    flow: &'a Flow,
+    aws: &'a AwsSettings,
+    stats: &'a Arc<FlowStats>,
+    abort: &'a CancellationToken,
+    instance: u64,
+}
+
+impl SenderSettings<'_> {
+    fn spawn<C: PutClient>(
+        &self,
+        client: Arc<C>,
+        shards: Option<Arc<Shards>>,
+        batches: mpsc::Receiver<Batch>,
+        acks: mpsc::Sender<CheckpointMsg>,
+    ) -> JoinHandle<()> {
+        let sender = Sender {
+            client,
+            flow: Arc::from(self.flow.name.as_str()),
+            instance: self.instance,
+            max_in_flight: self.flow.max_in_flight,
+            max_in_flight_bytes: self.flow.max_in_flight_bytes,
+            policy: RetryPolicy {
+                config_backoff: self.aws.permanent_error_backoff,
+                ..RetryPolicy::default()
+            },
+            abort: self.abort.clone(),
+            stats: self.stats.clone(),
+            shards,
+        };
+        tokio::spawn(sender.run(batches, acks))
+    }
+}

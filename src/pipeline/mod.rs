@@ -1,0 +1,253 @@
+//! Runs the agent: every flow's pipeline ([`flow`]), the shared checkpointer, metrics, status
+//! log and systemd notifications, until shutdown. `SIGHUP` reloads the config file: flows that
+//! were removed or changed are stopped like at shutdown (flushed, in-flight requests awaited,
+//! acknowledged), changed and added flows start from the live checkpoints, and unchanged
+//! flows keep running untouched. A config that fails validation is rejected and the running
+//! one kept.
+
+pub mod flow;
+
+use crate::checkpoint::{
+    CheckpointMsg, CheckpointView, Checkpoints, Store, StoreError, run_checkpointer,
+};
+use crate::config::Config;
+use crate::metrics::{FlowList, FlowStats};
+use crate::shutdown::Shutdown;
+use crate::sink::aws::{AwsSetupError, sdk_config};
+use crate::systemd;
+use crate::tail::FileKey;
+use flow::{FlowContext, RunningFlow};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Acknowledgements queued for the checkpointer.
+const ACK_QUEUE: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Aws(#[from] AwsSetupError),
+    #[error("cannot start the tailer thread: {0}")]
+    Thread(std::io::Error),
+    #[error(
+        "cannot listen for metrics on {listen}: {source}; change [metrics] listen or free the port"
+    )]
+    Metrics {
+        listen: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot install the SIGHUP handler: {0}")]
+    Signal(std::io::Error),
+}
+
+/// The running flows and what starting more of them needs.
+struct Agent {
+    config: Config,
+    sdk: aws_config::SdkConfig,
+    host: String,
+    acks: mpsc::Sender<CheckpointMsg>,
+    shutdown: Shutdown,
+    running: BTreeMap<String, RunningFlow>,
+    registry: FlowList,
+    next_instance: u64,
+}
+
+/// Runs every flow until `shutdown.stop` fires and everything has drained.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats>>, RunError> {
+    let (store, checkpoints) = Store::open(&config.state_dir)?;
+    let sdk = sdk_config(&config.aws).await?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signal)?;
+    let (ack_tx, ack_rx) = mpsc::channel(ACK_QUEUE);
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let mut agent = Agent {
+        config,
+        sdk,
+        host,
+        acks: ack_tx,
+        shutdown: shutdown.clone(),
+        running: BTreeMap::new(),
+        registry: FlowList::default(),
+        next_instance: 0,
+    };
+    for flow in agent.config.flows.clone() {
+        agent
+            .start(&flow, resume_offsets(&checkpoints, &flow.name))
+            .await?;
+    }
+    let view = CheckpointView::new(checkpoints.clone());
+    let checkpointer = tokio::spawn(run_checkpointer(
+        store,
+        checkpoints,
+        ack_rx,
+        agent.config.checkpoint_interval,
+        view.clone(),
+    ));
+    if let Some(listen) = agent.config.metrics_listen {
+        crate::metrics::server::start(listen, agent.registry.clone(), view, shutdown.stop.clone())
+            .await
+            .map_err(|source| RunError::Metrics { listen, source })?;
+    }
+    let status = spawn_status_log(agent.registry.clone(), agent.config.status_interval);
+    tracing::info!(flows = agent.running.len(), state_dir = %agent.config.state_dir.display(), "edgeship is running");
+    systemd::ready(&systemd::status_line(&agent.registry));
+    let watchdog_done = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(systemd::run_watchdog(
+        agent.registry.clone(),
+        watchdog_done.clone(),
+    ));
+
+    loop {
+        tokio::select! {
+            _ = shutdown.stop.cancelled() => break,
+            _ = hangup.recv() => agent.reload().await,
+        }
+    }
+    systemd::stopping();
+    shutdown.arm_deadline(agent.config.shutdown_timeout);
+    status.abort();
+    let stats = agent.stop_all().await;
+    let _ = checkpointer.await;
+    watchdog_done.cancel();
+    Ok(stats)
+}
+
+impl Agent {
+    async fn start(
+        &mut self,
+        flow: &crate::config::Flow,
+        resume: HashMap<FileKey, u64>,
+    ) -> Result<(), RunError> {
+        let context = FlowContext {
+            sdk: &self.sdk,
+            aws: &self.config.aws,
+            host: &self.host,
+            acks: &self.acks,
+            shutdown: &self.shutdown,
+        };
+        let running = flow::start(&context, flow, resume, self.next_instance).await?;
+        self.next_instance += 1;
+        self.running.insert(flow.name.clone(), running);
+        self.publish();
+        Ok(())
+    }
+
+    /// Makes the running flows' stats visible to metrics, status and the watchdog.
+    fn publish(&self) {
+        *self.registry.write().expect("registry lock") =
+            self.running.values().map(|r| r.stats.clone()).collect();
+    }
+
+    /// The acknowledged offsets of a flow, after every acknowledgement sent so far is applied.
+    async fn live_offsets(&self, flow: &str) -> HashMap<FileKey, u64> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let _ = self
+            .acks
+            .send(CheckpointMsg::Offsets {
+                flow: flow.to_owned(),
+                reply,
+            })
+            .await;
+        answer.await.unwrap_or_default()
+    }
+
+    async fn reload(&mut self) {
+        systemd::reloading();
+        tracing::info!(config = %self.config.source.display(), "SIGHUP: reloading the configuration");
+        let new = match Config::load(&self.config.source) {
+            Ok(config) => config,
+            Err(error) => {
+                tracing::error!(
+                    "reload rejected, the running configuration stays in effect: {error}"
+                );
+                systemd::ready(&systemd::status_line(&self.registry));
+                return;
+            }
+        };
+        if new.state_dir != self.config.state_dir
+            || new.metrics_listen != self.config.metrics_listen
+            || new.checkpoint_interval != self.config.checkpoint_interval
+        {
+            tracing::warn!(
+                "state_dir, checkpoint_interval and [metrics] changes take effect at the next restart"
+            );
+        }
+        let aws_changed = format!("{:?}", new.aws) != format!("{:?}", self.config.aws);
+        if aws_changed {
+            match sdk_config(&new.aws).await {
+                Ok(sdk) => self.sdk = sdk,
+                Err(error) => {
+                    tracing::error!("reload rejected: {error}");
+                    systemd::ready(&systemd::status_line(&self.registry));
+                    return;
+                }
+            }
+        }
+        let stale: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(name, running)| {
+                aws_changed
+                    || !new
+                        .flows
+                        .iter()
+                        .any(|f| &f.name == *name && f.fingerprint == running.flow.fingerprint)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            let running = self.running.remove(&name).expect("listed above");
+            tracing::info!(flow = %name, "stopping flow (removed or changed)");
+            running.stop(new.shutdown_timeout).await;
+        }
+        self.config = new;
+        for flow in self.config.flows.clone() {
+            if self.running.contains_key(&flow.name) {
+                tracing::info!(flow = %flow.name, "flow unchanged, still running");
+                continue;
+            }
+            let resume = self.live_offsets(&flow.name).await;
+            if let Err(error) = self.start(&flow, resume).await {
+                tracing::error!(flow = %flow.name, "cannot start flow: {error}");
+            }
+        }
+        self.publish();
+        tracing::info!(flows = self.running.len(), "configuration reloaded");
+        systemd::ready(&systemd::status_line(&self.registry));
+    }
+
+    /// Stops every flow (intake already stopped by the shutdown token) and lets the
+    /// checkpointer finish: dropping the agent drops the last acknowledgement sender.
+    async fn stop_all(self) -> Vec<Arc<FlowStats>> {
+        let mut stats = Vec::new();
+        for (_, running) in self.running {
+            stats.push(running.stop(self.config.shutdown_timeout).await);
+        }
+        stats
+    }
+}
+
+fn resume_offsets(checkpoints: &Checkpoints, flow: &str) -> HashMap<FileKey, u64> {
+    checkpoints
+        .iter()
+        .filter(|((name, _), _)| name == flow)
+        .map(|((_, key), c)| (*key, c.offset))
+        .collect()
+}
+
+fn spawn_status_log(flows: FlowList, every: std::time::Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            for flow in flows.read().expect("registry lock").iter() {
+                tracing::info!("status: {}", flow.summary());
+            }
+        }
+    })
+}
