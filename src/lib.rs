@@ -28,6 +28,7 @@ pub mod aggregate;
 pub mod checkpoint;
 pub mod config;
 pub mod consume;
+pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod shutdown;

@@ -81,18 +81,7 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(level: &str) {
-    use tracing_subscriber::EnvFilter;
-    let quiet_sdk = format!(
-        "{level},aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,hyper_util=warn,rustls=warn"
-    );
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet_sdk));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .init();
+    edgeship::logging::init(level);
 }
 
 /// Request buffers are megabytes. With glibc's defaults they raise its dynamic mmap threshold

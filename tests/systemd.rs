@@ -111,3 +111,25 @@ fn agent_notifies_ready_status_watchdog_and_stopping() {
     assert!(agent.stop().0.success());
     wait_for(Duration::from_secs(5), "STOPPING=1", || has("STOPPING=1"));
 }
+
+#[test]
+fn under_the_journal_lines_carry_syslog_priorities_and_no_colour() {
+    let ws = Workspace::new();
+    ws.config("[[flow]]\nname = \"j\"\npaths = [\"$LOGS/*.log\"]\nkinesis_stream = \"j\"\n");
+    let mut agent = ws.start_with_env("http://127.0.0.1:9", &[("JOURNAL_STREAM", "8:12345")]);
+    wait_for(Duration::from_secs(20), "start-up", || {
+        agent.log().contains("edgeship is running")
+    });
+    assert!(agent.stop().0.success());
+    let log = agent.log();
+    assert!(
+        log.lines()
+            .all(|l| l.starts_with('<') && !l.contains('\u{1b}')),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("<6>") && l.contains("edgeship is running")),
+        "{log}"
+    );
+}

@@ -1,0 +1,79 @@
+//! Logging to stderr, shaped for where stderr goes. On a terminal: the usual coloured lines. Under
+//! systemd (`JOURNAL_STREAM` is set when stderr is the journal) each line starts with the
+//! `<N>` syslog priority that journald turns into the entry's priority (ERROR=3, WARN=4,
+//! INFO=6, DEBUG/TRACE=7), without a timestamp of its own (the journal adds one). Elsewhere:
+//! plain text, no ANSI escapes. `RUST_LOG` overrides the configured level.
+
+use std::fmt;
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{Format, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Prefixes each event with its journald priority.
+struct JournalPriority(Format<tracing_subscriber::fmt::format::Full, ()>);
+
+impl<S, N> FormatEvent<S, N> for JournalPriority
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write!(writer, "<{}>", priority(*event.metadata().level()))?;
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
+/// The syslog priority journald files an event under.
+pub fn priority(level: Level) -> u8 {
+    match level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+/// Installs the global subscriber; `level` is the config's `log_level`.
+pub fn init(level: &str) {
+    let quiet_sdk = format!(
+        "{level},aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,hyper_util=warn,rustls=warn"
+    );
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet_sdk));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        let format = Format::default()
+            .without_time()
+            .with_target(false)
+            .with_ansi(false);
+        builder
+            .with_ansi(false)
+            .event_format(JournalPriority(format))
+            .init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn levels_map_to_journal_priorities() {
+        use tracing::Level;
+        assert_eq!(super::priority(Level::ERROR), 3);
+        assert_eq!(super::priority(Level::WARN), 4);
+        assert_eq!(super::priority(Level::INFO), 6);
+        assert_eq!(super::priority(Level::TRACE), 7);
+    }
+}
