@@ -14,11 +14,15 @@
 //! ```
 //!
 //! - [`tail`]: glob discovery, line reading, the per-flow tail loop (knows nothing about AWS).
-//! - [`aggregate`]: records and API-sized batches, each carrying the offsets it covers.
+//! - [`aggregate`]: records and API-sized batches (plain, newline-packed, KPL aggregates, per
+//!   shard when shard-aware), each carrying the offsets it covers.
 //! - [`sink`]: the [`sink::PutClient`] trait, Kinesis and Firehose clients, retries and partial
-//!   failures.
+//!   failures, the shard map and per-shard rate limits.
 //! - [`checkpoint`]: in-order acknowledgement tracking and the durable store.
-//! - [`config`], [`metrics`], [`shutdown`], [`pipeline`] (wiring), [`consume`] (read a stream back).
+//! - [`pipeline`]: starts and stops each flow's stages, SIGHUP reload.
+//! - [`config`], [`metrics`] (counters, Prometheus endpoint), [`shutdown`], [`systemd`]
+//!   (sd_notify, watchdog), [`logging`], [`status`] (`edgeship status`), [`consume`] (read a
+//!   stream back, de-aggregating KPL records).
 //!
 //! When AWS is slow or down the channels fill, the tailer stops reading, and the log files
 //! themselves are the buffer. Shutdown: stop reading, flush, wait for in-flight requests up to
