@@ -1,4 +1,4 @@
-//! Configuration: [`raw`] is the file as written (serde, unknown keys rejected), [`Config`] is
+//! Configuration: `raw` is the file as written (serde, unknown keys rejected), [`Config`] is
 //! the validated form built once with compiled globs and limits clamped to the service's, so no
 //! later stage has to re-check anything.
 

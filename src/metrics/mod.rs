@@ -1,5 +1,5 @@
 //! Counters and gauges per flow ([`FlowStats`], fed by every stage and by the tail observer in
-//! [`observer`]), the log-flood guard, process figures from `/proc`, and the optional Prometheus
+//! `observer`), the log-flood guard, process figures from `/proc`, and the optional Prometheus
 //! text endpoint ([`server`], rendered by [`prometheus`]).
 
 mod limiter;
