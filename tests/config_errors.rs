@@ -180,16 +180,5 @@ fn second_agent_on_the_same_state_dir_is_refused() {
         "the first agent to start",
         || first.log().contains("edgeship is running"),
     );
-    let output = edgeship()
-        .args(["run", "--config"])
-        .arg(ws.path("edgeship.toml"))
-        .envs(aws_env("http://127.0.0.1:9"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("already running"),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_run_refused(&ws, "already running");
 }

@@ -342,6 +342,23 @@ impl Drop for Agent {
     }
 }
 
+/// Runs `edgeship run` on the workspace's config and expects it to refuse to start: exit code
+/// 1 and `message` on stderr.
+pub fn assert_run_refused(ws: &Workspace, message: &str) {
+    let output = edgeship()
+        .args(["run", "--config"])
+        .arg(ws.path("edgeship.toml"))
+        .envs(aws_env("http://127.0.0.1:9"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(message),
+        "expected {message:?} in: {stderr}"
+    );
+}
+
 /// Runs `edgeship validate` on a config text.
 pub fn validate(config_text: &str) -> Output {
     let dir = tempfile::tempdir().unwrap();
