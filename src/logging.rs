@@ -42,8 +42,11 @@ pub fn priority(level: Level) -> u8 {
 
 /// Installs the global subscriber; `level` is the config's `log_level`.
 pub fn init(level: &str) {
+    // The SDK logs every failed credential or connection attempt at WARN; during an outage of
+    // hours that floods the journal. edgeship reports those failures itself, rate-limited and
+    // with a hint, so the SDK's own lines are kept to errors.
     let quiet_sdk = format!(
-        "{level},aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,hyper_util=warn,rustls=warn"
+        "{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error,aws_smithy_http_client=error,hyper_util=error,rustls=error"
     );
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet_sdk));
     let builder = tracing_subscriber::fmt()
