@@ -23,7 +23,7 @@ fn setup() -> (Emulator, Workspace, Vec<PathBuf>, Vec<String>) {
         .collect();
     let mut expected = Vec::new();
     for (i, file) in files.iter().enumerate() {
-        expected.extend(write_lines(file, &format!("r{i}"), 0..20_000, 50));
+        expected.extend(write_lines(file, &format!("r{i}"), 0..30_000, 50));
     }
     ws.config(FLOW);
     (kinesis, ws, files, expected)
