@@ -29,17 +29,29 @@ fn setup() -> (Emulator, Workspace, Vec<PathBuf>, Vec<String>) {
     (kinesis, ws, files, expected)
 }
 
-#[test]
-fn clean_restart_midway_loses_nothing_and_repeats_nothing() {
-    let (kinesis, ws, files, mut expected) = setup();
+/// Starts the agent and waits until 1/`fraction` of the bytes are checkpointed; returns the
+/// agent and the total size of the files.
+fn start_and_wait_for_progress(
+    kinesis: &Emulator,
+    ws: &Workspace,
+    files: &[PathBuf],
+    fraction: u64,
+) -> (Agent, u64) {
     let total: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).unwrap().len())
         .sum();
-    let mut agent = ws.start(&kinesis.url);
+    let agent = ws.start(&kinesis.url);
     wait_for(Duration::from_secs(120), "some progress", || {
-        progress(&ws) > total / 5
+        progress(ws) > total / fraction
     });
+    (agent, total)
+}
+
+#[test]
+fn clean_restart_midway_loses_nothing_and_repeats_nothing() {
+    let (kinesis, ws, files, mut expected) = setup();
+    let (mut agent, total) = start_and_wait_for_progress(&kinesis, &ws, &files, 5);
     let (status, _) = agent.stop();
     assert!(status.success());
     assert!(progress(&ws) < total, "stopped midway");
@@ -55,14 +67,7 @@ fn clean_restart_midway_loses_nothing_and_repeats_nothing() {
 #[test]
 fn kill_9_midway_loses_nothing_and_duplicates_only_in_flight_data() {
     let (kinesis, ws, files, expected) = setup();
-    let total: u64 = files
-        .iter()
-        .map(|f| std::fs::metadata(f).unwrap().len())
-        .sum();
-    let mut agent = ws.start(&kinesis.url);
-    wait_for(Duration::from_secs(120), "some progress", || {
-        progress(&ws) > total / 4
-    });
+    let (mut agent, total) = start_and_wait_for_progress(&kinesis, &ws, &files, 4);
     agent.kill9();
     assert!(progress(&ws) < total, "killed midway");
     let mut agent = ws.start(&kinesis.url);

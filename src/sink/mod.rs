@@ -144,36 +144,24 @@ mod tests {
 
     #[test]
     fn classification_follows_the_facts_table() {
-        assert_eq!(
-            classify(&err("ProvisionedThroughputExceededException", Some(400))),
-            ErrorClass::Throttled
-        );
-        assert_eq!(
-            classify(&err("KMSThrottlingException", Some(400))),
-            ErrorClass::Throttled
-        );
-        assert_eq!(
-            classify(&err("InternalFailureException", Some(500))),
-            ErrorClass::Transient
-        );
-        assert_eq!(classify(&err("Whatever", Some(503))), ErrorClass::Transient);
-        assert_eq!(classify(&err("Timeout", None)), ErrorClass::Transient);
-        assert_eq!(
-            classify(&err("ResourceNotFoundException", Some(400))),
-            ErrorClass::Config
-        );
-        assert_eq!(
-            classify(&err("AccessDeniedException", Some(400))),
-            ErrorClass::Config
-        );
-        assert_eq!(
-            classify(&err("KMSDisabledException", Some(400))),
-            ErrorClass::Config
-        );
-        assert_eq!(
-            classify(&err("InvalidArgumentException", Some(400))),
-            ErrorClass::Invalid
-        );
-        assert_eq!(classify(&err("Unknown", Some(413))), ErrorClass::Invalid);
+        let table = [
+            (
+                "ProvisionedThroughputExceededException",
+                Some(400),
+                ErrorClass::Throttled,
+            ),
+            ("KMSThrottlingException", Some(400), ErrorClass::Throttled),
+            ("InternalFailureException", Some(500), ErrorClass::Transient),
+            ("Whatever", Some(503), ErrorClass::Transient),
+            ("Timeout", None, ErrorClass::Transient),
+            ("ResourceNotFoundException", Some(400), ErrorClass::Config),
+            ("AccessDeniedException", Some(400), ErrorClass::Config),
+            ("KMSDisabledException", Some(400), ErrorClass::Config),
+            ("InvalidArgumentException", Some(400), ErrorClass::Invalid),
+            ("Unknown", Some(413), ErrorClass::Invalid),
+        ];
+        for (code, status, class) in table {
+            assert_eq!(classify(&err(code, status)), class, "{code} {status:?}");
+        }
     }
 }
