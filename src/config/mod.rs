@@ -129,6 +129,9 @@ pub struct Flow {
     pub shard_rate: Option<crate::sink::rate_limit::ShardRate>,
     pub scan_interval: Duration,
     pub poll_interval: Duration,
+    /// Use inotify wake-ups (`watch = "auto"`) or only poll.
+    pub use_inotify: bool,
+    pub max_open_files: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -356,6 +359,24 @@ impl Validator<'_> {
                 ));
             }
         }
+        let use_inotify = match raw.watch.as_str() {
+            "auto" => true,
+            "poll" => false,
+            other => {
+                return Err(self.err(
+                    key("watch"),
+                    format!("unknown value {other:?}"),
+                    "use \"auto\" (inotify with polling as fallback) or \"poll\"",
+                ));
+            }
+        };
+        if raw.max_open_files < 2 {
+            return Err(self.err(
+                key("max_open_files"),
+                format!("{} is too small", raw.max_open_files),
+                "allow at least 2 (a file and its rotated predecessor), e.g. 1024",
+            ));
+        }
         Ok(Flow {
             fingerprint,
             name: raw.name,
@@ -379,6 +400,8 @@ impl Validator<'_> {
             ),
             scan_interval: raw.scan_interval,
             poll_interval: raw.poll_interval,
+            use_inotify,
+            max_open_files: raw.max_open_files,
         })
     }
 

@@ -1,0 +1,531 @@
+//! Discovery side of the tail loop: which files the flow follows, where reading starts in each,
+//! and which file is a copy of another. Reading and releasing live in [`super::tailer`].
+//!
+//! Where a newly found file starts:
+//! 1. its checkpoint, if the content still matches (else: inode reused, truncated or rewritten
+//!    while we were away: from the start, and the old file's unread rest is reported lost);
+//! 2. where a file with the same head ended, if it is a copy of a finished file (a compressed
+//!    rotation, a copytruncate copy): nothing is shipped twice;
+//! 3. on the first scan, `start_at`; later, the beginning.
+
+use super::discovery;
+use super::fingerprint::{self, Fingerprint, Mark, ReadAt};
+use super::identify::{self, Checked, Found};
+use super::reader::FileReader;
+use super::source::Source;
+use super::tailer::Tailer;
+use super::tracked::{Status, TrackedFile};
+use super::{Chunk, FileKey, FileRef, KnownFile, Loss, TailObserver};
+use crate::config::StartAt;
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{File, Metadata};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a copy waits for its original to be truncated or let go before it is treated as a
+/// plain duplicate (e.g. `copy` without truncate, or a file copied by hand).
+const COPY_WAIT_MIN: Duration = Duration::from_secs(10);
+
+impl Tailer {
+    /// Re-scans the globs. Returns a progress marker per newly tracked file so its starting
+    /// offset is checkpointed even before a line arrives: otherwise a file started at its end
+    /// and idle until a restart would have no checkpoint, and `start_at = "end"` would skip
+    /// what was written while the agent was down.
+    pub(super) fn scan(&mut self) -> Vec<Chunk> {
+        let scan = discovery::scan(&self.flow);
+        for (path, error) in &scan.errors {
+            if self.reported_errors.insert(path.clone()) {
+                self.observer.read_error(path, error);
+            }
+        }
+        let mut present: HashMap<FileKey, PathBuf> = HashMap::new();
+        let mut new_files = Vec::new();
+        for path in &scan.files {
+            let Ok(metadata) = std::fs::metadata(path) else {
+                continue;
+            };
+            let key = FileKey::of(&metadata);
+            if present.insert(key, path.clone()).is_some() {
+                continue; // the same file under two matching names (a symlink): read it once
+            }
+            match self.files.get_mut(&key) {
+                Some(file) => note_seen(file, path, &metadata),
+                None => new_files.push((path.clone(), metadata)),
+            }
+        }
+        self.note_missing(&present);
+        let mut markers = Vec::new();
+        if self.first_scan {
+            markers.extend(self.resume_rotated(&present));
+        }
+        for (path, metadata) in new_files {
+            markers.extend(self.track_new(&path, &metadata));
+        }
+        self.first_scan = false;
+        self.reopen_parked();
+        self.refresh_watches(&scan.files);
+        markers
+    }
+
+    /// Files no longer under a matching path start draining (or, if parked, are let go).
+    fn note_missing(&mut self, present: &HashMap<FileKey, PathBuf>) {
+        let now = Instant::now();
+        let mut parked_gone = Vec::new();
+        for (key, file) in self.files.iter_mut() {
+            if present.contains_key(key) {
+                if matches!(file.status, Status::Rotated { .. }) {
+                    file.status = Status::Live;
+                }
+            } else if file.status == Status::Live {
+                file.status = Status::Rotated { since: now };
+                file.dirty = true;
+                if !file.is_open() {
+                    parked_gone.push(*key);
+                }
+            }
+        }
+        for key in parked_gone {
+            let file = self.files.remove(&key).expect("listed above");
+            if file.seen_size > file.parked_offset {
+                self.observer.data_lost(
+                    file.path(),
+                    &Loss::range("closed_under_cap", file.parked_offset..file.seen_size),
+                    "the file grew and was rotated away while its handle was closed under max_open_files; raise max_open_files above the number of live files",
+                );
+            }
+            self.observer
+                .file_released(key, file.path(), "rotated away while closed");
+        }
+    }
+
+    /// First scan only: checkpointed files not found under a matching path were rotated or
+    /// deleted while the agent was stopped. Look for them beside their old name and finish
+    /// them; report what cannot be found.
+    fn resume_rotated(&mut self, present: &HashMap<FileKey, PathBuf>) -> Vec<Chunk> {
+        let missing: Vec<KnownFile> = self
+            .resume
+            .files
+            .values()
+            .filter(|k| !present.contains_key(&k.key))
+            .cloned()
+            .collect();
+        let mut markers = Vec::new();
+        for known in missing {
+            self.resume.files.remove(&known.key);
+            match identify::find_rotated(&known) {
+                Some(Found::Renamed(path)) => {
+                    if let Ok(metadata) = std::fs::metadata(&path) {
+                        self.resume.files.insert(known.key, known.clone());
+                        markers.extend(self.track_new(&path, &metadata));
+                        if let Some(file) = self.files.get_mut(&known.key) {
+                            file.status = Status::Rotated {
+                                since: Instant::now(),
+                            };
+                            file.origin = known.path.clone();
+                        }
+                    }
+                }
+                // The compressed copy is read from the checkpoint when it is found (it
+                // matches the flow), or not at all: then the rest is lost, as below.
+                Some(Found::Compressed(path)) if self.flow.matches(&path) => {
+                    self.remember_finished(known.clone());
+                }
+                _ => self.report_gone(&known),
+            }
+            if !self.files.contains_key(&known.key) {
+                markers.push(release_marker(&known));
+            }
+        }
+        markers
+    }
+
+    fn report_gone(&self, known: &KnownFile) {
+        let complete = known.mark.is_some_and(|m| m.eof && m.at == known.offset);
+        if !complete {
+            self.observer.data_lost(
+                &known.path,
+                &Loss {
+                    reason: "gone_while_stopped",
+                    from: known.offset,
+                    to: None,
+                },
+                "the file was deleted or rotated out of reach while edgeship was stopped; anything after this offset was not shipped",
+            );
+        }
+    }
+
+    /// Opens and starts tracking a file found at `path`; returns its progress marker.
+    pub(super) fn track_new(&mut self, path: &Path, metadata: &Metadata) -> Option<Chunk> {
+        let key = FileKey::of(metadata);
+        if self.open_count() >= self.flow.max_open_files && !self.make_room() {
+            return None; // waits for a free descriptor; found again by the next scan
+        }
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(error) => {
+                self.report_open_error(path, metadata, error);
+                return None;
+            }
+        };
+        self.reported_errors.remove(path);
+        if file.metadata().ok().map(|m| FileKey::of(&m)) != Some(key) {
+            return None; // replaced between stat and open: the next scan picks up the new one
+        }
+        let mut source = Source::new(file, path);
+        let head = fingerprint::head_of(&mut source).ok().flatten();
+        let start = self.decide_start(&mut source, key, path, metadata.len(), head);
+        let file_ref = Arc::new(FileRef {
+            key,
+            path: path.to_owned(),
+            head,
+        });
+        let max_line = self.flow.limits.max_line_bytes();
+        let mut reader = match FileReader::new(source, file_ref.clone(), start.offset, max_line) {
+            Ok(reader) => reader,
+            Err(error) => {
+                self.observer.read_error(path, &error);
+                return None;
+            }
+        };
+        if start.discard {
+            let _ = reader.discard_to_end();
+        }
+        let offset = reader.consumed();
+        let mark = mark_before(reader.source(), offset);
+        self.observer.file_added(key, path, offset, start.reason);
+        let mut tracked = TrackedFile::new(reader, metadata.len(), start.status);
+        tracked.last_mark = mark;
+        self.files.insert(key, tracked);
+        if matches!(start.status, Status::CopyOf { .. }) {
+            return None; // its start is decided when the original is finished
+        }
+        Some(Chunk {
+            file: file_ref,
+            mark,
+            data: Vec::new(),
+            lines: Vec::new(),
+            start_offset: offset,
+            end_offset: offset,
+            released: false,
+        })
+    }
+
+    fn report_open_error(&mut self, path: &Path, metadata: &Metadata, error: std::io::Error) {
+        if error.kind() == std::io::ErrorKind::NotFound {
+            // Seen by the scan, gone before it could be opened: physically lost.
+            self.observer.data_lost(
+                path,
+                &Loss::range("deleted_before_read", 0..metadata.len()),
+                "the file was deleted before edgeship could open it",
+            );
+        } else if self.reported_errors.insert(path.to_owned()) {
+            self.observer.read_error(path, &error);
+        }
+    }
+
+    fn decide_start(
+        &mut self,
+        source: &mut Source,
+        key: FileKey,
+        path: &Path,
+        size: u64,
+        head: Option<Fingerprint>,
+    ) -> Start {
+        if let Some(known) = self.resume.files.remove(&key) {
+            return self.check_resume(source, size, &known);
+        }
+        if let Some(start) = head.and_then(|_| self.match_copy(source, key, path)) {
+            return start;
+        }
+        match (self.first_scan, self.flow.start_at) {
+            (true, StartAt::End) if source.is_compressed() => {
+                Start::discard("no checkpoint, start_at = \"end\" (compressed file skipped)")
+            }
+            (true, StartAt::End) => Start::at(size, "no checkpoint, start_at = \"end\""),
+            (true, StartAt::Beginning) => Start::at(0, "no checkpoint, start_at = \"beginning\""),
+            (false, _) => Start::at(0, "new file"),
+        }
+    }
+
+    fn check_resume(&mut self, source: &mut Source, size: u64, known: &KnownFile) -> Start {
+        let checked = identify::check_checkpoint(source, size, known).unwrap_or(Checked::Resume);
+        let (reason, detail) = match checked {
+            Checked::Resume => return Start::at(known.offset, "resuming from checkpoint"),
+            Checked::Reused => (
+                "inode_reused",
+                "the file was replaced while edgeship was stopped (its inode now holds other content); reading the new file from the start",
+            ),
+            Checked::Truncated => (
+                "truncated_while_stopped",
+                "the file was truncated while edgeship was stopped; reading it from the start",
+            ),
+            Checked::Rewritten => (
+                "rewritten_while_stopped",
+                "the bytes before the checkpoint changed (truncated and written again while edgeship was stopped); reading it from the start",
+            ),
+        };
+        if checked == Checked::Reused {
+            self.report_gone(known);
+        } else {
+            let loss = Loss {
+                reason,
+                from: known.offset,
+                to: None,
+            };
+            self.observer.data_lost(&known.path, &loss, detail);
+        }
+        Start::at(0, detail)
+    }
+
+    /// A new file whose head is that of a file being read or recently finished is a copy.
+    fn match_copy(&mut self, source: &mut Source, key: FileKey, path: &Path) -> Option<Start> {
+        let mut candidates: Vec<(FileKey, Fingerprint)> = self
+            .files
+            .values()
+            .filter(|f| f.key() != key && !matches!(f.status, Status::CopyOf { .. }))
+            .filter_map(|f| Some((f.key(), f.file_ref.head?)))
+            .collect();
+        let tracked = candidates.len();
+        candidates.extend(
+            self.finished
+                .iter()
+                .rev()
+                .filter_map(|f| Some((f.key, f.head?))),
+        );
+        let original = identify::find_original(source, &candidates).ok()??;
+        let position = candidates.iter().position(|(k, _)| *k == original)?;
+        if position < tracked {
+            return Some(Start {
+                offset: 0,
+                discard: false,
+                reason: "same content as a file being read: waiting until it is finished",
+                status: Status::CopyOf {
+                    original,
+                    since: Instant::now(),
+                },
+            });
+        }
+        let finished = self.finished.iter().rev().find(|f| f.key == original)?;
+        Some(continue_copy(
+            self.observer.as_ref(),
+            source,
+            path,
+            finished,
+        ))
+    }
+
+    /// A waiting copy proceeds once its original is finished, or after the copy wait is over
+    /// (then the original is still being read in full, and the copy adds nothing).
+    pub(super) fn resolve_copy(&mut self, key: FileKey) {
+        let Some(Status::CopyOf { original, since }) = self.files.get(&key).map(|f| f.status)
+        else {
+            return;
+        };
+        let head = self.files[&key].file_ref.head;
+        let finished = self
+            .finished
+            .iter()
+            .rev()
+            .find(|f| f.key == original && f.head.is_some() && head.is_some())
+            .cloned();
+        let wait = COPY_WAIT_MIN.max(self.flow.scan_interval * 2);
+        let original_tracked = self.files.contains_key(&original);
+        let observer = self.observer.clone();
+        let file = self.files.get_mut(&key).expect("checked above");
+        let path = file.path().to_owned();
+        let Some(reader) = file.reader.as_mut() else {
+            return;
+        };
+        let offset = match finished {
+            Some(original) => {
+                let start = continue_copy(observer.as_ref(), reader.source(), &path, &original);
+                let _ = reader.rewind(start.offset);
+                start.offset
+            }
+            None if !original_tracked || since.elapsed() >= wait => {
+                let _ = reader.discard_to_end();
+                reader.consumed()
+            }
+            None => return,
+        };
+        let file = self.files.get_mut(&key).expect("checked above");
+        file.status = Status::Live;
+        file.dirty = true;
+        let marker = Chunk {
+            file: file.file_ref.clone(),
+            mark: None,
+            data: Vec::new(),
+            lines: Vec::new(),
+            start_offset: offset,
+            end_offset: offset,
+            released: false,
+        };
+        let _ = self.send(marker);
+    }
+
+    /// Closes the least recently read idle live file to free a descriptor.
+    fn make_room(&mut self) -> bool {
+        let idle = self
+            .files
+            .values()
+            .filter(|f| f.is_open() && f.status == Status::Live && f.at_eof && !f.dirty)
+            .min_by_key(|f| f.last_read)
+            .map(|f| f.key());
+        match idle {
+            Some(key) => {
+                self.files.get_mut(&key).expect("listed").park();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Parked files that changed are opened again, as descriptors allow.
+    fn reopen_parked(&mut self) {
+        let wanted: Vec<FileKey> = self
+            .files
+            .values()
+            .filter(|f| !f.is_open() && f.dirty && f.status == Status::Live)
+            .map(|f| f.key())
+            .collect();
+        let max_line = self.flow.limits.max_line_bytes();
+        for key in wanted {
+            if self.open_count() >= self.flow.max_open_files && !self.make_room() {
+                return;
+            }
+            let file = self.files.get_mut(&key).expect("listed");
+            match file.unpark(max_line) {
+                Ok(true) => file.at_eof = false,
+                // Replaced under the same name: the next scan finds the new file.
+                Ok(false) | Err(_) => {
+                    let file = self.files.remove(&key).expect("listed");
+                    self.observer
+                        .file_released(key, file.path(), "replaced while closed");
+                }
+            }
+        }
+    }
+
+    /// Watches the directories holding matched files, the literal roots of the patterns (to
+    /// see new files), and the directories of symlink targets; maps event paths to files.
+    fn refresh_watches(&mut self, matched: &BTreeSet<PathBuf>) {
+        self.by_path.clear();
+        let mut dirs = BTreeSet::new();
+        for pattern in &self.flow.paths {
+            let root = discovery::literal_root(pattern);
+            if root.is_dir() {
+                dirs.insert(root);
+            }
+        }
+        for path in matched {
+            let Ok(metadata) = std::fs::metadata(path) else {
+                continue;
+            };
+            let key = FileKey::of(&metadata);
+            for name in [Some(path.clone()), std::fs::canonicalize(path).ok()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(dir) = name.parent() {
+                    dirs.insert(dir.to_owned());
+                }
+                self.by_path.insert(name, key);
+            }
+        }
+        if !self.watcher.is_active() {
+            return;
+        }
+        if let Err(reason) = self.watcher.watch(&dirs) {
+            self.observer.watch_degraded(&reason);
+        }
+    }
+}
+
+/// Starts a copy where its original ended, if the bytes before that point agree.
+fn continue_copy(
+    observer: &dyn TailObserver,
+    source: &mut Source,
+    path: &Path,
+    original: &KnownFile,
+) -> Start {
+    let agrees = original
+        .mark
+        .is_none_or(|m| fingerprint::mark_matches(source, &m).unwrap_or(false));
+    if agrees {
+        observer.copy_recognised(path, &original.path, original.offset);
+        Start::at(original.offset, "copy of a file already shipped")
+    } else {
+        Start::at(0, "same head as a shipped file but different content")
+    }
+}
+
+/// A file found again under a matching path: follow renames, note growth.
+fn note_seen(file: &mut TrackedFile, path: &Path, metadata: &Metadata) {
+    if file.path() != path && !is_same_name_of(file.path(), path) {
+        file.update_ref(Some(path), None);
+    }
+    if metadata.len() != file.seen_size {
+        file.dirty = true;
+        file.seen_size = metadata.len();
+    }
+}
+
+/// Two matching names for one file (a symlink and its target): keep the first.
+fn is_same_name_of(current: &Path, other: &Path) -> bool {
+    current.exists() && std::fs::canonicalize(current).ok() == std::fs::canonicalize(other).ok()
+}
+
+fn release_marker(known: &KnownFile) -> Chunk {
+    Chunk {
+        file: Arc::new(FileRef {
+            key: known.key,
+            path: known.path.clone(),
+            head: known.head,
+        }),
+        mark: known.mark,
+        data: Vec::new(),
+        lines: Vec::new(),
+        start_offset: known.offset,
+        end_offset: known.offset,
+        released: true,
+    }
+}
+
+/// The mark at `offset`, read from the file (plain files only: cheap).
+fn mark_before(source: &mut Source, offset: u64) -> Option<Mark> {
+    if offset == 0 || source.is_compressed() {
+        return None;
+    }
+    let len = offset.min(fingerprint::MARK_BYTES);
+    let mut buf = vec![0; len as usize];
+    let n = source.read_at(offset - len, &mut buf).ok()?;
+    (n == buf.len()).then(|| Mark::ending(offset, &buf))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Start {
+    offset: u64,
+    /// Read and drop everything (a compressed file at first start with `start_at = "end"`).
+    discard: bool,
+    reason: &'static str,
+    status: Status,
+}
+
+impl Start {
+    fn at(offset: u64, reason: &'static str) -> Start {
+        Start {
+            offset,
+            discard: false,
+            reason,
+            status: Status::Live,
+        }
+    }
+
+    fn discard(reason: &'static str) -> Start {
+        Start {
+            discard: true,
+            ..Start::at(0, reason)
+        }
+    }
+}
