@@ -3,14 +3,14 @@
 //! compressed rotation), and finds a checkpointed file that was rotated while the agent was
 //! stopped.
 
-use super::fingerprint::{self, Fingerprint, HEAD_BYTES, ReadAt};
+use super::fingerprint::{self, Fingerprint, HEAD_BYTES, Mark, ReadAt};
 use super::source::Source;
 use super::{FileKey, KnownFile};
 use std::io;
 use std::path::{Path, PathBuf};
 
 /// Heads shorter than this are too weak to call another file a copy (a one-line header).
-const MIN_COPY_HEAD: u32 = 64;
+pub const MIN_COPY_HEAD: u32 = 64;
 
 /// What a checkpoint says about the file now carrying its `(dev, inode)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,14 @@ pub fn check_checkpoint(source: &mut Source, size: u64, known: &KnownFile) -> io
         return Ok(Checked::Rewritten);
     }
     Ok(Checked::Resume)
+}
+
+/// Whether the bytes before `mark.at` in `source` are the marked ones; `None` if the data
+/// ends before `mark.at`.
+pub fn compare_mark(source: &mut Source, mark: &Mark) -> io::Result<Option<bool>> {
+    let mut buf = vec![0; mark.before.len as usize];
+    let n = source.read_at(mark.start(), &mut buf)?;
+    Ok((n == buf.len()).then(|| Fingerprint::of(&buf) == mark.before))
 }
 
 /// The first of `candidates` whose head `source` starts with, if any.
@@ -117,7 +125,6 @@ fn starts_with_head(path: &Path, head: &Fingerprint) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tail::fingerprint::Mark;
     use std::fs;
 
     fn known(path: &Path, content: &[u8], offset: u64) -> KnownFile {

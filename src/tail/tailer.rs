@@ -26,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Chunks read from one file before moving to the next.
 const CHUNKS_PER_TURN: usize = 4;
+/// How soon a scan looks again at a file left to settle.
+const SETTLE_RETRY: Duration = Duration::from_millis(200);
 /// Recently finished files remembered per flow (to recognise their compressed copies).
 const FINISHED_KEPT: usize = 1000;
 
@@ -47,6 +49,8 @@ pub struct Tailer {
     stop: CancellationToken,
     runtime: tokio::runtime::Handle,
     pub(super) first_scan: bool,
+    /// A new file was left for a moment (it may be a copy being written): scan again soon.
+    pub(super) settling: bool,
 }
 
 impl Tailer {
@@ -84,6 +88,7 @@ impl Tailer {
             stop,
             runtime,
             first_scan: true,
+            settling: false,
         }
     }
 
@@ -108,6 +113,9 @@ impl Tailer {
                 }
                 if Instant::now() >= next_scan {
                     next_scan = Instant::now() + self.flow.scan_interval;
+                }
+                if self.settling {
+                    next_scan = next_scan.min(Instant::now() + SETTLE_RETRY);
                 }
             }
             for path in &pending.paths {
@@ -200,6 +208,12 @@ impl Tailer {
                     break;
                 };
                 read_any = true;
+                if !self.still_the_same_content(key, chunk.start_offset) {
+                    break; // the chunk may be the new content at old offsets: read again
+                }
+                if let Some(file) = self.files.get_mut(&key) {
+                    file.last_mark = chunk.mark.or(file.last_mark);
+                }
                 self.send(chunk)?;
             }
             self.release_if_done(key)?;
@@ -255,22 +269,43 @@ impl Tailer {
         };
         match rotation::classify(known, observed) {
             Change::Truncated { lost } | Change::Rewritten { lost } => {
-                self.restart_truncated(key, lost, size)
+                let consumed = self.files[&key].consumed();
+                self.restart_truncated(key, consumed, lost, size)
             }
             _ => {}
         }
     }
 
+    /// After a read: the head still matches, so what was read belongs to the content we were
+    /// following. A copytruncate followed by quick writes can refill a file past our position
+    /// between two reads; that chunk is dropped and the file restarted from its beginning.
+    fn still_the_same_content(&mut self, key: FileKey, chunk_start: u64) -> bool {
+        let Some(file) = self.files.get_mut(&key) else {
+            return false;
+        };
+        if file.refresh_head().unwrap_or(true) {
+            return true;
+        }
+        self.restart_truncated(key, chunk_start, None, 0);
+        false
+    }
+
     /// The file's old content is gone (copytruncate, truncate in place): what was read of it is
     /// finished (a copy of it continues from there), the rest is reported lost unless a copy
     /// holds it, and the file is read again from its start.
-    fn restart_truncated(&mut self, key: FileKey, lost: Option<std::ops::Range<u64>>, size: u64) {
+    fn restart_truncated(
+        &mut self,
+        key: FileKey,
+        finished_at: u64,
+        lost: Option<std::ops::Range<u64>>,
+        size: u64,
+    ) {
         let file = self.files.get_mut(&key).expect("tracked");
         let path = file.path().to_owned();
         let finished = KnownFile {
             key,
             path: path.clone(),
-            offset: file.consumed(),
+            offset: finished_at,
             head: file.file_ref.head,
             mark: file.last_mark,
         };
@@ -338,10 +373,6 @@ impl Tailer {
                 }
                 let chunk = outcome.chunk?;
                 tracked.last_read = Instant::now();
-                tracked.last_mark = chunk.mark.or(tracked.last_mark);
-                if tracked.file_ref.head.is_none_or(|h| h.is_partial_head()) {
-                    let _ = tracked.refresh_head();
-                }
                 self.observer.lines_read(
                     chunk.lines.len() as u64,
                     chunk.end_offset - chunk.start_offset,

@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 /// How long a copy waits for its original to be truncated or let go before it is treated as a
 /// plain duplicate (e.g. `copy` without truncate, or a file copied by hand).
 const COPY_WAIT_MIN: Duration = Duration::from_secs(10);
+/// A new file modified more recently than this may still be being written by a copy.
+const SETTLE_TIME: Duration = Duration::from_secs(1);
 
 impl Tailer {
     /// Re-scans the globs. Returns a progress marker per newly tracked file so its starting
@@ -33,6 +35,7 @@ impl Tailer {
     /// and idle until a restart would have no checkpoint, and `start_at = "end"` would skip
     /// what was written while the agent was down.
     pub(super) fn scan(&mut self) -> Vec<Chunk> {
+        self.settling = false;
         let scan = discovery::scan(&self.flow);
         for (path, error) in &scan.errors {
             if self.reported_errors.insert(path.clone()) {
@@ -174,6 +177,10 @@ impl Tailer {
         }
         let mut source = Source::new(file, path);
         let head = fingerprint::head_of(&mut source).ok().flatten();
+        if !self.resume.files.contains_key(&key) && self.is_settling(&mut source, metadata, head) {
+            self.settling = true;
+            return None;
+        }
         let start = self.decide_start(&mut source, key, path, metadata.len(), head);
         let file_ref = Arc::new(FileRef {
             key,
@@ -209,6 +216,34 @@ impl Tailer {
             end_offset: offset,
             released: false,
         })
+    }
+
+    /// A file just written and too short to tell whether it is a copy being made (logrotate's
+    /// copy, gzip compressing a rotation) waits a moment: deciding now could ship a copy again.
+    fn is_settling(&self, source: &mut Source, metadata: &Metadata, head: Option<Fingerprint>) -> bool {
+        let young = metadata
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_none_or(|age| age < SETTLE_TIME);
+        if !young {
+            return false;
+        }
+        if source.is_compressed() {
+            return true;
+        }
+        let n = head.map_or(0, |h| h.len as usize);
+        if n as u64 >= fingerprint::HEAD_BYTES {
+            return false;
+        }
+        if n < identify::MIN_COPY_HEAD as usize {
+            return true;
+        }
+        let mut prefix = vec![0; n];
+        if source.read_at(0, &mut prefix).ok() != Some(n) {
+            return true;
+        }
+        self.files.values().any(|f| f.starts_with(&prefix))
     }
 
     fn report_open_error(&mut self, path: &Path, metadata: &Metadata, error: std::io::Error) {
@@ -322,13 +357,7 @@ impl Tailer {
         else {
             return;
         };
-        let head = self.files[&key].file_ref.head;
-        let finished = self
-            .finished
-            .iter()
-            .rev()
-            .find(|f| f.key == original && f.head.is_some() && head.is_some())
-            .cloned();
+        let finished = self.finished_original_of(key, original);
         let wait = COPY_WAIT_MIN.max(self.flow.scan_interval * 2);
         let original_tracked = self.files.contains_key(&original);
         let observer = self.observer.clone();
@@ -337,18 +366,25 @@ impl Tailer {
         let Some(reader) = file.reader.as_mut() else {
             return;
         };
-        let offset = match finished {
+        let (offset, reason) = match finished {
             Some(original) => {
                 let start = continue_copy(observer.as_ref(), reader.source(), &path, &original);
                 let _ = reader.rewind(start.offset);
-                start.offset
+                if start.discard {
+                    let _ = reader.discard_to_end();
+                }
+                (reader.consumed(), start.reason)
             }
             None if !original_tracked || since.elapsed() >= wait => {
                 let _ = reader.discard_to_end();
-                reader.consumed()
+                (
+                    reader.consumed(),
+                    "copy of a file still being read in full: skipped",
+                )
             }
             None => return,
         };
+        observer.file_added(key, &path, offset, reason);
         let file = self.files.get_mut(&key).expect("checked above");
         file.status = Status::Live;
         file.dirty = true;
@@ -362,6 +398,26 @@ impl Tailer {
             released: false,
         };
         let _ = self.send(marker);
+    }
+
+    /// The newest finished incarnation of `original` whose head the copy `key` starts with
+    /// (a file truncated several times has one finished entry per truncation).
+    fn finished_original_of(&mut self, key: FileKey, original: FileKey) -> Option<KnownFile> {
+        let candidates: Vec<KnownFile> = self
+            .finished
+            .iter()
+            .rev()
+            .filter(|f| f.key == original)
+            .cloned()
+            .collect();
+        let reader = self.files.get_mut(&key)?.reader.as_mut()?;
+        candidates.into_iter().find(|f| {
+            let Some(head) = f.head else {
+                return false;
+            };
+            identify::find_original(reader.source(), &[(f.key, head)])
+                .is_ok_and(|found| found.is_some())
+        })
     }
 
     /// Closes the least recently read idle live file to free a descriptor.
@@ -442,21 +498,29 @@ impl Tailer {
     }
 }
 
-/// Starts a copy where its original ended, if the bytes before that point agree.
+/// Starts a copy where its original ended, if the bytes before that point agree. A copy that
+/// ends before that point (the original got more lines between the copy and its truncation,
+/// and we read them from the original) holds nothing new: it is skipped to its end.
 fn continue_copy(
     observer: &dyn TailObserver,
     source: &mut Source,
     path: &Path,
     original: &KnownFile,
 ) -> Start {
-    let agrees = original
-        .mark
-        .is_none_or(|m| fingerprint::mark_matches(source, &m).unwrap_or(false));
-    if agrees {
-        observer.copy_recognised(path, &original.path, original.offset);
-        Start::at(original.offset, "copy of a file already shipped")
-    } else {
-        Start::at(0, "same head as a shipped file but different content")
+    let agrees = match original.mark {
+        None => Some(true),
+        Some(mark) => identify::compare_mark(source, &mark).ok().flatten(),
+    };
+    match agrees {
+        Some(true) => {
+            observer.copy_recognised(path, &original.path, original.offset);
+            Start::at(original.offset, "copy of a file already shipped")
+        }
+        None => {
+            observer.copy_recognised(path, &original.path, original.offset);
+            Start::discard("copy of a file already shipped, shorter than what was shipped")
+        }
+        Some(false) => Start::at(0, "same head as a shipped file but different content"),
     }
 }
 

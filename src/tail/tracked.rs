@@ -126,6 +126,19 @@ impl TrackedFile {
         Ok(true)
     }
 
+    /// Whether this open file, with a complete head, starts with `prefix`.
+    pub fn starts_with(&self, prefix: &[u8]) -> bool {
+        use std::os::unix::fs::FileExt;
+        let Some(reader) = self.reader.as_ref() else {
+            return false;
+        };
+        if self.file_ref.head.is_none_or(|h| h.is_partial_head()) {
+            return false;
+        }
+        let mut buf = vec![0; prefix.len()];
+        reader.file().read_exact_at(&mut buf, 0).is_ok() && buf == prefix
+    }
+
     /// Takes or extends the head fingerprint while the file is shorter than the head length.
     /// Returns `false` if the first bytes no longer match (the file was rewritten).
     pub fn refresh_head(&mut self) -> io::Result<bool> {
