@@ -15,7 +15,8 @@ use std::time::Duration;
 /// How the application writes its log.
 #[derive(Clone, Copy, PartialEq)]
 enum Writer {
-    /// Opens the path for every line (follows `create` rotations at once).
+    /// Opens the path for every line (follows `create` rotations at once, like an application
+    /// signalled by a postrotate script).
     Reopens,
     /// Keeps one append handle (what copytruncate is for).
     KeepsOpen,
@@ -31,13 +32,22 @@ fn spawn_writer(
 ) -> JoinHandle<Vec<String>> {
     let path = path.to_owned();
     std::thread::spawn(move || {
-        let open = || {
+        // Like an application that reopens its log after rotation: it waits for logrotate's
+        // `create` instead of creating the file itself (logrotate would move such a file
+        // aside as `app.log-<date>.backup`).
+        let open = || loop {
+            match std::fs::OpenOptions::new().append(true).open(&path) {
+                Ok(file) => return file,
+                Err(_) => std::thread::sleep(Duration::from_micros(200)),
+            }
+        };
+        drop(
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
-                .unwrap()
-        };
+                .unwrap(),
+        );
         let mut kept = open();
         let mut lines = Vec::new();
         for n in 0..count {
@@ -123,7 +133,23 @@ fn rotation_case(stream: &str, pattern: &str, directives: &str, rotations: usize
     }
     let expected = writer.join().unwrap();
     let got = collect(&kinesis, stream, &mut agent, expected.len());
+    report(stream, &expected, &got);
     assert_exactly_once(&expected, &got);
+}
+
+/// One row of the rotation matrix (visible with `--nocapture`).
+fn report(case: &str, expected: &[String], got: &[String]) {
+    let counts = tally(got);
+    let missing = expected
+        .iter()
+        .filter(|l| !counts.contains_key(l.as_str()))
+        .count();
+    let duplicated = got.len() - counts.len();
+    eprintln!(
+        "rotation-matrix {case}: written {} delivered {} missing {missing} duplicated {duplicated}",
+        expected.len(),
+        got.len()
+    );
 }
 
 #[test]
@@ -207,6 +233,7 @@ fn copytruncate_reads_the_unread_rest_from_the_copy() {
     }
     let expected = writer.join().unwrap();
     let got = collect(&kinesis, "r-copy", &mut agent, expected.len());
+    report("r-copy", &expected, &got);
     let counts = tally(&got);
     let duplicated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
@@ -237,6 +264,7 @@ fn missingok_file_appearing_later_is_shipped() {
     let log = ws.logs().join("app.log");
     let expected = write_lines(&log, "late", 0..300, 40);
     let got = collect(&kinesis, "r-missing", &mut agent, expected.len());
+    report("r-missing", &expected, &got);
     assert_exactly_once(&expected, &got);
 }
 
@@ -256,6 +284,7 @@ fn rotation_while_stopped_finishes_the_rotated_file_first() {
     expected.extend(write_lines(&log, "after", 0..300, 40));
     let mut agent = ws.start(&kinesis.url);
     let got = collect(&kinesis, "r-stopped", &mut agent, expected.len());
+    report("r-stopped", &expected, &got);
     assert_exactly_once(&expected, &got);
     let position = |tag: &str| got.iter().position(|l| l.starts_with(tag)).unwrap();
     assert!(
@@ -281,6 +310,7 @@ fn deleted_and_recreated_under_the_same_name() {
     std::fs::remove_file(&log).unwrap();
     expected.extend(write_lines(&log, "second", 0..400, 40));
     let got = collect(&kinesis, "r-recreate", &mut agent, expected.len());
+    report("r-recreate", &expected, &got);
     assert_exactly_once(&expected, &got);
 }
 
@@ -302,6 +332,7 @@ fn truncated_in_place_is_read_again_from_the_start() {
         .unwrap();
     expected.extend(write_lines(&log, "second", 0..100, 40));
     let got = collect(&kinesis, "r-truncate", &mut agent, expected.len());
+    report("r-truncate", &expected, &got);
     assert_exactly_once(&expected, &got);
     assert!(agent.log().contains("truncated"));
 }
@@ -327,5 +358,6 @@ fn symlink_whose_target_changes() {
     expected.extend(write_lines(&b, "b", 0..300, 40));
     std::fs::rename(&tmp_link, &link).unwrap();
     let got = collect(&kinesis, "r-link", &mut agent, expected.len());
+    report("r-link", &expected, &got);
     assert_exactly_once(&expected, &got);
 }

@@ -15,14 +15,14 @@ use std::sync::Arc;
 
 pub enum Source {
     Plain(File),
-    Gzip(GzipStream),
+    Gzip(Box<GzipStream>),
 }
 
 impl Source {
     /// Wraps an open file; `path` decides (with the gzip magic bytes) whether to decompress.
     pub fn new(file: File, path: &Path) -> Source {
         if is_gzip(&file, path) {
-            Source::Gzip(GzipStream::new(Arc::new(file)))
+            Source::Gzip(Box::new(GzipStream::new(Arc::new(file))))
         } else {
             Source::Plain(file)
         }
@@ -87,10 +87,12 @@ impl ReadAt for Source {
     }
 }
 
+/// Named `.gz` and starting with the gzip magic bytes, or too short to tell yet (gzip is still
+/// writing it): reading it as text would ship compressed bytes.
 fn is_gzip(file: &File, path: &Path) -> bool {
     let named_gz = path.extension().is_some_and(|e| e == "gz");
     let mut magic = [0u8; 2];
-    named_gz && file.read_exact_at(&mut magic, 0).is_ok() && magic == [0x1f, 0x8b]
+    named_gz && (file.read_exact_at(&mut magic, 0).is_err() || magic == [0x1f, 0x8b])
 }
 
 /// Reads a file through positioned reads, so several decoders can share one descriptor.
@@ -138,7 +140,7 @@ impl GzipStream {
 
     /// Starts decoding from the beginning again, to come back to the current position.
     fn restart(&mut self) {
-        self.skip = self.position + self.skip;
+        self.skip += self.position;
         self.position = 0;
         self.decoder = Self::decoder(&self.file);
     }

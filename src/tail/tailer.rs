@@ -26,8 +26,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Chunks read from one file before moving to the next.
 const CHUNKS_PER_TURN: usize = 4;
-/// How soon a scan looks again at a file left to settle.
-const SETTLE_RETRY: Duration = Duration::from_millis(200);
 /// Recently finished files remembered per flow (to recognise their compressed copies).
 const FINISHED_KEPT: usize = 1000;
 
@@ -49,8 +47,6 @@ pub struct Tailer {
     stop: CancellationToken,
     runtime: tokio::runtime::Handle,
     pub(super) first_scan: bool,
-    /// A new file was left for a moment (it may be a copy being written): scan again soon.
-    pub(super) settling: bool,
 }
 
 impl Tailer {
@@ -88,7 +84,6 @@ impl Tailer {
             stop,
             runtime,
             first_scan: true,
-            settling: false,
         }
     }
 
@@ -113,9 +108,6 @@ impl Tailer {
                 }
                 if Instant::now() >= next_scan {
                     next_scan = Instant::now() + self.flow.scan_interval;
-                }
-                if self.settling {
-                    next_scan = next_scan.min(Instant::now() + SETTLE_RETRY);
                 }
             }
             for path in &pending.paths {
@@ -222,8 +214,14 @@ impl Tailer {
     }
 
     fn wants_read(&mut self, key: FileKey, has_draining_predecessor: bool) -> bool {
-        if let Some(Status::CopyOf { .. }) = self.files.get(&key).map(|f| f.status) {
-            self.resolve_copy(key);
+        match self.files.get(&key).map(|f| f.status) {
+            Some(Status::CopyOf { .. }) => self.resolve_copy(key),
+            Some(Status::Settling { .. }) => {
+                if let Some(marker) = self.settle(key, false) {
+                    let _ = self.send(marker);
+                }
+            }
+            _ => {}
         }
         let inotify = self.watcher.is_active();
         let Some(file) = self.files.get(&key) else {
@@ -231,7 +229,7 @@ impl Tailer {
         };
         let idle = inotify && file.status == Status::Live && file.at_eof && !file.dirty;
         file.is_open()
-            && !matches!(file.status, Status::CopyOf { .. })
+            && !matches!(file.status, Status::CopyOf { .. } | Status::Settling { .. })
             && !has_draining_predecessor
             && !idle
     }

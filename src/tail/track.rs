@@ -35,7 +35,6 @@ impl Tailer {
     /// and idle until a restart would have no checkpoint, and `start_at = "end"` would skip
     /// what was written while the agent was down.
     pub(super) fn scan(&mut self) -> Vec<Chunk> {
-        self.settling = false;
         let scan = discovery::scan(&self.flow);
         for (path, error) in &scan.errors {
             if self.reported_errors.insert(path.clone()) {
@@ -75,6 +74,19 @@ impl Tailer {
     fn note_missing(&mut self, present: &HashMap<FileKey, PathBuf>) {
         let now = Instant::now();
         let mut parked_gone = Vec::new();
+        let vanished_settling: Vec<FileKey> = self
+            .files
+            .iter()
+            .filter(|(k, f)| {
+                matches!(f.status, Status::Settling { .. }) && !present.contains_key(k)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in vanished_settling {
+            if let Some(marker) = self.settle(key, true) {
+                let _ = self.send(marker);
+            }
+        }
         for (key, file) in self.files.iter_mut() {
             if present.contains_key(key) {
                 if matches!(file.status, Status::Rotated { .. }) {
@@ -177,38 +189,69 @@ impl Tailer {
         }
         let mut source = Source::new(file, path);
         let head = fingerprint::head_of(&mut source).ok().flatten();
-        if !self.resume.files.contains_key(&key) && self.is_settling(&mut source, metadata, head) {
-            self.settling = true;
-            return None;
-        }
-        let start = self.decide_start(&mut source, key, path, metadata.len(), head);
         let file_ref = Arc::new(FileRef {
             key,
             path: path.to_owned(),
             head,
         });
         let max_line = self.flow.limits.max_line_bytes();
-        let mut reader = match FileReader::new(source, file_ref.clone(), start.offset, max_line) {
+        let reader = match FileReader::new(source, file_ref, 0, max_line) {
             Ok(reader) => reader,
             Err(error) => {
                 self.observer.read_error(path, &error);
                 return None;
             }
         };
-        if start.discard {
-            let _ = reader.discard_to_end();
+        let since = Instant::now();
+        let tracked = TrackedFile::new(reader, metadata.len(), Status::Settling { since });
+        self.files.insert(key, tracked);
+        self.settle(key, false)
+    }
+
+    /// Decides where a newly opened file starts, unless it should settle a moment longer (the
+    /// handle is held meanwhile, so a file replaced while settling is still read). `force`
+    /// decides now (the file disappeared). Returns the progress marker of the start offset.
+    pub(super) fn settle(&mut self, key: FileKey, force: bool) -> Option<Chunk> {
+        let file = self.files.get_mut(&key)?;
+        let path = file.path().to_owned();
+        let mut reader = file.reader.take()?;
+        let metadata = reader.file().metadata().ok();
+        let head = fingerprint::head_of(reader.source()).ok().flatten();
+        let resumed = self.resume.files.contains_key(&key);
+        let wait = !force
+            && !resumed
+            && metadata
+                .as_ref()
+                .is_some_and(|m| self.is_settling(reader.source(), m, head));
+        let file = self.files.get_mut(&key).expect("taken from it above");
+        if wait {
+            file.reader = Some(reader);
+            return None;
+        }
+        let size = metadata.map_or(0, |m| m.len());
+        let start = self.decide_start(reader.source(), key, &path, size, head);
+        if reader.rewind(start.offset).is_err()
+            || (start.discard && reader.discard_to_end().is_err())
+        {
+            self.observer.read_error(
+                &path,
+                &std::io::Error::other("cannot seek to the start offset"),
+            );
         }
         let offset = reader.consumed();
         let mark = mark_before(reader.source(), offset);
-        self.observer.file_added(key, path, offset, start.reason);
-        let mut tracked = TrackedFile::new(reader, metadata.len(), start.status);
-        tracked.last_mark = mark;
-        self.files.insert(key, tracked);
+        self.observer.file_added(key, &path, offset, start.reason);
+        let file = self.files.get_mut(&key).expect("taken from it above");
+        file.reader = Some(reader);
+        file.update_ref(None, head);
+        file.status = start.status;
+        file.last_mark = mark;
+        file.dirty = true;
         if matches!(start.status, Status::CopyOf { .. }) {
             return None; // its start is decided when the original is finished
         }
         Some(Chunk {
-            file: file_ref,
+            file: file.file_ref.clone(),
             mark,
             data: Vec::new(),
             lines: Vec::new(),
@@ -220,12 +263,16 @@ impl Tailer {
 
     /// A file just written and too short to tell whether it is a copy being made (logrotate's
     /// copy, gzip compressing a rotation) waits a moment: deciding now could ship a copy again.
-    fn is_settling(&self, source: &mut Source, metadata: &Metadata, head: Option<Fingerprint>) -> bool {
-        let young = metadata
-            .modified()
-            .ok()
-            .and_then(|m| m.elapsed().ok())
-            .is_none_or(|age| age < SETTLE_TIME);
+    fn is_settling(
+        &self,
+        source: &mut Source,
+        metadata: &Metadata,
+        head: Option<Fingerprint>,
+    ) -> bool {
+        // The change time, not the modification time: gzip and cp -p copy the original's mtime.
+        let young = changed_at(metadata)
+            .elapsed()
+            .map_or(true, |age| age < SETTLE_TIME);
         if !young {
             return false;
         }
@@ -318,7 +365,8 @@ impl Tailer {
         let mut candidates: Vec<(FileKey, Fingerprint)> = self
             .files
             .values()
-            .filter(|f| f.key() != key && !matches!(f.status, Status::CopyOf { .. }))
+            .filter(|f| f.key() != key)
+            .filter(|f| !matches!(f.status, Status::CopyOf { .. } | Status::Settling { .. }))
             .filter_map(|f| Some((f.key(), f.file_ref.head?)))
             .collect();
         let tracked = candidates.len();
@@ -538,6 +586,15 @@ fn note_seen(file: &mut TrackedFile, path: &Path, metadata: &Metadata) {
 /// Two matching names for one file (a symlink and its target): keep the first.
 fn is_same_name_of(current: &Path, other: &Path) -> bool {
     current.exists() && std::fs::canonicalize(current).ok() == std::fs::canonicalize(other).ok()
+}
+
+fn changed_at(metadata: &Metadata) -> std::time::SystemTime {
+    use std::os::unix::fs::MetadataExt;
+    let since_epoch = Duration::new(
+        metadata.ctime().max(0) as u64,
+        metadata.ctime_nsec().clamp(0, 999_999_999) as u32,
+    );
+    std::time::UNIX_EPOCH + since_epoch
 }
 
 fn release_marker(known: &KnownFile) -> Chunk {

@@ -21,6 +21,9 @@ pub enum Status {
     /// Has the content of `original` (a copy, a compressed rotation): not read until the
     /// original is finished, then read from where the original ended.
     CopyOf { original: FileKey, since: Instant },
+    /// Just found and possibly still being written by a copy (see `track.rs`): held open, not
+    /// read until its start is decided.
+    Settling { since: Instant },
 }
 
 pub struct TrackedFile {
