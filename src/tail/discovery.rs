@@ -49,9 +49,14 @@ fn is_regular_file(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// The longest literal directory of a pattern (where new files appear).
+/// The longest literal directory of a pattern: where its files appear (for a pattern without
+/// glob syntax, the directory holding that one file).
 pub fn literal_root(pattern: &str) -> PathBuf {
-    walk_root(pattern).0
+    let (base, depth) = walk_root(pattern);
+    match (depth, base.parent()) {
+        (0, Some(parent)) => parent.to_owned(),
+        _ => base,
+    }
 }
 
 /// The directory to walk for a pattern and how deep: the components before the first one with
@@ -96,5 +101,7 @@ mod tests {
             walk_root("/var/log/syslog"),
             (PathBuf::from("/var/log/syslog"), 0)
         );
+        assert_eq!(literal_root("/var/log/syslog"), PathBuf::from("/var/log"));
+        assert_eq!(literal_root("/var/log/*.log"), PathBuf::from("/var/log"));
     }
 }

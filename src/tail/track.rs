@@ -146,7 +146,10 @@ impl Tailer {
                 Some(Found::Compressed(path)) if self.flow.matches(&path) => {
                     self.remember_finished(known.clone());
                 }
-                _ => self.report_gone(&known),
+                _ => {
+                    self.report_gone(&known);
+                    self.remember_finished(known.clone()); // a copy may still turn up
+                }
             }
             if !self.files.contains_key(&known.key) {
                 markers.push(release_marker(&known));
@@ -205,7 +208,13 @@ impl Tailer {
         let since = Instant::now();
         let tracked = TrackedFile::new(reader, metadata.len(), Status::Settling { since });
         self.files.insert(key, tracked);
-        self.settle(key, false)
+        let decided = self.settle(key, false);
+        let file = &self.files[&key];
+        if decided.is_none() && matches!(file.status, Status::Settling { .. }) {
+            // Known from now on, even if the agent stops before deciding where it starts.
+            return Some(marker(file.file_ref.clone(), 0, None));
+        }
+        decided
     }
 
     /// Decides where a newly opened file starts, unless it should settle a moment longer (the
@@ -250,15 +259,7 @@ impl Tailer {
         if matches!(start.status, Status::CopyOf { .. }) {
             return None; // its start is decided when the original is finished
         }
-        Some(Chunk {
-            file: file.file_ref.clone(),
-            mark,
-            data: Vec::new(),
-            lines: Vec::new(),
-            start_offset: offset,
-            end_offset: offset,
-            released: false,
-        })
+        Some(marker(file.file_ref.clone(), offset, mark))
     }
 
     /// A file just written and too short to tell whether it is a copy being made (logrotate's
@@ -347,6 +348,8 @@ impl Tailer {
                 "the bytes before the checkpoint changed (truncated and written again while edgeship was stopped); reading it from the start",
             ),
         };
+        // The old content may live on in a rotated copy: let a copy continue from the checkpoint.
+        self.remember_finished(known.clone());
         if checked == Checked::Reused {
             self.report_gone(known);
         } else {
@@ -369,6 +372,15 @@ impl Tailer {
             .filter(|f| !matches!(f.status, Status::CopyOf { .. } | Status::Settling { .. }))
             .filter_map(|f| Some((f.key(), f.file_ref.head?)))
             .collect();
+        // Checkpointed files not yet found this run count as being read: they may be the
+        // original whose copy this is (copytruncate while the agent was stopped).
+        candidates.extend(
+            self.resume
+                .files
+                .values()
+                .filter(|k| k.key != key)
+                .filter_map(|k| Some((k.key, k.head?))),
+        );
         let tracked = candidates.len();
         candidates.extend(
             self.finished
@@ -586,6 +598,19 @@ fn note_seen(file: &mut TrackedFile, path: &Path, metadata: &Metadata) {
 /// Two matching names for one file (a symlink and its target): keep the first.
 fn is_same_name_of(current: &Path, other: &Path) -> bool {
     current.exists() && std::fs::canonicalize(current).ok() == std::fs::canonicalize(other).ok()
+}
+
+/// A chunk without lines that records where reading starts in a file.
+fn marker(file: Arc<FileRef>, offset: u64, mark: Option<Mark>) -> Chunk {
+    Chunk {
+        file,
+        mark,
+        data: Vec::new(),
+        lines: Vec::new(),
+        start_offset: offset,
+        end_offset: offset,
+        released: false,
+    }
 }
 
 fn changed_at(metadata: &Metadata) -> std::time::SystemTime {
