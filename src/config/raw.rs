@@ -166,6 +166,9 @@ pub struct RawFlow {
     /// How long the tailer sleeps when every file is at its end. Default `"250ms"`.
     #[serde(default = "default_poll_interval", deserialize_with = "duration")]
     pub poll_interval: Duration,
+    /// `[flow.parse]`: turn lines into records (multiline, formats, filters, metadata); see
+    /// `RawParse`. Default: none, lines are shipped as read.
+    pub parse: Option<super::RawParse>,
 }
 
 fn optional_byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
