@@ -472,3 +472,6 @@ impl Emitter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
