@@ -90,7 +90,8 @@ fn semantic_errors_carry_the_key_path_and_a_hint() {
     );
 }
 
-const PARSE_FLOW: &str = "[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\n[flow.parse]\n";
+const PARSE_FLOW: &str =
+    "[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\n[flow.parse]\n";
 
 #[test]
 fn without_a_parse_table_lines_are_shipped_as_read() {
@@ -116,16 +117,38 @@ fn parse_table_is_validated_with_compiled_regexes() {
 fn parse_errors_name_the_key_and_say_what_to_do() {
     let cases = [
         ("format = \"xml\"", "parse.format", "use one of line,"),
-        ("format = \"regex\"\npattern = '(?<=a)b'", "parse.pattern", "no look-around"),
-        ("format = \"regex\"\npattern = '\\d+'", "parse.pattern", "named groups"),
+        (
+            "format = \"regex\"\npattern = '(?<=a)b'",
+            "parse.pattern",
+            "no look-around",
+        ),
+        (
+            "format = \"regex\"\npattern = '\\d+'",
+            "parse.pattern",
+            "named groups",
+        ),
         ("format = \"csv\"", "parse.field_names", "csv_header = true"),
-        ("format = \"apache_common\"\nfield_names = [\"a\"]", "parse.field_names", "host, ident"),
-        ("on_failure = \"dead_letter\"", "parse.dead_letter_path", "dead_letter_path ="),
-        ("multiline_start = '('", "parse.multiline_start", "regex syntax"),
+        (
+            "format = \"apache_common\"\nfield_names = [\"a\"]",
+            "parse.field_names",
+            "host, ident",
+        ),
+        (
+            "on_failure = \"dead_letter\"",
+            "parse.dead_letter_path",
+            "dead_letter_path =",
+        ),
+        (
+            "multiline_start = '('",
+            "parse.multiline_start",
+            "regex syntax",
+        ),
         ("types = { a = \"date\" }", "parse.types.a", "\"int\""),
     ];
     for (keys, key, hint) in cases {
-        let text = parse(&format!("{PARSE_FLOW}{keys}\n")).unwrap_err().to_string();
+        let text = parse(&format!("{PARSE_FLOW}{keys}\n"))
+            .unwrap_err()
+            .to_string();
         assert!(
             text.contains(&format!("flow[0] (\"k\").{key}")) && text.contains(hint),
             "{keys}: {text}"
@@ -155,7 +178,8 @@ fn every_parse_key_is_in_the_example_config() {
     assert!(keys.len() > 30, "{keys:?}");
     for key in keys {
         assert!(
-            example.contains(&format!("{key} =")) || example.contains(&format!("flow.parse.{key}]")),
+            example.contains(&format!("{key} ="))
+                || example.contains(&format!("flow.parse.{key}]")),
             "config/edgeship.toml does not show {key}"
         );
     }

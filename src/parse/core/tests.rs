@@ -54,10 +54,20 @@ fn texts(chunk: &Chunk) -> Vec<String> {
 async fn a_held_multiline_record_holds_the_checkpoint_at_its_first_line() {
     let mut p = parser("multiline_start = '^\\d'\nmultiline_flush = \"2s\"");
     let mut report = Report::default();
-    let out = p.push(&chunk(0, &["1 a", " x", "2 b", " y"]), Instant::now(), &mut report);
+    let out = p.push(
+        &chunk(0, &["1 a", " x", "2 b", " y"]),
+        Instant::now(),
+        &mut report,
+    );
     assert_eq!(texts(&out), ["1 a\n x"]);
-    assert_eq!(out.lines[0].next_offset, 7, "the record ends after its last line");
-    assert_eq!(out.end_offset, 7, "progress stops where the held record starts");
+    assert_eq!(
+        out.lines[0].next_offset, 7,
+        "the record ends after its last line"
+    );
+    assert_eq!(
+        out.end_offset, 7,
+        "progress stops where the held record starts"
+    );
     assert_eq!(report.lines_absorbed, 1);
 
     // Nothing due yet; then the flush timeout sends the held record with the file's progress.
@@ -86,7 +96,11 @@ async fn a_released_file_flushes_its_held_record() {
 async fn header_lines_are_skipped_only_from_offset_zero() {
     let mut report = Report::default();
     let mut p = parser("skip_header_lines = 2");
-    let out = p.push(&chunk(0, &["h1", "h2", "data"]), Instant::now(), &mut report);
+    let out = p.push(
+        &chunk(0, &["h1", "h2", "data"]),
+        Instant::now(),
+        &mut report,
+    );
     assert_eq!(texts(&out), ["data"]);
     assert_eq!(out.end_offset, 11);
     let mut p = parser("skip_header_lines = 2");
@@ -98,7 +112,11 @@ async fn header_lines_are_skipped_only_from_offset_zero() {
 async fn csv_header_names_the_columns_of_its_file() {
     let mut report = Report::default();
     let mut p = parser("format = \"csv\"\ncsv_header = true");
-    let out = p.push(&chunk(0, &["id,name", "1,\"a, b\""]), Instant::now(), &mut report);
+    let out = p.push(
+        &chunk(0, &["id,name", "1,\"a, b\""]),
+        Instant::now(),
+        &mut report,
+    );
     assert_eq!(texts(&out), [r#"{"id":"1","name":"a, b"}"#]);
 }
 
@@ -106,17 +124,28 @@ async fn csv_header_names_the_columns_of_its_file() {
 async fn failure_policies_send_raw_drop_and_count() {
     let mut report = Report::default();
     let mut p = parser("format = \"json\"");
-    let out = p.push(&chunk(0, &["{\"a\":1}", "oops"]), Instant::now(), &mut report);
+    let out = p.push(
+        &chunk(0, &["{\"a\":1}", "oops"]),
+        Instant::now(),
+        &mut report,
+    );
     assert_eq!(texts(&out), ["{\"a\":1}", "{\"unparsed\":\"oops\"}"]);
     assert_eq!(report.failures.len(), 1);
     assert!(report.failures[0].written);
 
     let mut report = Report::default();
     let mut p = parser("format = \"json\"\non_failure = \"drop\"");
-    let out = p.push(&chunk(0, &["{\"a\":1}", "oops"]), Instant::now(), &mut report);
+    let out = p.push(
+        &chunk(0, &["{\"a\":1}", "oops"]),
+        Instant::now(),
+        &mut report,
+    );
     assert_eq!(texts(&out), ["{\"a\":1}"]);
     assert_eq!((report.failures.len(), report.lines_absorbed), (1, 1));
-    assert_eq!(out.end_offset, 13, "a dropped record's bytes are still checkpointed");
+    assert_eq!(
+        out.end_offset, 13,
+        "a dropped record's bytes are still checkpointed"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -125,7 +154,11 @@ async fn filters_redaction_and_metadata() {
     let mut p = parser(
         "exclude = ['health']\nadd_file = true\nadd_offset = true\nfields = { env = \"prod\" }\n[[flow.parse.redact]]\npattern = 'pw=\\S+'\nreplacement = 'pw=***'",
     );
-    let out = p.push(&chunk(0, &["GET /health", "login pw=hunter2 ok"]), Instant::now(), &mut report);
+    let out = p.push(
+        &chunk(0, &["GET /health", "login pw=hunter2 ok"]),
+        Instant::now(),
+        &mut report,
+    );
     assert_eq!(
         texts(&out),
         [r#"{"message":"login pw=*** ok","env":"prod","_file":"/l/a.log","_offset":12}"#]
