@@ -35,6 +35,7 @@ pub mod aggregate;
 pub mod checkpoint;
 pub mod config;
 pub mod consume;
+pub mod import;
 pub mod logging;
 pub mod metrics;
 pub mod parse;
