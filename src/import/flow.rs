@@ -104,7 +104,7 @@ pub fn convert(
     sending(flow, firehose, out)?;
     polling(flow, out)?;
     explain_rest(flow, out);
-    let parse = processing::convert(flow, firehose)?;
+    let parse = processing::convert(flow)?;
     write_parse(&parse, out);
     Ok(())
 }

@@ -41,7 +41,7 @@ impl Parse {
     }
 }
 
-pub fn convert(flow: &Object, firehose: bool) -> Result<Parse, String> {
+pub fn convert(flow: &Object) -> Result<Parse, String> {
     let mut parse = Parse::default();
     if let Some(p) = flow.get("multiLineStartPattern").and_then(string) {
         parse.regex("multiline_start", "multiLineStartPattern", p);
@@ -104,10 +104,10 @@ pub fn convert(flow: &Object, firehose: bool) -> Result<Parse, String> {
                 ));
             }
         };
-        if let Some(f) = new_format {
-            if let Some(previous) = format.replace(f.clone()) {
-                parse.note(format!("The agent chained {previous} and {f}; edgeship applies one format per flow: {f} is used."));
-            }
+        if let Some(f) = new_format
+            && let Some(previous) = format.replace(f.clone())
+        {
+            parse.note(format!("The agent chained {previous} and {f}; edgeship applies one format per flow: {f} is used."));
         }
     }
     if let Some(f) = format {
@@ -116,7 +116,6 @@ pub fn convert(flow: &Object, firehose: bool) -> Result<Parse, String> {
         let at = parse.keys.len() - 1;
         parse.keys[..=at].rotate_right(1);
     }
-    let _ = firehose;
     Ok(parse)
 }
 
