@@ -181,7 +181,12 @@ fn sending(flow: &Object, firehose: bool, out: &mut Toml) -> Result<(), String> 
             out.key("aggregation", "\"lines\"", Some("agent.json aggregatedRecordSizeBytes: whole lines packed into records."));
             out.key("record_target_bytes", &n.clamp(1024, 1000 * 1024).to_string(), None);
         }
-        Some(_) => out.comment("agent.json aggregatedRecordSizeBytes: ignored, as by the agent (Kinesis flow or multiLineStartPattern)."),
+        Some(_) => {
+            out.comment("agent.json aggregatedRecordSizeBytes: ignored, as by the agent (Kinesis flow or multiLineStartPattern).");
+            if firehose {
+                out.key("aggregation", "\"none\"", None);
+            }
+        }
         None if firehose => out.key("aggregation", "\"none\"", Some("The agent sent one line per Firehose record (aggregatedRecordSizeBytes unset); edgeship's Firehose default would pack lines.")),
         None => {}
     }

@@ -153,7 +153,14 @@ pub fn convert(main: &Object, out: &mut Toml) -> Result<(), String> {
 }
 
 fn aws(main: &Object, out: &mut Toml) -> Result<(), String> {
-    let text = |key: &str| main.get(key).and_then(string).map(str::to_owned);
+    // The agent's sample config ships empty endpoints: empty means unset.
+    let text = |key: &str| {
+        main.get(key)
+            .and_then(string)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let region = text("kinesis.region");
     let kinesis = text("kinesis.endpoint");
     let firehose = text("firehose.endpoint");
