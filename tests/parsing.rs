@@ -331,3 +331,95 @@ fn ec2_metadata_never_blocks_when_imds_is_unreachable() {
     let out = run(&core, b"{\"a\":1}\n");
     assert_eq!(out, b"{\"a\":1}\n");
 }
+
+mod random_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    const FORMATS: &[(&str, bool)] = &[
+        ("format = \"line\"", false),
+        ("format = \"single_line\"\nmultiline_start = '\\S'", false),
+        ("format = \"csv\"\ncsv_header = true", true),
+        ("format = \"json\"\nadd_offset = true", true),
+        (
+            "format = \"regex\"\npattern = '(?P<a>\\w+) (?P<b>.*)'",
+            true,
+        ),
+        (
+            "format = \"apache_common\"\ntypes = { response = \"int\" }",
+            true,
+        ),
+        (
+            "format = \"apache_combined\"\ntimestamp_field = \"datetime\"",
+            true,
+        ),
+        ("format = \"apache_error\"", true),
+        ("format = \"syslog\"\ntimestamp_field = \"timestamp\"", true),
+        ("format = \"syslog_rfc5424\"", true),
+        ("format = \"rfc3339_syslog\"", true),
+        (
+            "multiline_continue = '\\s'\nmax_record_bytes = 100\ntruncated_record_terminator = \"...\"\nadd_file = true",
+            true,
+        ),
+    ];
+
+    /// Log-like bytes: the punctuation the parsers branch on, digits, spaces, newlines, and
+    /// some bytes that are not UTF-8.
+    fn loggy() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            prop::sample::select(vec![
+                &b" "[..],
+                b"\n",
+                b"\r\n",
+                b"-",
+                b"[",
+                b"]",
+                b"\"",
+                b"\\",
+                b":",
+                b"<",
+                b">",
+                b"{",
+                b"}",
+                b",",
+                b"1",
+                b"2026-11-28T14:02:03Z",
+                b"Nov 28 14:02:03",
+                b"[10/Oct/2000:13:55:36 -0700]",
+                b"\"GET / HTTP/1.1\"",
+                b"200",
+                b"\xff",
+                b"\xc3",
+                b"\xe6\x97\xa5",
+                b"<34>1 ",
+                b"[pid 1:tid 2]",
+                b"host app[12]: ",
+            ])
+            .prop_map(|s| s.to_vec()),
+            prop::collection::vec(any::<u8>(), 0..8),
+        ];
+        prop::collection::vec(piece, 0..60).prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn every_format_survives_random_input(input in loggy()) {
+            for (keys, structured) in FORMATS {
+                let core = core(keys);
+                let sample = sample::run(&core, Path::new("/x"), &input, usize::MAX);
+                let mut last = 0;
+                for (next_offset, record) in &sample.records {
+                    prop_assert!(*next_offset >= last && *next_offset as usize <= input.len());
+                    last = *next_offset;
+                    if *structured {
+                        prop_assert!(
+                            serde_json::from_slice::<serde_json::Value>(record).is_ok(),
+                            "{keys}: not JSON: {:?}", String::from_utf8_lossy(record)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

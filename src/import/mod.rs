@@ -39,7 +39,7 @@ pub fn import(path: &Path) -> Result<String, ImportError> {
         .map(|d| d.join("agent.d"))
         .filter(|d| d.is_dir())
     {
-        for file in drop_ins(&dir, &mut notes) {
+        for file in drop_in_files(&dir, &mut notes) {
             match read_object(&file).and_then(|o| flows_of(&file, &o)) {
                 Ok(more) => flows.extend(more),
                 // The agent skips unreadable drop-ins with a warning (PR #113); so do we.
@@ -83,7 +83,11 @@ fn read_object(path: &Path) -> Result<Object, ImportError> {
         path: path.to_owned(),
         source,
     })?;
-    let json = strip_comments(&text);
+    parse_object(path, &text)
+}
+
+fn parse_object(path: &Path, text: &str) -> Result<Object, ImportError> {
+    let json = strip_comments(text);
     let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| ImportError::Json {
         path: path.to_owned(),
         message: e.to_string(),
@@ -115,7 +119,7 @@ fn flows_of(path: &Path, object: &Object) -> Result<Vec<(PathBuf, Object)>, Impo
     }
 }
 
-fn drop_ins(dir: &Path, notes: &mut Vec<String>) -> Vec<PathBuf> {
+fn drop_in_files(dir: &Path, notes: &mut Vec<String>) -> Vec<PathBuf> {
     match std::fs::read_dir(dir) {
         Ok(entries) => {
             let mut files: Vec<PathBuf> = entries
