@@ -423,3 +423,43 @@ mod random_input {
         }
     }
 }
+
+#[test]
+fn validate_sample_shows_what_each_flow_sends_and_why_lines_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("edgeship.toml");
+    std::fs::write(
+        &config,
+        "[[flow]]\nname = \"web\"\npaths = [\"/var/log/web/*.log\"]\nkinesis_stream = \"s\"\n[flow.parse]\nformat = \"apache_common\"\n\n[[flow]]\nname = \"raw\"\npaths = [\"/var/log/raw/*.log\"]\nkinesis_stream = \"s\"\n",
+    )
+    .unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(
+        &log,
+        "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1\nnot an access log\nthird line\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_edgeship"))
+        .args(["validate", "--config"])
+        .arg(&config)
+        .arg("--sample")
+        .arg(&log)
+        .args(["--lines", "2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(r#"sends (up to byte 64): {"host":"1.2.3.4""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILS at byte 64: expected [datetime] at byte 14"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("third line"),
+        "only --lines lines: {stdout}"
+    );
+    assert!(stdout.contains("flow \"raw\": no [flow.parse]"), "{stdout}");
+}

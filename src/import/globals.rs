@@ -99,18 +99,9 @@ const EXPLAINED: &[(&str, &str)] = &[
         "edgeship logs a per-flow summary every status_interval; see also [metrics]",
     ),
     ("log.emitInternalMetrics", "see log.emitMetrics"),
-    ("kinesis.region", "mapped to [aws] region"),
-    ("kinesis.endpoint", "mapped to [aws]"),
-    ("firehose.endpoint", "mapped to [aws]"),
-    ("shutdownTimeoutMillis", "mapped to shutdown_timeout"),
-    ("socketTimeoutMillis", "mapped to [aws] request_timeout"),
-    (
-        "log.statusReportingPeriodSeconds",
-        "mapped to status_interval",
-    ),
-    ("flows", "converted below"),
 ];
 
+/// Keys converted by `convert` and `aws`.
 const MAPPED: &[&str] = &[
     "kinesis.region",
     "kinesis.endpoint",

@@ -35,7 +35,7 @@ fn err(key: &str, message: impl Into<String>, hint: impl Into<String>) -> SpecEr
 pub enum Format {
     Line,
     SingleLine(SingleLine),
-    Csv(Csv),
+    Csv(Box<Csv>),
     Json(Json),
     Regex(RegexFormat),
     ApacheCommon,
@@ -140,7 +140,7 @@ fn format(raw: &RawParse) -> Result<Format, SpecError> {
             trim: raw.single_line_trim,
             escape_newlines: raw.single_line_escape_newlines,
         }),
-        "csv" => Format::Csv(csv(raw)?),
+        "csv" => Format::Csv(Box::new(csv(raw)?)),
         "json" => Format::Json(Json {
             compact: raw.json_compact,
         }),
@@ -190,11 +190,7 @@ fn csv(raw: &RawParse) -> Result<Csv, SpecError> {
             "set field_names = [\"a\", \"b\"] or csv_header = true",
         ));
     }
-    Ok(Csv {
-        delimiter,
-        field_names: raw.field_names.clone(),
-        header: raw.csv_header,
-    })
+    Ok(Csv::new(delimiter, raw.field_names.clone(), raw.csv_header))
 }
 
 fn rename(raw: &RawParse, format: &Format) -> Result<Vec<String>, SpecError> {
