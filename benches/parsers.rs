@@ -9,8 +9,7 @@
 //! Absolute numbers on shared machines are noisy; compare the ratio to the baseline.
 
 use edgeship::config::Config;
-use edgeship::parse::core::Report;
-use edgeship::parse::{FileParser, ParseCore};
+use edgeship::parse::{FileParser, ParseCore, Report};
 use edgeship::tail::{Chunk, FileKey, FileRef, Line};
 use std::path::Path;
 use std::sync::Arc;

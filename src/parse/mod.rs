@@ -20,6 +20,7 @@ pub mod csv;
 mod cursor;
 pub mod decorate;
 pub mod ec2;
+pub mod files;
 pub mod frame;
 pub mod json;
 pub mod line;
@@ -34,7 +35,8 @@ pub mod syslog;
 pub mod syslog_rfc5424;
 pub mod timestamp;
 
-pub use self::core::{FileParser, Outcome, ParseCore};
+pub use self::core::{Outcome, ParseCore};
+pub use files::{FileParser, Report};
 pub use spec::{FailurePolicy, Format, ParseSpec};
 
 use std::borrow::Cow;

@@ -3,7 +3,7 @@
 //! the tailer splits them (`\n`, with a `\r` before it removed; an unterminated last line is
 //! included, as the flush timeout would send it).
 
-use super::core::{FileParser, Report};
+use super::files::{FileParser, Report};
 use super::{ParseCore, ParseError};
 use crate::tail::{Chunk, FileKey, FileRef, Line};
 use std::fmt::Write as _;

@@ -2,7 +2,7 @@
 //! (tail -> parse -> aggregate). It owns the clock for multiline flush timeouts and the side
 //! effects of failures: counters, a rate-limited log sample, the dead-letter file.
 
-use super::core::{FileParser, Report};
+use super::files::{FileParser, Report};
 use super::spec::FailurePolicy;
 use crate::metrics::FlowStats;
 use crate::tail::Chunk;

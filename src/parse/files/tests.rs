@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::Config;
+use crate::parse::spec::ParseSpec;
 use std::path::Path;
 use std::time::Duration;
 
