@@ -107,7 +107,8 @@ pub struct RawParse {
     /// and refreshed in the background; records never wait for it. Default `false`.
     #[serde(default)]
     pub ec2_metadata: bool,
-    /// How long fetched EC2 metadata is reused. Default `"1h"`.
+    /// How long fetched EC2 metadata is reused. Default `"1h"`. One cache serves every flow: the
+    /// first flow started with `ec2_metadata` sets it.
     #[serde(default = "default_ec2_ttl", deserialize_with = "duration")]
     pub ec2_metadata_ttl: Duration,
     /// Shape records like the Kinesis Agent's ADDMETADATA: `{"ts": read time (if

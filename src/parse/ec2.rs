@@ -11,7 +11,7 @@ use super::Value;
 use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 const DEFAULT_ENDPOINT: &str = "169.254.169.254:80";
@@ -25,8 +25,14 @@ pub struct Ec2Metadata {
 }
 
 impl Ec2Metadata {
-    /// Starts the refresher thread (a detached daemon thread: it only ever sleeps and reads).
+    /// The process-wide cache, its refresher thread started on first use (a detached thread
+    /// that only sleeps and reads; one for all flows and reloads, the first flow's TTL wins).
     pub fn start(ttl: Duration) -> Ec2Metadata {
+        static SHARED: OnceLock<Ec2Metadata> = OnceLock::new();
+        SHARED.get_or_init(|| Ec2Metadata::spawn(ttl)).clone()
+    }
+
+    fn spawn(ttl: Duration) -> Ec2Metadata {
         let metadata = Ec2Metadata::default();
         let cache = metadata.cache.clone();
         let endpoint = endpoint();
