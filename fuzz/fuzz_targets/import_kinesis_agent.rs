@@ -6,7 +6,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let path = std::path::Path::new("/nonexistent/agent.json");
-    if let Ok(toml) = edgeship::import::convert(path, text, false) {
-        toml::from_str::<toml::Table>(&toml).expect("the importer writes valid TOML");
+    if let Ok(converted) = edgeship::import::convert(path, text, false) {
+        toml::from_str::<toml::Table>(&converted).expect("the importer writes valid TOML");
     }
 });

@@ -31,14 +31,21 @@ type Object = serde_json::Map<String, serde_json::Value>;
 
 /// Reads `path` and the `agent.d/*` files next to it and returns the TOML text.
 pub fn import(path: &Path) -> Result<String, ImportError> {
-    let main = read_object(path)?;
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    convert(path, &text, true)
+}
+
+/// Converts agent.json `text`; `path` names it in messages and, with `drop_ins`, locates the
+/// `agent.d/` directory (the fuzz target converts text alone).
+pub fn convert(path: &Path, text: &str, drop_ins: bool) -> Result<String, ImportError> {
+    let main = parse_object(path, text)?;
     let mut flows = flows_of(path, &main)?;
     let mut notes = Vec::new();
-    if let Some(dir) = path
-        .parent()
-        .map(|d| d.join("agent.d"))
-        .filter(|d| d.is_dir())
-    {
+    let dir = path.parent().map(|d| d.join("agent.d"));
+    if let Some(dir) = dir.filter(|d| drop_ins && d.is_dir()) {
         for file in drop_in_files(&dir, &mut notes) {
             match read_object(&file).and_then(|o| flows_of(&file, &o)) {
                 Ok(more) => flows.extend(more),
@@ -87,11 +94,11 @@ fn read_object(path: &Path) -> Result<Object, ImportError> {
 }
 
 fn parse_object(path: &Path, text: &str) -> Result<Object, ImportError> {
-    let json = strip_comments(text);
-    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| ImportError::Json {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&strip_comments(text)).map_err(|e| ImportError::Json {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
     match value {
         serde_json::Value::Object(object) => Ok(object),
         _ => Err(ImportError::Invalid {
