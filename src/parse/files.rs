@@ -313,4 +313,4 @@ impl Emitter {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

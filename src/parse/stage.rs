@@ -145,6 +145,62 @@ fn rotated(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::ParseCore;
+    use crate::tail::{FileKey, FileRef, Line};
+
+    #[tokio::test]
+    async fn failed_records_are_counted_and_dead_lettered_and_the_rest_flows_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join("dead.jsonl");
+        let spec = crate::parse::files::tests::spec(&format!(
+            "format = \"json\"\non_failure = \"dead_letter\"\ndead_letter_path = {:?}",
+            dead.display().to_string()
+        ));
+        let parser = FileParser::new(ParseCore::new(spec, None), 1 << 20);
+        let stats = Arc::new(FlowStats::new("t"));
+        let (in_tx, in_rx) = mpsc::channel(1);
+        let (out_tx, mut out_rx) = mpsc::channel(1);
+        let task = tokio::spawn(run_parser(parser, in_rx, out_tx, stats.clone()));
+        let data = b"{\"a\":1}\nbroken\n".to_vec();
+        let chunk = Chunk {
+            file: Arc::new(FileRef {
+                key: FileKey { dev: 1, inode: 2 },
+                path: "/l/a.log".into(),
+            }),
+            lines: vec![
+                Line {
+                    start: 0,
+                    end: 7,
+                    next_offset: 8,
+                },
+                Line {
+                    start: 8,
+                    end: 14,
+                    next_offset: 15,
+                },
+            ],
+            data,
+            start_offset: 0,
+            end_offset: 15,
+            released: false,
+        };
+        in_tx.send(chunk).await.unwrap();
+        let out = out_rx.recv().await.unwrap();
+        assert_eq!(out.lines.len(), 1);
+        assert_eq!(
+            out.end_offset, 15,
+            "the dead-lettered line is checkpointed too"
+        );
+        drop(in_tx);
+        task.await.unwrap();
+        assert_eq!(stats.parse_failures.load(Relaxed), 1);
+        assert_eq!(stats.lines_absorbed.load(Relaxed), 1);
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&dead).unwrap()).unwrap();
+        assert_eq!(written["record"], "broken");
+        assert_eq!(written["offset"], 8);
+        assert_eq!(written["file"], "/l/a.log");
+    }
 
     #[test]
     fn dead_letter_rotates_at_its_size_limit() {
