@@ -151,6 +151,18 @@ fn validate(path: &Path) -> anyhow::Result<()> {
             "flow {:?} -> {} (aggregation {:?}, start_at {:?})",
             flow.name, flow.destination, flow.aggregation, flow.start_at
         );
+        if let Some(parse) = &flow.parse {
+            println!(
+                "  parse: format {}, multiline {}, on_failure {:?}",
+                parse.format.name(),
+                if parse.frame.is_multiline() {
+                    "on"
+                } else {
+                    "off"
+                },
+                parse.on_failure
+            );
+        }
         let scan = edgeship::tail::discovery::scan(flow);
         for (dir, error) in &scan.errors {
             println!("  warning: cannot list {}: {error}", dir.display());

@@ -49,6 +49,23 @@ pub enum Format {
 pub const FORMAT_NAMES: &str = "line, single_line, csv, json, regex, apache_common, apache_combined, apache_error, syslog, syslog_rfc5424, rfc3339_syslog";
 
 impl Format {
+    /// The `format` value that selects this format.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Line => "line",
+            Format::SingleLine(_) => "single_line",
+            Format::Csv(_) => "csv",
+            Format::Json(_) => "json",
+            Format::Regex(_) => "regex",
+            Format::ApacheCommon => "apache_common",
+            Format::ApacheCombined => "apache_combined",
+            Format::ApacheError => "apache_error",
+            Format::Syslog => "syslog",
+            Format::SyslogRfc5424 => "syslog_rfc5424",
+            Format::Rfc3339Syslog => "rfc3339_syslog",
+        }
+    }
+
     /// Field names of the hand-written formats, for `field_names` renaming.
     pub fn builtin_fields(&self) -> Option<&'static [&'static str]> {
         match self {
