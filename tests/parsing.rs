@@ -463,3 +463,18 @@ fn validate_sample_shows_what_each_flow_sends_and_why_lines_fail() {
     );
     assert!(stdout.contains("flow \"raw\": no [flow.parse]"), "{stdout}");
 }
+
+/// The example at the top of README "Parsing".
+#[test]
+fn readme_example_output() {
+    let keys = "format = \"apache_combined\"\ntypes = { response = \"int\", bytes = \"int\" }\ntimestamp_field = \"datetime\"\nexclude = ['GET /healthz']\nadd_host = true";
+    let input = "127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /a.gif HTTP/1.0\" 200 2326 \"-\" \"curl/8.5.0\"\n10.0.0.1 - - [10/Oct/2000:13:55:37 -0700] \"GET /healthz HTTP/1.0\" 200 2 \"-\" \"kube-probe\"\n";
+    let got = records(keys, input);
+    assert_eq!(got.len(), 1, "the health check is excluded");
+    let (record, host) = got[0].split_once(r#","_host":"#).unwrap();
+    assert_eq!(
+        record,
+        r#"{"host":"127.0.0.1","ident":null,"authuser":"frank","datetime":"2000-10-10T13:55:36-07:00","request":"GET /a.gif HTTP/1.0","response":200,"bytes":2326,"referer":null,"agent":"curl/8.5.0""#
+    );
+    assert!(host.starts_with('"') && host.ends_with("\"}"), "{host}");
+}
