@@ -142,6 +142,7 @@ fn chunks(count: usize, make: fn(usize) -> String) -> Vec<Chunk> {
     let file = Arc::new(FileRef {
         key: FileKey { dev: 1, inode: 1 },
         path: "/var/log/bench.log".into(),
+        head: None,
     });
     let mut out = Vec::new();
     let mut offset = 0u64;
@@ -162,6 +163,7 @@ fn chunks(count: usize, make: fn(usize) -> String) -> Vec<Chunk> {
         let len = data.len() as u64;
         out.push(Chunk {
             file: file.clone(),
+            mark: None,
             data,
             lines,
             start_offset: offset,

@@ -158,6 +158,7 @@ impl Batcher {
         self.record
             .progress
             .advance(&chunk.file, chunk.end_offset, chunk.released);
+        self.record.progress.mark(&chunk.file, chunk.mark);
     }
 
     fn pack_line(&mut self, bytes: &[u8], out: &mut Vec<Batch>) {

@@ -1,6 +1,6 @@
 //! Offsets that a batch makes safe to checkpoint, per file.
 
-use crate::tail::FileRef;
+use crate::tail::{FileRef, Mark};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +10,8 @@ pub struct FileProgress {
     pub offset: u64,
     /// The tailer let the file go: forget its checkpoint once this is applied.
     pub released: bool,
+    /// The bytes before some offset up to `offset` (validates the checkpoint on resume).
+    pub mark: Option<Mark>,
 }
 
 /// A small map from file to progress; batches touch few files, so a vector is enough.
@@ -25,12 +27,26 @@ impl Progress {
                 existing.file = file.clone();
                 existing.offset = offset;
                 existing.released |= released;
+                if existing.mark.is_some_and(|m| m.at > offset) {
+                    existing.mark = None; // truncated: the old mark no longer applies
+                }
             }
             None => self.0.push(FileProgress {
                 file: file.clone(),
                 offset,
                 released,
+                mark: None,
             }),
+        }
+    }
+
+    /// Records the mark at the end of a chunk (after its offset was advanced).
+    pub fn mark(&mut self, file: &Arc<FileRef>, mark: Option<Mark>) {
+        let Some(mark) = mark else {
+            return;
+        };
+        if let Some(existing) = self.0.iter_mut().find(|p| p.file.key == file.key) {
+            existing.mark = Some(mark);
         }
     }
 
@@ -38,6 +54,7 @@ impl Progress {
     pub fn absorb(&mut self, other: &mut Progress) {
         for p in other.0.drain(..) {
             self.advance(&p.file, p.offset, p.released);
+            self.mark(&p.file, p.mark);
         }
     }
 

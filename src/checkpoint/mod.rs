@@ -9,7 +9,7 @@ pub use store::{Checkpoints, FileCheckpoint, Store, StoreError};
 pub use tracker::AckTracker;
 
 use crate::aggregate::Progress;
-use crate::tail::FileKey;
+use crate::tail::{FileKey, ReleaseView, Resume};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -34,7 +34,7 @@ pub enum CheckpointMsg {
     /// this one was applied (a reloaded flow resumes exactly where its old run stopped).
     Offsets {
         flow: String,
-        reply: tokio::sync::oneshot::Sender<HashMap<FileKey, u64>>,
+        reply: tokio::sync::oneshot::Sender<Resume>,
     },
 }
 
@@ -52,10 +52,30 @@ impl CheckpointView {
         let state = self.0.read().expect("view lock");
         state
             .0
+            .files
             .iter()
             .filter(|((f, _), _)| f == flow)
             .map(|((_, key), c)| (*key, c.offset))
             .collect()
+    }
+
+    /// Whether a released file's end is on disk: it has no live entry but a finished one.
+    pub fn is_released(&self, flow: &str, key: FileKey) -> bool {
+        let state = self.0.read().expect("view lock");
+        let checkpoints = &state.0;
+        !checkpoints.files.contains_key(&(flow.to_owned(), key))
+            && checkpoints
+                .finished
+                .iter()
+                .any(|f| f.flow == flow && f.key().1 == key)
+    }
+
+    /// The view of one flow's released files, for its tailer.
+    pub fn for_flow(&self, flow: &str) -> Arc<dyn ReleaseView> {
+        Arc::new(FlowReleaseView {
+            view: self.clone(),
+            flow: flow.to_owned(),
+        })
     }
 
     /// Time since the last successful write (or since start, before the first one).
@@ -65,6 +85,17 @@ impl CheckpointView {
 
     fn written(&self, checkpoints: Checkpoints) {
         *self.0.write().expect("view lock") = (checkpoints, Instant::now());
+    }
+}
+
+struct FlowReleaseView {
+    view: CheckpointView,
+    flow: String,
+}
+
+impl ReleaseView for FlowReleaseView {
+    fn is_released(&self, key: FileKey) -> bool {
+        self.view.is_released(&self.flow, key)
     }
 }
 
@@ -87,7 +118,7 @@ pub async fn run_checkpointer(
             ack = acks.recv() => match ack {
                 Some(CheckpointMsg::Ack(ack)) => dirty |= tracker.apply(ack),
                 Some(CheckpointMsg::Offsets { flow, reply }) => {
-                    let _ = reply.send(tracker.offsets(&flow));
+                    let _ = reply.send(tracker.resume(&flow));
                 }
                 None => break,
             },

@@ -3,7 +3,7 @@
 //! A corrupt file is moved aside with a warning (never a crash loop). A lock file keeps a second
 //! agent off the same state directory.
 
-use crate::tail::FileKey;
+use crate::tail::{FileKey, Fingerprint, KnownFile, Mark, Resume};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -26,6 +26,13 @@ pub struct FileCheckpoint {
     pub offset: u64,
     /// When the offset last changed (RFC 3339).
     pub updated: String,
+    /// Fingerprint of the file's first bytes (`"<length>:<hash>"`): tells a reused inode or a
+    /// rewritten file from the one checkpointed, and recognises compressed copies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<Fingerprint>,
+    /// Hash of the bytes just before `mark.at` (at most `offset`), checked when resuming.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<Mark>,
 }
 
 impl FileCheckpoint {
@@ -38,16 +45,75 @@ impl FileCheckpoint {
             },
         )
     }
+
+    fn known(&self) -> KnownFile {
+        KnownFile {
+            key: self.key().1,
+            path: self.path.clone(),
+            offset: self.offset,
+            head: self.head,
+            mark: self.mark,
+        }
+    }
 }
 
-/// All checkpoints, by flow and file identity.
-pub type Checkpoints = BTreeMap<(String, FileKey), FileCheckpoint>;
+/// All checkpoints, by flow and file identity, and the files recently read to their end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checkpoints {
+    pub files: BTreeMap<(String, FileKey), FileCheckpoint>,
+    /// Files rotated away or deleted after being shipped completely, kept for a while (see
+    /// the tracker) so a compressed copy of them is not shipped again.
+    pub finished: Vec<FileCheckpoint>,
+}
 
+impl Checkpoints {
+    /// Where `flow`'s tailer starts.
+    pub fn resume(&self, flow: &str) -> Resume {
+        Resume {
+            files: self
+                .files
+                .iter()
+                .filter(|((f, _), _)| f == flow)
+                .map(|((_, key), c)| (*key, c.known()))
+                .collect(),
+            finished: self
+                .finished
+                .iter()
+                .filter(|c| c.flow == flow)
+                .map(FileCheckpoint::known)
+                .collect(),
+        }
+    }
+
+    fn from_lists(files: Vec<FileCheckpoint>, finished: Vec<FileCheckpoint>) -> Checkpoints {
+        Checkpoints {
+            files: files.into_iter().map(|c| (c.key(), c)).collect(),
+            finished,
+        }
+    }
+}
+
+/// Version 2 added `head`, `mark` and `finished`; version 1 files load unchanged.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "version")]
 enum StateFile {
     #[serde(rename = "1")]
     V1 { files: Vec<FileCheckpoint> },
+    #[serde(rename = "2")]
+    V2 {
+        files: Vec<FileCheckpoint>,
+        #[serde(default)]
+        finished: Vec<FileCheckpoint>,
+    },
+}
+
+impl StateFile {
+    fn into_checkpoints(self) -> Checkpoints {
+        match self {
+            StateFile::V1 { files } => Checkpoints::from_lists(files, Vec::new()),
+            StateFile::V2 { files, finished } => Checkpoints::from_lists(files, finished),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,30 +188,32 @@ impl Store {
         };
         let loaded = match fs::read(&source) {
             Ok(bytes) => match serde_json::from_slice::<StateFile>(&bytes) {
-                Ok(StateFile::V1 { files }) => files,
+                Ok(state) => state.into_checkpoints(),
                 Err(error) if source == path => {
                     let aside = self.dir.join(format!("{FILE_NAME}.corrupt-{}", unix_now()));
                     tracing::warn!(file = %path.display(), moved_to = %aside.display(), "checkpoint file is unreadable ({error}); moved aside, starting without checkpoints (start_at applies to every file)");
                     let _ = fs::rename(&path, &aside);
-                    Vec::new()
+                    Checkpoints::default()
                 }
-                Err(_) => Vec::new(), // an interrupted first write: nothing was committed yet
+                // An interrupted first write: nothing was committed yet.
+                Err(_) => Checkpoints::default(),
             },
-            Err(_) => Vec::new(),
+            Err(_) => Checkpoints::default(),
         };
-        if source == tmp && !loaded.is_empty() {
+        if source == tmp && !loaded.files.is_empty() {
             tracing::warn!(file = %tmp.display(), "recovered checkpoints from a temp file left by an interrupted write");
             let _ = fs::rename(&tmp, &path);
         } else {
             let _ = fs::remove_file(&tmp);
         }
-        loaded.into_iter().map(|c| (c.key(), c)).collect()
+        loaded
     }
 
     /// Writes all checkpoints atomically and durably.
     pub fn save(&self, checkpoints: &Checkpoints) -> Result<(), StoreError> {
-        let state = StateFile::V1 {
-            files: checkpoints.values().cloned().collect(),
+        let state = StateFile::V2 {
+            files: checkpoints.files.values().cloned().collect(),
+            finished: checkpoints.finished.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&state).expect("checkpoints serialize");
         let (path, tmp) = (self.path(), self.dir.join(TMP_NAME));
@@ -175,7 +243,7 @@ fn unix_now() -> u64 {
 pub fn read_checkpoints(path: &Path) -> std::io::Result<Vec<FileCheckpoint>> {
     let bytes = fs::read(path)?;
     match serde_json::from_slice::<StateFile>(&bytes) {
-        Ok(StateFile::V1 { files }) => Ok(files),
+        Ok(state) => Ok(state.into_checkpoints().files.into_values().collect()),
         Err(e) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
     }
 }
@@ -192,6 +260,8 @@ mod tests {
             inode: 2,
             offset,
             updated: "2026-01-01T00:00:00Z".into(),
+            head: None,
+            mark: None,
         }
     }
 
@@ -199,16 +269,26 @@ mod tests {
     fn save_then_open_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let (store, empty) = Store::open(dir.path()).unwrap();
-        assert!(empty.is_empty());
-        let c = checkpoint(42);
-        store
-            .save(&[(c.key(), c.clone())].into_iter().collect())
-            .unwrap();
+        assert!(empty.files.is_empty());
+        let mut c = checkpoint(42);
+        c.head = Some(Fingerprint::of(b"head"));
+        c.mark = Some(Mark::ending(42, b"before"));
+        let saved = Checkpoints::from_lists(vec![c.clone()], vec![checkpoint(7)]);
+        store.save(&saved).unwrap();
         drop(store);
         let (_store, loaded) = Store::open(dir.path()).unwrap();
-        assert_eq!(loaded.values().collect::<Vec<_>>(), [&c]);
+        assert_eq!(loaded, saved);
         let text = fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
-        assert!(text.contains("\"version\": \"1\""), "{text}");
+        assert!(text.contains("\"version\": \"2\""), "{text}");
+    }
+
+    #[test]
+    fn version_1_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = r#"{"version":"1","files":[{"flow":"f","path":"/var/log/a.log","dev":1,"inode":2,"offset":9,"updated":"2026-01-01T00:00:00Z"}]}"#;
+        fs::write(dir.path().join(FILE_NAME), v1).unwrap();
+        let (_store, loaded) = Store::open(dir.path()).unwrap();
+        assert_eq!(loaded.files.values().next(), Some(&checkpoint(9)));
     }
 
     #[test]
@@ -224,7 +304,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(FILE_NAME), b"{not json").unwrap();
         let (_store, loaded) = Store::open(dir.path()).unwrap();
-        assert!(loaded.is_empty());
+        assert!(loaded.files.is_empty());
         let names: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -250,7 +330,7 @@ mod tests {
         )
         .unwrap();
         let (_store, loaded) = Store::open(dir.path()).unwrap();
-        assert_eq!(loaded.values().collect::<Vec<_>>(), [&c]);
+        assert_eq!(loaded.files.values().collect::<Vec<_>>(), [&c]);
         assert!(!dir.path().join(TMP_NAME).exists());
     }
 }

@@ -4,9 +4,16 @@
 //! undelivered lines (the Kinesis Agent's known loss window).
 
 use super::{Ack, Checkpoints, FileCheckpoint};
+use crate::aggregate::FileProgress;
 use crate::aggregate::Progress;
-use crate::tail::FileKey;
+use crate::tail::Resume;
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime};
+
+/// Finished files are remembered this long, and at most this many per flow: long enough for
+/// `delaycompress` rotations to be recognised, short enough to stay small.
+const FINISHED_KEEP_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+const FINISHED_PER_FLOW: usize = 1000;
 
 #[derive(Default)]
 struct FlowLedger {
@@ -33,13 +40,9 @@ impl AckTracker {
         &self.checkpoints
     }
 
-    /// The current offsets of one flow's files.
-    pub fn offsets(&self, flow: &str) -> HashMap<FileKey, u64> {
-        self.checkpoints
-            .iter()
-            .filter(|((f, _), _)| f == flow)
-            .map(|((_, key), c)| (*key, c.offset))
-            .collect()
+    /// Where one flow resumes, as of every acknowledgement applied so far.
+    pub fn resume(&self, flow: &str) -> Resume {
+        self.checkpoints.resume(flow)
     }
 
     /// Records an acknowledgement; returns whether any checkpoint changed.
@@ -61,35 +64,78 @@ impl AckTracker {
 
 fn apply_progress(checkpoints: &mut Checkpoints, flow: &str, progress: &Progress) -> bool {
     let mut changed = false;
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     for p in progress.iter() {
         let key = (flow.to_owned(), p.file.key);
+        let entry = checkpoints
+            .files
+            .entry(key.clone())
+            .or_insert_with(|| FileCheckpoint {
+                flow: flow.to_owned(),
+                path: p.file.path.clone(),
+                dev: p.file.key.dev,
+                inode: p.file.key.inode,
+                offset: 0,
+                updated: now.clone(),
+                head: None,
+                mark: None,
+            });
+        changed |= update_entry(entry, p, &now);
         if p.released {
-            changed |= checkpoints.remove(&key).is_some();
-            continue;
-        }
-        let entry = checkpoints.entry(key).or_insert_with(|| FileCheckpoint {
-            flow: flow.to_owned(),
-            path: p.file.path.clone(),
-            dev: p.file.key.dev,
-            inode: p.file.key.inode,
-            offset: 0,
-            updated: now.clone(),
-        });
-        if entry.offset != p.offset || entry.path != p.file.path {
-            entry.offset = p.offset;
-            entry.path = p.file.path.clone();
-            entry.updated = now.clone();
+            let done = checkpoints.files.remove(&key).expect("inserted above");
+            finish(&mut checkpoints.finished, done);
             changed = true;
         }
     }
     changed
 }
 
+fn update_entry(entry: &mut FileCheckpoint, p: &FileProgress, now: &str) -> bool {
+    let mark = p.mark.filter(|m| m.at <= p.offset).or(entry.mark);
+    let mark = mark.filter(|m| m.at <= p.offset);
+    let head = p.file.head.or(entry.head);
+    let head = if p.offset < entry.offset {
+        p.file.head
+    } else {
+        head
+    };
+    let changed = entry.offset != p.offset
+        || entry.path != p.file.path
+        || entry.head != head
+        || entry.mark != mark;
+    if changed {
+        entry.offset = p.offset;
+        entry.path = p.file.path.clone();
+        entry.head = head;
+        entry.mark = mark;
+        entry.updated = now.to_owned();
+    }
+    changed
+}
+
+/// Moves a released file to the finished list; drops entries past their keep time or count.
+fn finish(finished: &mut Vec<FileCheckpoint>, done: FileCheckpoint) {
+    let flow = done.flow.clone();
+    if done.head.is_some() {
+        finished.push(done);
+    }
+    let cutoff =
+        humantime::format_rfc3339_seconds(SystemTime::now() - FINISHED_KEEP_FOR).to_string();
+    // RFC 3339 UTC timestamps of one format sort as text.
+    finished.retain(|f| f.updated >= cutoff);
+    let of_flow = finished.iter().filter(|f| f.flow == flow).count();
+    let mut excess = of_flow.saturating_sub(FINISHED_PER_FLOW);
+    finished.retain(|f| {
+        let drop = excess > 0 && f.flow == flow;
+        excess -= usize::from(drop);
+        !drop
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tail::FileRef;
+    use crate::tail::{FileKey, FileRef};
     use std::sync::Arc;
 
     fn ack(seq: u64, file: &Arc<FileRef>, offset: u64) -> Ack {
@@ -104,16 +150,22 @@ mod tests {
     }
 
     fn offset(tracker: &AckTracker) -> Option<u64> {
-        tracker.checkpoints().values().next().map(|c| c.offset)
+        tracker
+            .checkpoints()
+            .files
+            .values()
+            .next()
+            .map(|c| c.offset)
     }
 
     #[test]
     fn newer_ack_waits_for_older_batch() {
         let file = Arc::new(FileRef {
+            head: None,
             key: FileKey { dev: 1, inode: 9 },
             path: "/l/a.log".into(),
         });
-        let mut tracker = AckTracker::new(Checkpoints::new());
+        let mut tracker = AckTracker::new(Checkpoints::default());
         assert!(tracker.apply(ack(0, &file, 100)));
         assert!(
             !tracker.apply(ack(2, &file, 300)),
@@ -127,10 +179,11 @@ mod tests {
     #[test]
     fn release_forgets_the_file() {
         let file = Arc::new(FileRef {
+            head: None,
             key: FileKey { dev: 1, inode: 9 },
             path: "/l/a.log".into(),
         });
-        let mut tracker = AckTracker::new(Checkpoints::new());
+        let mut tracker = AckTracker::new(Checkpoints::default());
         tracker.apply(ack(0, &file, 100));
         let mut progress = Progress::default();
         progress.advance(&file, 100, true);
@@ -140,6 +193,6 @@ mod tests {
             seq: 1,
             progress
         }));
-        assert!(tracker.checkpoints().is_empty());
+        assert!(tracker.checkpoints().files.is_empty());
     }
 }

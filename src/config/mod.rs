@@ -133,6 +133,9 @@ pub struct Flow {
     pub poll_interval: Duration,
     /// `[flow.parse]`, validated; `None`: lines go to the batcher untouched.
     pub parse: Option<std::sync::Arc<crate::parse::ParseSpec>>,
+    /// Use inotify wake-ups (`watch = "auto"`) or only poll.
+    pub use_inotify: bool,
+    pub max_open_files: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -367,6 +370,24 @@ impl Validator<'_> {
                 ));
             }
         }
+        let use_inotify = match raw.watch.as_str() {
+            "auto" => true,
+            "poll" => false,
+            other => {
+                return Err(self.err(
+                    key("watch"),
+                    format!("unknown value {other:?}"),
+                    "use \"auto\" (inotify with polling as fallback) or \"poll\"",
+                ));
+            }
+        };
+        if raw.max_open_files < 2 {
+            return Err(self.err(
+                key("max_open_files"),
+                format!("{} is too small", raw.max_open_files),
+                "allow at least 2 (a file and its rotated predecessor), e.g. 1024",
+            ));
+        }
         Ok(Flow {
             fingerprint,
             name: raw.name,
@@ -391,6 +412,8 @@ impl Validator<'_> {
             scan_interval: raw.scan_interval,
             poll_interval: raw.poll_interval,
             parse,
+            use_inotify,
+            max_open_files: raw.max_open_files,
         })
     }
 

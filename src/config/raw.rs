@@ -163,12 +163,31 @@ pub struct RawFlow {
     /// How often the `paths` globs are re-scanned for new, rotated or deleted files. Default `"5s"`.
     #[serde(default = "default_scan_interval", deserialize_with = "duration")]
     pub scan_interval: Duration,
-    /// How long the tailer sleeps when every file is at its end. Default `"250ms"`.
+    /// How long the tailer sleeps when every file is at its end and file events are not
+    /// available (`watch = "poll"`, or inotify failed). Default `"250ms"`.
     #[serde(default = "default_poll_interval", deserialize_with = "duration")]
     pub poll_interval: Duration,
     /// `[flow.parse]`: turn lines into records (multiline, formats, filters, metadata); see
     /// `RawParse`. Default: none, lines are shipped as read.
     pub parse: Option<super::RawParse>,
+    /// `"auto"`: inotify wakes the tailer when a file changes, and the periodic scan catches
+    /// anything inotify missed; if inotify cannot be used (watch limit, some network
+    /// filesystems) the flow warns and polls. `"poll"`: never use inotify (NFS, FUSE).
+    /// Default `"auto"`.
+    #[serde(default = "default_watch")]
+    pub watch: String,
+    /// Most file handles this flow holds open. Idle files read to their end are closed and
+    /// reopened when they grow; files rotated away or deleted stay open until read to their
+    /// end. Files beyond the cap wait their turn; nothing is skipped. Default 1024.
+    #[serde(default = "default_max_open_files")]
+    pub max_open_files: usize,
+}
+
+fn default_watch() -> String {
+    "auto".into()
+}
+fn default_max_open_files() -> usize {
+    1024
 }
 
 fn optional_byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {

@@ -28,6 +28,10 @@ pub struct FlowStats {
     pub lines_truncated: AtomicU64,
     pub files_added: AtomicU64,
     pub files_released: AtomicU64,
+    /// Data physically gone before it could be read (each event is also logged with its range).
+    pub data_loss_events: AtomicU64,
+    /// Copies and compressed rotations recognised as already shipped.
+    pub copies_recognised: AtomicU64,
     pub read_errors: AtomicU64,
     pub requests: AtomicU64,
     pub records_delivered: AtomicU64,
@@ -74,6 +78,8 @@ impl FlowStats {
             lines_truncated: AtomicU64::new(0),
             files_added: AtomicU64::new(0),
             files_released: AtomicU64::new(0),
+            data_loss_events: AtomicU64::new(0),
+            copies_recognised: AtomicU64::new(0),
             read_errors: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             records_delivered: AtomicU64::new(0),

@@ -1,7 +1,7 @@
 //! The tail observer: file events become log lines and counters.
 
 use super::FlowStats;
-use crate::tail::{FileKey, TailObserver};
+use crate::tail::{FileKey, Loss, TailObserver};
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -24,6 +24,24 @@ impl TailObserver for FlowStats {
 
     fn file_truncated(&self, path: &Path, old_offset: u64, new_size: u64) {
         tracing::warn!(flow = %self.flow, file = %path.display(), old_offset, new_size, "file was truncated in place; reading it again from the start");
+    }
+
+    fn data_lost(&self, path: &Path, loss: &Loss, detail: &str) {
+        self.data_loss_events.fetch_add(1, Relaxed);
+        self.count_lost(loss.reason, loss.bytes());
+        let to = loss
+            .to
+            .map_or_else(|| "its end (size unknown)".to_owned(), |t| t.to_string());
+        tracing::warn!(flow = %self.flow, file = %path.display(), from = loss.from, to = %to, bytes = loss.bytes(), reason = loss.reason, "data lost: bytes {}..{to}: {detail}", loss.from);
+    }
+
+    fn copy_recognised(&self, path: &Path, original: &Path, offset: u64) {
+        self.copies_recognised.fetch_add(1, Relaxed);
+        tracing::info!(flow = %self.flow, file = %path.display(), original = %original.display(), offset, "file has the content of one already shipped (a copy or compressed rotation); shipping only what follows");
+    }
+
+    fn watch_degraded(&self, reason: &str) {
+        tracing::warn!(flow = %self.flow, "file events unavailable, polling instead: {reason}; raise fs.inotify.max_user_watches, or set watch = \"poll\" to silence this");
     }
 
     fn line_truncated(&self, path: &Path, offset: u64, kept_bytes: usize) {

@@ -103,6 +103,16 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |f| &f.records_undeliverable,
     ),
     (
+        "edgeship_data_loss_events_total",
+        "Times data was physically gone before it could be read (deleted or truncated first); each is logged with the file and byte range.",
+        |f| &f.data_loss_events,
+    ),
+    (
+        "edgeship_copies_recognised_total",
+        "Copies and compressed rotations of already shipped files, recognised by content and not shipped again.",
+        |f| &f.copies_recognised,
+    ),
+    (
         "edgeship_read_errors_total",
         "Errors reading or listing files.",
         |f| &f.read_errors,

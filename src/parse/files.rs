@@ -12,7 +12,7 @@ use super::core::{Outcome, ParseCore};
 use super::decorate::{Origin, now_rfc3339};
 use super::frame::{Framer, Record};
 use super::spec::Format;
-use crate::tail::{Chunk, FileKey, FileRef, Line};
+use crate::tail::{Chunk, FileKey, FileRef, Line, Mark};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -50,6 +50,8 @@ struct FileState {
     last_line_at: Instant,
     /// `end_offset` of the file's latest chunk: where a flushed held record lets progress go.
     last_end: u64,
+    /// The tailer's latest mark for this file (its `at` is at most `last_end`).
+    last_mark: Option<Mark>,
 }
 
 /// The parse stage's state: one [`FileState`] per file being read.
@@ -93,6 +95,7 @@ impl FileParser {
                 csv_names: None,
                 last_line_at: now,
                 last_end: chunk.start_offset,
+                last_mark: None,
             });
         state.file = chunk.file.clone();
         let mut out = Emitter::new(
@@ -114,16 +117,22 @@ impl FileParser {
             state.last_line_at = now;
         }
         state.last_end = chunk.end_offset;
-        let mut end_offset = chunk.end_offset;
+        state.last_mark = chunk.mark.or(state.last_mark);
+        let (mut end_offset, mut mark) = (chunk.end_offset, chunk.mark);
         if chunk.released {
             if let Some(record) = state.framer.take() {
                 out.record(&self.core, state.csv_names.as_deref(), record, report);
             }
             self.files.remove(&chunk.file.key);
-        } else if let Some(held) = state.framer.held_from() {
-            end_offset = end_offset.min(held);
+        } else if let Some(held) = state.framer.held_from()
+            && held < end_offset
+        {
+            end_offset = held;
+            mark = mark_at(chunk, held);
         }
-        out.finish(chunk.start_offset, end_offset, chunk.released)
+        let mut out = out.finish(chunk.start_offset, end_offset, chunk.released);
+        out.mark = mark;
+        out
     }
 
     fn line(
@@ -195,11 +204,21 @@ impl FileParser {
                 let mut out = Emitter::new(&state.file, self.max_output, true);
                 let start = record.start_offset;
                 out.record(&self.core, state.csv_names.as_deref(), record, report);
-                chunks.push(out.finish(start, state.last_end, false));
+                let mut chunk = out.finish(start, state.last_end, false);
+                chunk.mark = state.last_mark;
+                chunks.push(chunk);
             }
         }
         chunks
     }
+}
+
+/// The checkpoint mark for progress cut back to `at` (a held record's start): the tailer's mark
+/// is for the chunk's end, past `at`, so it is recomputed from the chunk's bytes when `at` is
+/// inside them; otherwise none, and the mark of earlier progress stays.
+fn mark_at(chunk: &Chunk, at: u64) -> Option<Mark> {
+    let end = at.checked_sub(chunk.start_offset)? as usize;
+    (end > 0 && end <= chunk.data.len()).then(|| Mark::ending(at, &chunk.data[..end]))
 }
 
 /// Builds one output chunk.
@@ -303,6 +322,7 @@ impl Emitter {
     fn finish(self, start_offset: u64, end_offset: u64, released: bool) -> Chunk {
         Chunk {
             file: self.file,
+            mark: None,
             data: self.data,
             lines: self.lines,
             start_offset,

@@ -47,7 +47,9 @@ pub fn chunk_of(path: &Path, data: &[u8], max_lines: usize) -> Chunk {
         file: Arc::new(FileRef {
             key: FileKey { dev: 0, inode: 0 },
             path: path.to_owned(),
+            head: None,
         }),
+        mark: None,
         data: data[..end_offset as usize].to_vec(),
         lines,
         start_offset: 0,

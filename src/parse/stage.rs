@@ -166,7 +166,9 @@ mod tests {
             file: Arc::new(FileRef {
                 key: FileKey { dev: 1, inode: 2 },
                 path: "/l/a.log".into(),
+                head: None,
             }),
+            mark: None,
             lines: vec![
                 Line {
                     start: 0,

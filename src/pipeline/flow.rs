@@ -4,7 +4,7 @@
 use super::RunError;
 use crate::aggregate::batcher::KeyPolicy;
 use crate::aggregate::{Batch, Batcher, run_batcher};
-use crate::checkpoint::CheckpointMsg;
+use crate::checkpoint::{CheckpointMsg, CheckpointView};
 use crate::config::{AwsSettings, Destination, Flow};
 use crate::metrics::FlowStats;
 use crate::parse::ec2::Ec2Metadata;
@@ -19,8 +19,7 @@ use crate::sink::rate_limit::ShardRateLimiter;
 use crate::sink::shard_map::ShardMapCache;
 use crate::sink::shards::Shards;
 use crate::tail::tailer::Tailer;
-use crate::tail::{Chunk, FileKey};
-use std::collections::HashMap;
+use crate::tail::{Chunk, Resume};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -39,6 +38,7 @@ pub struct FlowContext<'a> {
     pub host: &'a str,
     pub acks: &'a mpsc::Sender<CheckpointMsg>,
     pub shutdown: &'a Shutdown,
+    pub view: &'a CheckpointView,
 }
 
 pub struct RunningFlow {
@@ -55,7 +55,7 @@ pub struct RunningFlow {
 pub async fn start(
     ctx: &FlowContext<'_>,
     flow: &Flow,
-    resume: HashMap<FileKey, u64>,
+    resume: Resume,
     instance: u64,
 ) -> Result<RunningFlow, RunError> {
     let stats = Arc::new(FlowStats::new(&flow.name));
@@ -97,6 +97,7 @@ pub async fn start(
     let tailer = Tailer::new(
         flow.clone(),
         resume,
+        ctx.view.for_flow(&flow.name),
         stats.clone(),
         chunk_tx,
         stop.clone(),

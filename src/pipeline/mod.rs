@@ -7,17 +7,15 @@
 
 pub mod flow;
 
-use crate::checkpoint::{
-    CheckpointMsg, CheckpointView, Checkpoints, Store, StoreError, run_checkpointer,
-};
+use crate::checkpoint::{CheckpointMsg, CheckpointView, Store, StoreError, run_checkpointer};
 use crate::config::Config;
 use crate::metrics::{FlowList, FlowStats};
 use crate::shutdown::Shutdown;
 use crate::sink::aws::{AwsSetupError, sdk_config};
 use crate::systemd;
-use crate::tail::FileKey;
+use crate::tail::Resume;
 use flow::{FlowContext, RunningFlow};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -55,6 +53,8 @@ struct Agent {
     running: BTreeMap<String, RunningFlow>,
     registry: FlowList,
     next_instance: u64,
+    /// Persisted checkpoints: tells tailers when a released file's handle may be closed.
+    view: CheckpointView,
 }
 
 /// Runs every flow until `shutdown.stop` fires and everything has drained.
@@ -64,7 +64,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signal)?;
     let (ack_tx, ack_rx) = mpsc::channel(ACK_QUEUE);
     let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let view = CheckpointView::new(checkpoints.clone());
     let mut agent = Agent {
+        view: view.clone(),
         config,
         sdk,
         host,
@@ -75,11 +77,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
         next_instance: 0,
     };
     for flow in agent.config.flows.clone() {
-        agent
-            .start(&flow, resume_offsets(&checkpoints, &flow.name))
-            .await?;
+        agent.start(&flow, checkpoints.resume(&flow.name)).await?;
     }
-    let view = CheckpointView::new(checkpoints.clone());
     let checkpointer = tokio::spawn(run_checkpointer(
         store,
         checkpoints,
@@ -117,12 +116,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
 }
 
 impl Agent {
-    async fn start(
-        &mut self,
-        flow: &crate::config::Flow,
-        resume: HashMap<FileKey, u64>,
-    ) -> Result<(), RunError> {
+    async fn start(&mut self, flow: &crate::config::Flow, resume: Resume) -> Result<(), RunError> {
         let context = FlowContext {
+            view: &self.view,
             sdk: &self.sdk,
             aws: &self.config.aws,
             host: &self.host,
@@ -143,7 +139,7 @@ impl Agent {
     }
 
     /// The acknowledged offsets of a flow, after every acknowledgement sent so far is applied.
-    async fn live_offsets(&self, flow: &str) -> HashMap<FileKey, u64> {
+    async fn live_offsets(&self, flow: &str) -> Resume {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let _ = self
             .acks
@@ -229,14 +225,6 @@ impl Agent {
         }
         stats
     }
-}
-
-fn resume_offsets(checkpoints: &Checkpoints, flow: &str) -> HashMap<FileKey, u64> {
-    checkpoints
-        .iter()
-        .filter(|((name, _), _)| name == flow)
-        .map(|((_, key), c)| (*key, c.offset))
-        .collect()
 }
 
 fn spawn_status_log(flows: FlowList, every: std::time::Duration) -> JoinHandle<()> {

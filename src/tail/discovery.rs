@@ -49,6 +49,11 @@ fn is_regular_file(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// The longest literal directory of a pattern (where new files appear).
+pub fn literal_root(pattern: &str) -> PathBuf {
+    walk_root(pattern).0
+}
+
 /// The directory to walk for a pattern and how deep: the components before the first one with
 /// glob syntax, and the number after it (unbounded with `**`).
 fn walk_root(pattern: &str) -> (PathBuf, usize) {

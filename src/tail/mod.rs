@@ -3,9 +3,20 @@
 //! This module knows nothing about AWS: it only reports what it sees through [`TailObserver`].
 
 pub mod discovery;
+pub mod fingerprint;
+pub mod identify;
 pub mod reader;
+pub mod rotation;
+pub mod source;
 pub mod tailer;
+mod track;
+pub mod tracked;
+pub mod watcher;
 
+pub use fingerprint::{Fingerprint, Mark};
+
+use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,6 +42,56 @@ impl FileKey {
 pub struct FileRef {
     pub key: FileKey,
     pub path: PathBuf,
+    /// Fingerprint of the first bytes (`None` while the file is empty).
+    pub head: Option<Fingerprint>,
+}
+
+/// What is remembered about a file between runs (its checkpoint), or about a file that was
+/// read completely and let go (kept for a while so a compressed copy is not shipped again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownFile {
+    pub key: FileKey,
+    pub path: PathBuf,
+    /// Everything before this offset was acknowledged.
+    pub offset: u64,
+    pub head: Option<Fingerprint>,
+    pub mark: Option<Mark>,
+}
+
+/// Where a flow's tailer starts: its checkpointed files and recently finished ones.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    pub files: HashMap<FileKey, KnownFile>,
+    pub finished: Vec<KnownFile>,
+}
+
+/// Whether a released file's end has been durably acknowledged, so its handle can be closed
+/// (a deleted file's data exists only through that handle until then).
+pub trait ReleaseView: Send + Sync {
+    fn is_released(&self, key: FileKey) -> bool;
+}
+
+/// Bytes that can never be shipped, with the file and byte range, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loss {
+    pub reason: &'static str,
+    /// The lost byte range; `end` is `None` when the size is unknown (the file is gone).
+    pub from: u64,
+    pub to: Option<u64>,
+}
+
+impl Loss {
+    pub fn range(reason: &'static str, range: Range<u64>) -> Loss {
+        Loss {
+            reason,
+            from: range.start,
+            to: Some(range.end),
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.to.map_or(0, |to| to - self.from)
+    }
 }
 
 /// One complete line inside a [`Chunk`]'s buffer.
@@ -47,6 +108,8 @@ pub struct Line {
 #[derive(Debug)]
 pub struct Chunk {
     pub file: Arc<FileRef>,
+    /// The bytes before `end_offset`, for the checkpoint (`None` on markers without data).
+    pub mark: Option<Mark>,
     pub data: Vec<u8>,
     pub lines: Vec<Line>,
     /// File offset of `data[0]`.
@@ -75,6 +138,13 @@ pub trait TailObserver: Send + Sync {
     /// Bytes that will never be shipped, and why (e.g. the skipped rest of over-long lines).
     fn bytes_lost(&self, path: &Path, reason: &'static str, bytes: u64);
     fn file_truncated(&self, path: &Path, old_offset: u64, new_size: u64);
+    /// Data that is physically gone before it could be read (deleted, overwritten).
+    fn data_lost(&self, path: &Path, loss: &Loss, detail: &str);
+    /// A file whose content was already shipped under another name (a copy, a compressed
+    /// rotation): `offset` is where shipping resumes in it.
+    fn copy_recognised(&self, path: &Path, original: &Path, offset: u64);
+    /// Watching for file events failed; the tailer falls back to polling.
+    fn watch_degraded(&self, reason: &str);
     fn line_truncated(&self, path: &Path, offset: u64, kept_bytes: usize);
     fn read_error(&self, path: &Path, error: &std::io::Error);
     fn lines_read(&self, lines: u64, bytes: u64);

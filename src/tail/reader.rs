@@ -3,9 +3,10 @@
 //! **truncated**: its first `max_line_bytes` bytes are emitted as the line, the rest up to the
 //! next newline is skipped and counted, so one huge line never stalls the file.
 
+use super::fingerprint::Mark;
+use super::source::Source;
 use super::{Chunk, FileRef, Line};
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::sync::Arc;
 
 /// Bytes requested from the file per read.
@@ -30,7 +31,7 @@ pub struct ReadOutcome {
 }
 
 pub struct FileReader {
-    file: File,
+    source: Source,
     file_ref: Arc<FileRef>,
     /// Offset of the first byte not yet emitted or skipped: the resume point.
     consumed: u64,
@@ -42,16 +43,16 @@ pub struct FileReader {
 }
 
 impl FileReader {
-    /// Opens `file` positioned at `offset`.
+    /// Reads `source` from `offset`.
     pub fn new(
-        mut file: File,
+        mut source: Source,
         file_ref: Arc<FileRef>,
         offset: u64,
         max_line_bytes: usize,
     ) -> io::Result<FileReader> {
-        file.seek(SeekFrom::Start(offset))?;
+        source.seek_to(offset)?;
         Ok(FileReader {
-            file,
+            source,
             file_ref,
             consumed: offset,
             partial: Vec::new(),
@@ -79,17 +80,35 @@ impl FileReader {
         self.file_ref = file_ref;
     }
 
-    pub fn file(&self) -> &File {
-        &self.file
+    pub fn source(&mut self) -> &mut Source {
+        &mut self.source
+    }
+
+    pub fn file(&self) -> &std::fs::File {
+        self.source.file()
     }
 
     /// Starts over at `offset` (after a truncation), forgetting any buffered partial line.
     pub fn rewind(&mut self, offset: u64) -> io::Result<()> {
-        self.file.seek(SeekFrom::Start(offset))?;
+        self.source.seek_to(offset)?;
         self.consumed = offset;
         self.partial.clear();
         self.skipping = false;
         Ok(())
+    }
+
+    /// Skips everything available now (a redundant copy): nothing is handed on.
+    pub fn discard_to_end(&mut self) -> io::Result<()> {
+        self.consumed += self.partial.len() as u64;
+        self.partial.clear();
+        self.skipping = false;
+        let mut buf = vec![0; READ_BYTES];
+        loop {
+            match self.source.read(&mut buf)? {
+                0 => return Ok(()),
+                n => self.consumed += n as u64,
+            }
+        }
     }
 
     /// Reads up to about `READ_BYTES` and returns the complete lines found.
@@ -97,15 +116,12 @@ impl FileReader {
         let mut data = std::mem::take(&mut self.partial);
         let old_len = data.len();
         data.resize(old_len + READ_BYTES, 0);
-        let read = loop {
-            match self.file.read(&mut data[old_len..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    data.truncate(old_len);
-                    self.partial = data;
-                    return Err(e);
-                }
+        let read = match self.source.read(&mut data[old_len..]) {
+            Ok(n) => n,
+            Err(e) => {
+                data.truncate(old_len);
+                self.partial = data;
+                return Err(e);
             }
         };
         data.truncate(old_len + read);
@@ -118,12 +134,16 @@ impl FileReader {
                 at_eof: true,
             });
         }
-        let (chunk, truncations, skipped_bytes) = self.split_lines(data);
+        let (mut chunk, truncations, skipped_bytes) = self.split_lines(data);
+        let at_eof = read < READ_BYTES;
+        if let Some(mark) = chunk.as_mut().and_then(|c| c.mark.as_mut()) {
+            mark.eof = at_eof && self.partial.is_empty();
+        }
         Ok(ReadOutcome {
             chunk,
             truncations,
             skipped_bytes,
-            at_eof: read < READ_BYTES,
+            at_eof,
         })
     }
 
@@ -188,6 +208,7 @@ impl FileReader {
         }
         let chunk = Chunk {
             file: self.file_ref.clone(),
+            mark: Some(Mark::ending(self.consumed, &data)),
             data,
             lines,
             start_offset: base,
@@ -210,9 +231,10 @@ mod tests {
         let file_ref = Arc::new(FileRef {
             key: FileKey { dev: 0, inode: 0 },
             path: tmp.path().to_owned(),
+            head: None,
         });
-        let reader =
-            FileReader::new(File::open(tmp.path()).unwrap(), file_ref, 0, max_line).unwrap();
+        let source = Source::new(std::fs::File::open(tmp.path()).unwrap(), tmp.path());
+        let reader = FileReader::new(source, file_ref, 0, max_line).unwrap();
         (tmp, reader)
     }
 

@@ -2,17 +2,23 @@
 //! hands chunks to the async pipeline through a bounded channel: when AWS is slow the channel
 //! fills, `send` waits, and the file on disk becomes the buffer.
 //!
-//! Each pass: re-scan the globs when `scan_interval` has passed, then read every tracked file in
-//! turn (a bounded amount each, so one busy file cannot starve the others), then sleep
-//! `poll_interval` if nothing was read.
+//! Each pass: re-scan the globs when `scan_interval` has passed or inotify saw files appear or
+//! go ([`Tailer::scan`]), then read the files that may have new data, a bounded amount each so
+//! one busy file cannot starve the others, then sleep until an event, the next scan, or (for
+//! files that events cannot cover) `poll_interval`.
+//!
+//! Files rotated away or deleted are read to their end through their open handle; the handle is
+//! closed only once their last offset is durably acknowledged. File discovery and identity
+//! decisions live in `track.rs`.
 
-use super::discovery;
 use super::reader::FileReader;
-use super::{Chunk, FileKey, FileRef, TailObserver};
-use crate::config::{Flow, StartAt};
+use super::rotation::{self, Change, Known, Observed, Presence};
+use super::tracked::{Status, TrackedFile};
+use super::watcher::Watcher;
+use super::{Chunk, FileKey, KnownFile, Loss, ReleaseView, Resume, TailObserver};
+use crate::config::Flow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -20,40 +26,58 @@ use tokio_util::sync::CancellationToken;
 
 /// Chunks read from one file before moving to the next.
 const CHUNKS_PER_TURN: usize = 4;
-
-struct TrackedFile {
-    reader: FileReader,
-    /// When the file stopped being found under a matching path (rotated away or deleted).
-    missing_since: Option<Instant>,
-    at_eof: bool,
-}
+/// Recently finished files remembered per flow (to recognise their compressed copies).
+const FINISHED_KEPT: usize = 1000;
 
 pub struct Tailer {
-    flow: Flow,
-    resume: HashMap<FileKey, u64>,
-    files: BTreeMap<FileKey, TrackedFile>,
-    reported_errors: HashSet<PathBuf>,
-    observer: Arc<dyn TailObserver>,
+    pub(super) flow: Flow,
+    pub(super) resume: Resume,
+    /// Files read completely and let go (from the checkpoints and from this run).
+    pub(super) finished: Vec<KnownFile>,
+    pub(super) files: BTreeMap<FileKey, TrackedFile>,
+    /// Released files whose handle stays open until their end is acknowledged.
+    closing: Vec<(FileKey, FileReader)>,
+    release_view: Arc<dyn ReleaseView>,
+    pub(super) watcher: Watcher,
+    /// Tracked files by the paths events may name (as matched, and symlinks resolved).
+    pub(super) by_path: HashMap<PathBuf, FileKey>,
+    pub(super) reported_errors: HashSet<PathBuf>,
+    pub(super) observer: Arc<dyn TailObserver>,
     out: mpsc::Sender<Chunk>,
     stop: CancellationToken,
     runtime: tokio::runtime::Handle,
-    first_scan: bool,
+    pub(super) first_scan: bool,
 }
 
 impl Tailer {
-    /// `resume` holds this flow's checkpointed offsets by file identity.
+    /// `resume` holds this flow's checkpoints; `release_view` says when a released file's end
+    /// is durably acknowledged.
     pub fn new(
         flow: Flow,
-        resume: HashMap<FileKey, u64>,
+        resume: Resume,
+        release_view: Arc<dyn ReleaseView>,
         observer: Arc<dyn TailObserver>,
         out: mpsc::Sender<Chunk>,
         stop: CancellationToken,
         runtime: tokio::runtime::Handle,
     ) -> Tailer {
+        let watcher = if flow.use_inotify {
+            Watcher::new().unwrap_or_else(|reason| {
+                observer.watch_degraded(&reason);
+                Watcher::disabled()
+            })
+        } else {
+            Watcher::disabled()
+        };
         Tailer {
+            finished: resume.finished.clone(),
             flow,
             resume,
             files: BTreeMap::new(),
+            closing: Vec::new(),
+            release_view,
+            watcher,
+            by_path: HashMap::new(),
             reported_errors: HashSet::new(),
             observer,
             out,
@@ -75,32 +99,55 @@ impl Tailer {
         let mut next_scan = Instant::now();
         while !self.stop.is_cancelled() {
             self.observer.alive();
-            if Instant::now() >= next_scan {
+            let pending = self.watcher.take();
+            if pending.rescan || Instant::now() >= next_scan {
                 for marker in self.scan() {
                     if self.send(marker).is_err() {
                         return;
                     }
                 }
-                next_scan = Instant::now() + self.flow.scan_interval;
+                if Instant::now() >= next_scan {
+                    next_scan = Instant::now() + self.flow.scan_interval;
+                }
+            }
+            for path in &pending.paths {
+                if let Some(file) = self.by_path.get(path).and_then(|k| self.files.get_mut(k)) {
+                    file.dirty = true;
+                }
             }
             let Ok(read_any) = self.read_pass() else {
                 return;
             };
+            self.close_acknowledged();
             if !read_any {
-                self.pause(
-                    self.flow
-                        .poll_interval
-                        .min(next_scan.saturating_duration_since(Instant::now())),
-                );
+                self.pause(self.wait_time(next_scan));
             }
+        }
+    }
+
+    /// Until the next scan when inotify covers every open file; else at most `poll_interval`.
+    fn wait_time(&self, next_scan: Instant) -> Duration {
+        let until_scan = next_scan.saturating_duration_since(Instant::now());
+        let needs_polling = !self.watcher.is_active()
+            || !self.closing.is_empty()
+            || self
+                .files
+                .values()
+                .any(|f| f.is_open() && (f.status != Status::Live || !f.at_eof));
+        if needs_polling {
+            until_scan.min(self.flow.poll_interval)
+        } else {
+            until_scan
         }
     }
 
     fn pause(&self, duration: Duration) {
         let stop = self.stop.clone();
+        let watcher = &self.watcher;
         self.runtime.block_on(async move {
             tokio::select! {
                 _ = stop.cancelled() => {}
+                _ = watcher.notified() => {}
                 _ = tokio::time::sleep(duration) => {}
             }
         });
@@ -109,7 +156,7 @@ impl Tailer {
     /// Sends downstream, waiting for room; `Err` when stopping or the pipeline is gone. A chunk
     /// dropped here was never acknowledged, so it is read again after a restart. Waiting for
     /// room (AWS slow or down) still counts as alive for the watchdog.
-    fn send(&self, chunk: Chunk) -> Result<(), ()> {
+    pub(super) fn send(&self, chunk: Chunk) -> Result<(), ()> {
         let (stop, out, observer) = (self.stop.clone(), self.out.clone(), self.observer.clone());
         self.runtime.block_on(async move {
             loop {
@@ -126,127 +173,39 @@ impl Tailer {
         })
     }
 
-    /// Re-scans the globs. Returns a progress marker per newly tracked file so its starting
-    /// offset is checkpointed even before a line arrives: otherwise a file started at its end
-    /// and idle until a restart would have no checkpoint, and `start_at = "end"` would skip
-    /// what was written while the agent was down.
-    fn scan(&mut self) -> Vec<Chunk> {
-        let scan = discovery::scan(&self.flow);
-        for (path, error) in &scan.errors {
-            if self.reported_errors.insert(path.clone()) {
-                self.observer.read_error(path, error);
-            }
-        }
-        let mut present = HashSet::new();
-        let mut markers = Vec::new();
-        for path in &scan.files {
-            let known = self.files.len();
-            if let Some(key) = self.track(path) {
-                present.insert(key);
-                if self.files.len() > known {
-                    let reader = &self.files[&key].reader;
-                    let offset = reader.consumed();
-                    markers.push(Chunk {
-                        file: reader.file_ref().clone(),
-                        data: Vec::new(),
-                        lines: Vec::new(),
-                        start_offset: offset,
-                        end_offset: offset,
-                        released: false,
-                    });
-                }
-            }
-        }
-        for (key, tracked) in self.files.iter_mut() {
-            if present.contains(key) {
-                tracked.missing_since = None;
-            } else if tracked.missing_since.is_none() {
-                tracked.missing_since = Some(Instant::now());
-            }
-        }
-        self.first_scan = false;
-        markers
-    }
-
-    /// Makes sure the file at `path` is tracked; returns its identity.
-    fn track(&mut self, path: &Path) -> Option<FileKey> {
-        let metadata = std::fs::metadata(path).ok()?;
-        let key = FileKey::of(&metadata);
-        self.observer.file_size(key, metadata.len());
-        if let Some(tracked) = self.files.get_mut(&key) {
-            if tracked.reader.file_ref().path != path {
-                // Renamed but still matched (e.g. app.log -> app.log.1): same file, new name.
-                tracked.reader.set_file_ref(Arc::new(FileRef {
-                    key,
-                    path: path.to_owned(),
-                }));
-            }
-            return Some(key);
-        }
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(error) => {
-                if self.reported_errors.insert(path.to_owned()) {
-                    self.observer.read_error(path, &error);
-                }
-                return None;
-            }
-        };
-        self.reported_errors.remove(path);
-        let opened = file.metadata().ok().map(|m| FileKey::of(&m));
-        if opened != Some(key) {
-            return None; // replaced between stat and open: the next scan picks up the new one
-        }
-        let (offset, reason) = self.start_offset(key, metadata.len());
-        let file_ref = Arc::new(FileRef {
-            key,
-            path: path.to_owned(),
-        });
-        match FileReader::new(file, file_ref, offset, self.flow.limits.max_line_bytes()) {
-            Ok(reader) => {
-                self.observer.file_added(key, path, offset, reason);
-                self.files.insert(
-                    key,
-                    TrackedFile {
-                        reader,
-                        missing_since: None,
-                        at_eof: false,
-                    },
-                );
-                Some(key)
-            }
-            Err(error) => {
-                self.observer.read_error(path, &error);
-                None
-            }
-        }
-    }
-
-    fn start_offset(&mut self, key: FileKey, size: u64) -> (u64, &'static str) {
-        match self.resume.remove(&key) {
-            Some(offset) if offset <= size => (offset, "resuming from checkpoint"),
-            Some(_) => (
-                0,
-                "checkpoint is past the end of the file (truncated while stopped): reading from the start",
-            ),
-            None if self.first_scan && self.flow.start_at == StartAt::End => {
-                (size, "no checkpoint, start_at = \"end\"")
-            }
-            None if self.first_scan => (0, "no checkpoint, start_at = \"beginning\""),
-            None => (0, "new file"),
-        }
-    }
-
-    /// Reads a bounded amount from every file; `Ok(true)` if anything was read.
+    /// Reads a bounded amount from every file that may have data; `Ok(true)` if anything was
+    /// read. Files rotated away go first, and a file waits while its rotated predecessor (a
+    /// file first found under the same path) still has data, so a log is shipped in order.
     fn read_pass(&mut self) -> Result<bool, ()> {
         let mut read_any = false;
-        let keys: Vec<FileKey> = self.files.keys().copied().collect();
-        for key in keys {
+        let draining: HashSet<PathBuf> = self
+            .files
+            .values()
+            .filter(|f| matches!(f.status, Status::Rotated { .. }) && !f.at_eof)
+            .map(|f| f.origin.clone())
+            .collect();
+        let mut keys: Vec<(bool, FileKey)> = self
+            .files
+            .iter()
+            .map(|(k, f)| (f.status == Status::Live, *k))
+            .collect();
+        keys.sort();
+        for (is_live, key) in keys {
+            if !self.wants_read(key, is_live && draining.contains(&self.files[&key].origin)) {
+                continue;
+            }
+            self.check_rotation(key);
             for _ in 0..CHUNKS_PER_TURN {
                 let Some(chunk) = self.read_file(key) else {
                     break;
                 };
                 read_any = true;
+                if !self.still_the_same_content(key, chunk.start_offset) {
+                    break; // the chunk may be the new content at old offsets: read again
+                }
+                if let Some(file) = self.files.get_mut(&key) {
+                    file.last_mark = chunk.mark.or(file.last_mark);
+                }
                 self.send(chunk)?;
             }
             self.release_if_done(key)?;
@@ -254,10 +213,147 @@ impl Tailer {
         Ok(read_any)
     }
 
-    fn read_file(&mut self, key: FileKey) -> Option<Chunk> {
+    fn wants_read(&mut self, key: FileKey, has_draining_predecessor: bool) -> bool {
+        match self.files.get(&key).map(|f| f.status) {
+            Some(Status::CopyOf { .. }) => self.resolve_copy(key),
+            Some(Status::Settling { .. }) => {
+                if let Some(marker) = self.settle(key, false) {
+                    let _ = self.send(marker);
+                }
+            }
+            _ => {}
+        }
+        let inotify = self.watcher.is_active();
+        let Some(file) = self.files.get(&key) else {
+            return false;
+        };
+        let idle = inotify && file.status == Status::Live && file.at_eof && !file.dirty;
+        file.is_open()
+            && !matches!(file.status, Status::CopyOf { .. } | Status::Settling { .. })
+            && !has_draining_predecessor
+            && !idle
+    }
+
+    /// Before reading a file that was at its end: has it been truncated or rewritten?
+    fn check_rotation(&mut self, key: FileKey) {
+        let Some(file) = self.files.get_mut(&key) else {
+            return;
+        };
+        if !file.at_eof {
+            return;
+        }
+        file.dirty = false;
+        let Some(size) = file.reader.as_ref().and_then(|r| r.file().metadata().ok()) else {
+            return;
+        };
+        let head_matches = file.refresh_head().unwrap_or(true);
+        let known = Known {
+            read_position: file.read_position(),
+            seen_size: file.seen_size,
+        };
+        let size = if file
+            .reader
+            .as_mut()
+            .is_some_and(|r| r.source().is_compressed())
+        {
+            u64::MAX // offsets are decompressed: only the head says anything
+        } else {
+            size.len()
+        };
+        let observed = Observed {
+            size,
+            head_matches,
+            presence: Presence::AtPath,
+        };
+        match rotation::classify(known, observed) {
+            Change::Truncated { lost } | Change::Rewritten { lost } => {
+                let consumed = self.files[&key].consumed();
+                self.restart_truncated(key, consumed, lost, size)
+            }
+            _ => {}
+        }
+    }
+
+    /// After a read: the head still matches, so what was read belongs to the content we were
+    /// following. A copytruncate followed by quick writes can refill a file past our position
+    /// between two reads; that chunk is dropped and the file restarted from its beginning.
+    fn still_the_same_content(&mut self, key: FileKey, chunk_start: u64) -> bool {
+        let Some(file) = self.files.get_mut(&key) else {
+            return false;
+        };
+        if file.refresh_head().unwrap_or(true) {
+            return true;
+        }
+        self.restart_truncated(key, chunk_start, None, 0);
+        false
+    }
+
+    /// The file's old content is gone (copytruncate, truncate in place): what was read of it is
+    /// finished (a copy of it continues from there), the rest is reported lost unless a copy
+    /// holds it, and the file is read again from its start.
+    fn restart_truncated(
+        &mut self,
+        key: FileKey,
+        finished_at: u64,
+        lost: Option<std::ops::Range<u64>>,
+        size: u64,
+    ) {
+        let file = self.files.get_mut(&key).expect("tracked");
+        let path = file.path().to_owned();
+        let finished = KnownFile {
+            key,
+            path: path.clone(),
+            offset: finished_at,
+            head: file.file_ref.head,
+            mark: file.last_mark,
+        };
+        self.observer
+            .file_truncated(&path, file.read_position(), size.min(file.read_position()));
+        file.file_ref = Arc::new(super::FileRef {
+            key,
+            path: path.clone(),
+            head: None,
+        });
+        if let Some(reader) = file.reader.as_mut() {
+            reader.set_file_ref(file.file_ref.clone());
+            if let Err(error) = reader.rewind(0) {
+                self.observer.read_error(&path, &error);
+            }
+        }
+        file.seen_size = 0;
+        file.last_mark = None;
+        let has_copy = self.has_waiting_copy(&finished);
+        if let (Some(range), false) = (lost, has_copy) {
+            self.observer.data_lost(
+                &path,
+                &Loss::range("truncated_before_read", range),
+                "the file was truncated (copytruncate or in place) before these bytes were read; include the rotated copy in `paths` (e.g. app.log*) so edgeship reads them from it",
+            );
+        }
+        self.remember_finished(finished);
+    }
+
+    fn has_waiting_copy(&self, original: &KnownFile) -> bool {
+        self.files
+            .values()
+            .any(|f| matches!(f.status, Status::CopyOf { original: o, .. } if o == original.key))
+    }
+
+    pub(super) fn remember_finished(&mut self, known: KnownFile) {
+        if known.head.is_none() {
+            return;
+        }
+        self.finished.push(known);
+        if self.finished.len() > FINISHED_KEPT {
+            self.finished.remove(0);
+        }
+    }
+
+    pub(super) fn read_file(&mut self, key: FileKey) -> Option<Chunk> {
         let tracked = self.files.get_mut(&key)?;
-        let path = tracked.reader.file_ref().path.clone();
-        match tracked.reader.read_chunk() {
+        let reader = tracked.reader.as_mut()?;
+        let path = reader.file_ref().path.clone();
+        match reader.read_chunk() {
             Ok(outcome) => {
                 for cut in &outcome.truncations {
                     self.observer
@@ -268,13 +364,13 @@ impl Tailer {
                         .bytes_lost(&path, "line_truncated", outcome.skipped_bytes);
                 }
                 tracked.at_eof = outcome.at_eof;
-                if outcome.at_eof && outcome.chunk.is_none() {
-                    check_truncation(tracked, &path, self.observer.as_ref());
-                }
+                let position = reader.read_position();
+                tracked.seen_size = tracked.seen_size.max(position);
                 if outcome.at_eof {
-                    self.observer.file_size(key, tracked.reader.read_position());
+                    self.observer.file_size(key, position);
                 }
                 let chunk = outcome.chunk?;
+                tracked.last_read = Instant::now();
                 self.observer.lines_read(
                     chunk.lines.len() as u64,
                     chunk.end_offset - chunk.start_offset,
@@ -288,28 +384,39 @@ impl Tailer {
         }
     }
 
-    /// A file no longer found under a matching path is let go once it has been read to its end
-    /// and stayed missing for a scan interval (late writes to a just-rotated file still arrive).
+    /// A file under no matching path is let go once read to its end and missing for a scan
+    /// interval (late writes to a just-rotated file still arrive). Its handle stays open until
+    /// its end is acknowledged: for a deleted file, that handle is the only way to the data.
     fn release_if_done(&mut self, key: FileKey) -> Result<(), ()> {
         let Some(tracked) = self.files.get(&key) else {
             return Ok(());
         };
-        let grace_over = tracked
-            .missing_since
-            .is_some_and(|since| since.elapsed() >= self.flow.scan_interval);
+        let grace_over = matches!(tracked.status,
+            Status::Rotated { since } if since.elapsed() >= self.flow.scan_interval);
         if !(grace_over && tracked.at_eof) {
             return Ok(());
         }
-        let tracked = self.files.remove(&key).expect("checked above");
-        let file_ref = tracked.reader.file_ref().clone();
+        let mut tracked = self.files.remove(&key).expect("checked above");
+        let file_ref = tracked.file_ref.clone();
         self.observer.file_released(
             key,
             &file_ref.path,
             "no longer matched (rotated away or deleted) and read to its end",
         );
-        let end_offset = tracked.reader.consumed();
+        let end_offset = tracked.consumed();
+        self.remember_finished(KnownFile {
+            key,
+            path: file_ref.path.clone(),
+            offset: end_offset,
+            head: file_ref.head,
+            mark: tracked.last_mark,
+        });
+        if let Some(reader) = tracked.reader.take() {
+            self.closing.push((key, reader));
+        }
         self.send(Chunk {
             file: file_ref,
+            mark: tracked.last_mark,
             data: Vec::new(),
             lines: Vec::new(),
             start_offset: end_offset,
@@ -317,18 +424,16 @@ impl Tailer {
             released: true,
         })
     }
-}
 
-/// A file that shrank below what we read was truncated in place (e.g. copytruncate): start over.
-fn check_truncation(tracked: &mut TrackedFile, path: &Path, observer: &dyn TailObserver) {
-    let Ok(metadata) = tracked.reader.file().metadata() else {
-        return;
-    };
-    let position = tracked.reader.read_position();
-    if metadata.len() < position {
-        observer.file_truncated(path, position, metadata.len());
-        if let Err(error) = tracked.reader.rewind(0) {
-            observer.read_error(path, &error);
+    fn close_acknowledged(&mut self) {
+        if !self.closing.is_empty() {
+            let view = self.release_view.clone();
+            self.closing.retain(|(key, _)| !view.is_released(*key));
         }
+    }
+
+    /// Descriptors in use: open tracked files and released ones awaiting acknowledgement.
+    pub(super) fn open_count(&self) -> usize {
+        self.closing.len() + self.files.values().filter(|f| f.is_open()).count()
     }
 }

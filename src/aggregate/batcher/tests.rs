@@ -14,6 +14,7 @@ fn limits(max_records: usize, max_request_bytes: u64, target: u64) -> BatchLimit
 
 fn file(path: &str) -> Arc<FileRef> {
     Arc::new(FileRef {
+        head: None,
         key: FileKey {
             dev: 1,
             inode: path.len() as u64,
@@ -38,6 +39,7 @@ fn chunk(file: &Arc<FileRef>, start: u64, count: usize, len: usize) -> Chunk {
     }
     let end_offset = start + data.len() as u64;
     Chunk {
+        mark: None,
         file: file.clone(),
         data,
         lines,
@@ -161,6 +163,7 @@ fn skipped_bytes_and_release_markers_ride_with_the_next_batch() {
     batcher.push(&c, Instant::now(), &mut out);
     batcher.push(
         &Chunk {
+            mark: None,
             file: f.clone(),
             data: Vec::new(),
             lines: Vec::new(),
@@ -192,6 +195,7 @@ fn a_marker_alone_still_produces_an_empty_batch_so_its_offset_is_checkpointed() 
     let mut out = Vec::new();
     batcher.push(
         &Chunk {
+            mark: None,
             file: f.clone(),
             data: Vec::new(),
             lines: Vec::new(),

@@ -34,7 +34,9 @@ fn chunk(start: u64, lines: &[&str]) -> Chunk {
         file: Arc::new(FileRef {
             key: FileKey { dev: 1, inode: 1 },
             path: "/l/a.log".into(),
+            head: None,
         }),
+        mark: None,
         end_offset: start + data.len() as u64,
         data,
         lines: out,
@@ -165,4 +167,23 @@ async fn filters_redaction_and_metadata() {
         [r#"{"message":"login pw=*** ok","env":"prod","_file":"/l/a.log","_offset":12}"#]
     );
     assert_eq!(report.filtered, 1);
+}
+
+/// The tailer marks the bytes before a chunk's end for the checkpoint; when progress is cut back
+/// to a held record's start, the mark must describe that offset instead.
+#[tokio::test(start_paused = true)]
+async fn the_checkpoint_mark_follows_the_progress_actually_reported() {
+    use crate::tail::Mark;
+    let mut p = parser("multiline_start = '^\\d'");
+    let mut report = Report::default();
+    let mut c = chunk(0, &["1 a", " x", "2 b"]);
+    c.mark = Some(Mark::ending(c.end_offset, &c.data));
+    let tail_mark = c.mark;
+    let out = p.push(&c, Instant::now(), &mut report);
+    assert_eq!(out.end_offset, 7);
+    assert_eq!(out.mark, Some(Mark::ending(7, &c.data[..7])));
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let flushed = p.flush(Some(Instant::now()), &mut report);
+    assert_eq!(flushed[0].end_offset, 11);
+    assert_eq!(flushed[0].mark, tail_mark, "the flush reaches the tailer's own mark");
 }

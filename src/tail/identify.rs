@@ -1,0 +1,211 @@
+//! Is this the file we knew? Checks a checkpoint against the file found now (inode reuse,
+//! truncation, rewrite), recognises a copy of a known file by its content (copytruncate, a
+//! compressed rotation), and finds a checkpointed file that was rotated while the agent was
+//! stopped.
+
+use super::fingerprint::{self, Fingerprint, HEAD_BYTES, Mark, ReadAt};
+use super::source::Source;
+use super::{FileKey, KnownFile};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Heads shorter than this are too weak to call another file a copy (a one-line header).
+pub const MIN_COPY_HEAD: u32 = 64;
+
+/// What a checkpoint says about the file now carrying its `(dev, inode)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// Same content up to the checkpoint: resume there.
+    Resume,
+    /// Different first bytes: the inode was reused by another file (or the file was rewritten).
+    Reused,
+    /// Shorter than the checkpoint: truncated while we were not looking.
+    Truncated,
+    /// The bytes before the checkpoint changed: truncated and written again past it.
+    Rewritten,
+}
+
+pub fn check_checkpoint(source: &mut Source, size: u64, known: &KnownFile) -> io::Result<Checked> {
+    // A compressed file's offsets are in its decompressed content; its size says nothing.
+    let size = if source.is_compressed() {
+        u64::MAX
+    } else {
+        size
+    };
+    if let Some(head) = &known.head
+        && !fingerprint::head_matches(source, head)?
+    {
+        return Ok(if known.offset > size {
+            Checked::Truncated
+        } else {
+            Checked::Reused
+        });
+    }
+    if known.offset > size {
+        return Ok(Checked::Truncated);
+    }
+    if let Some(mark) = &known.mark
+        && mark.at <= known.offset
+        && !fingerprint::mark_matches(source, mark)?
+    {
+        return Ok(Checked::Rewritten);
+    }
+    Ok(Checked::Resume)
+}
+
+/// Whether the bytes before `mark.at` in `source` are the marked ones; `None` if the data
+/// ends before `mark.at`.
+pub fn compare_mark(source: &mut Source, mark: &Mark) -> io::Result<Option<bool>> {
+    let mut buf = vec![0; mark.before.len as usize];
+    let n = source.read_at(mark.start(), &mut buf)?;
+    Ok((n == buf.len()).then(|| Fingerprint::of(&buf) == mark.before))
+}
+
+/// The first of `candidates` whose head `source` starts with, if any.
+pub fn find_original(
+    source: &mut Source,
+    candidates: &[(FileKey, Fingerprint)],
+) -> io::Result<Option<FileKey>> {
+    let mut prefix = vec![0; HEAD_BYTES as usize];
+    let n = source.read_at(0, &mut prefix)?;
+    let found = candidates.iter().find(|(_, head)| {
+        let len = head.len as usize;
+        head.len >= MIN_COPY_HEAD && len <= n && Fingerprint::of(&prefix[..len]) == *head
+    });
+    Ok(found.map(|(key, _)| *key))
+}
+
+/// Where a checkpointed file went while the agent was stopped, searched among its siblings
+/// whose name extends its own (`app.log.1`, `app.log-20261128`, `app.log.1.gz`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The same inode under another name.
+    Renamed(PathBuf),
+    /// A compressed copy whose decompressed head matches.
+    Compressed(PathBuf),
+}
+
+pub fn find_rotated(known: &KnownFile) -> Option<Found> {
+    let dir = known.path.parent()?;
+    let name = known.path.file_name()?.to_str()?;
+    let mut siblings: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(name) && n != name)
+        })
+        .map(|e| e.path())
+        .collect();
+    siblings.sort();
+    if let Some(path) = siblings.iter().find(|p| has_key(p, known.key)) {
+        return Some(Found::Renamed(path.clone()));
+    }
+    let head = known.head?;
+    siblings
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+        .find(|p| starts_with_head(p, &head))
+        .map(Found::Compressed)
+}
+
+fn has_key(path: &Path, key: FileKey) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && FileKey::of(&m) == key)
+}
+
+fn starts_with_head(path: &Path, head: &Fingerprint) -> bool {
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut source = Source::new(file, path);
+    fingerprint::head_matches(&mut source, head).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn known(path: &Path, content: &[u8], offset: u64) -> KnownFile {
+        let meta = fs::metadata(path).unwrap();
+        KnownFile {
+            key: FileKey::of(&meta),
+            path: path.to_owned(),
+            offset,
+            head: Some(Fingerprint::head(content)),
+            mark: Some(Mark::ending(offset, &content[..offset as usize])),
+        }
+    }
+
+    fn source(path: &Path) -> Source {
+        Source::new(fs::File::open(path).unwrap(), path)
+    }
+
+    #[test]
+    fn checkpoint_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let content = b"alpha line\nbeta line\ngamma line\n".repeat(60);
+        fs::write(&path, &content).unwrap();
+        let k = known(&path, &content, 1600);
+        let size = content.len() as u64;
+        assert_eq!(
+            check_checkpoint(&mut source(&path), size, &k).unwrap(),
+            Checked::Resume
+        );
+        fs::write(&path, b"alpha").unwrap();
+        assert_eq!(
+            check_checkpoint(&mut source(&path), 5, &k).unwrap(),
+            Checked::Truncated
+        );
+        let mut rewritten = content.clone();
+        rewritten[1590] = b'X';
+        fs::write(&path, &rewritten).unwrap();
+        assert_eq!(
+            check_checkpoint(&mut source(&path), size, &k).unwrap(),
+            Checked::Rewritten
+        );
+        fs::write(&path, b"something else entirely\n".repeat(80)).unwrap();
+        assert_eq!(
+            check_checkpoint(&mut source(&path), 1700, &k).unwrap(),
+            Checked::Reused
+        );
+    }
+
+    #[test]
+    fn finds_a_renamed_sibling_by_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        let content = b"line\n".repeat(30);
+        fs::write(&path, &content).unwrap();
+        let k = known(&path, &content, 10);
+        fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+        fs::write(&path, b"new\n").unwrap();
+        fs::write(dir.path().join("other.log"), b"x\n").unwrap();
+        assert_eq!(
+            find_rotated(&k),
+            Some(Found::Renamed(dir.path().join("app.log.1")))
+        );
+    }
+
+    #[test]
+    fn short_heads_do_not_make_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.log");
+        fs::write(&path, b"header\nrow\n").unwrap();
+        let head = Fingerprint::head(b"header\n");
+        let key = FileKey { dev: 1, inode: 1 };
+        assert_eq!(
+            find_original(&mut source(&path), &[(key, head)]).unwrap(),
+            None
+        );
+        let long = b"0123456789".repeat(20);
+        fs::write(&path, &long).unwrap();
+        let head = Fingerprint::head(&long[..100]);
+        assert_eq!(
+            find_original(&mut source(&path), &[(key, head)]).unwrap(),
+            Some(key)
+        );
+    }
+}
