@@ -149,7 +149,9 @@ fn spawn_parser(
         ParseCore::new(spec.clone(), ec2),
         flow.limits.max_line_bytes(),
     );
-    let (record_tx, record_rx) = mpsc::channel(CHUNK_QUEUE);
+    // The tailer's queue already absorbs bursts; a short one here keeps memory (and what a stop
+    // has to drain) small.
+    let (record_tx, record_rx) = mpsc::channel(2);
     tokio::spawn(run_parser(parser, lines, record_tx, stats.clone()));
     record_rx
 }

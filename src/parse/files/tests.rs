@@ -185,5 +185,8 @@ async fn the_checkpoint_mark_follows_the_progress_actually_reported() {
     tokio::time::advance(Duration::from_secs(5)).await;
     let flushed = p.flush(Some(Instant::now()), &mut report);
     assert_eq!(flushed[0].end_offset, 11);
-    assert_eq!(flushed[0].mark, tail_mark, "the flush reaches the tailer's own mark");
+    assert_eq!(
+        flushed[0].mark, tail_mark,
+        "the flush reaches the tailer's own mark"
+    );
 }
