@@ -105,9 +105,19 @@ pub struct Toml {
 }
 
 impl Toml {
+    /// Comments echo agent.json text (unknown keys, regex errors): control characters, which
+    /// TOML comments may not hold, are written escaped (found by the fuzz target).
     pub fn comment(&mut self, text: &str) {
         for line in text.lines() {
-            let _ = writeln!(self.text, "# {line}");
+            self.text.push_str("# ");
+            for c in line.chars() {
+                if c.is_control() && c != '\t' {
+                    let _ = write!(self.text, "{}", c.escape_unicode());
+                } else {
+                    self.text.push(c);
+                }
+            }
+            self.text.push('\n');
         }
     }
 
