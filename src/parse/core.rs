@@ -57,12 +57,7 @@ impl ParseCore {
         {
             return Outcome::Filtered;
         }
-        let mut text = Cow::Borrowed(record);
-        for (regex, replacement) in &spec.redact {
-            if let Cow::Owned(replaced) = regex.replace_all(&text, replacement.as_bytes()) {
-                text = Cow::Owned(replaced);
-            }
-        }
+        let text = self.redact(record);
         match self.parse(&text, csv_names) {
             Ok(parsed) => {
                 self.write(parsed, origin, out);
@@ -81,6 +76,17 @@ impl ParseCore {
                 written: false,
             },
         }
+    }
+
+    /// The record with every `redact` rule applied (also what failure logs and dead letters show).
+    pub fn redact<'a>(&self, record: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut text = Cow::Borrowed(record);
+        for (regex, replacement) in &self.spec.redact {
+            if let Cow::Owned(replaced) = regex.replace_all(&text, replacement.as_bytes()) {
+                text = Cow::Owned(replaced);
+            }
+        }
+        text
     }
 
     /// The format step alone, with renaming, types and the timestamp applied.

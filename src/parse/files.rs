@@ -294,7 +294,8 @@ impl Emitter {
                 report.failures.push(Failure {
                     file: self.file.clone(),
                     offset,
-                    record: data.to_vec(),
+                    // Redacted: the log and the dead-letter file must not leak what is masked.
+                    record: core.redact(data).into_owned(),
                     error,
                     written,
                 });

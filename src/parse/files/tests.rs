@@ -190,3 +190,13 @@ async fn the_checkpoint_mark_follows_the_progress_actually_reported() {
         "the flush reaches the tailer's own mark"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn failures_carry_the_redacted_record() {
+    let mut report = Report::default();
+    let mut p = parser(
+        "format = \"json\"\non_failure = \"drop\"\n[[flow.parse.redact]]\npattern = 'pw=\\S+'",
+    );
+    p.push(&chunk(0, &["oops pw=hunter2"]), Instant::now(), &mut report);
+    assert_eq!(report.failures[0].record, b"oops [REDACTED]");
+}
