@@ -117,7 +117,11 @@ impl FileParser {
             state.last_line_at = now;
         }
         state.last_end = chunk.end_offset;
-        state.last_mark = chunk.mark.or(state.last_mark);
+        // A mark past the file's progress (before a truncation) describes other bytes.
+        state.last_mark = chunk
+            .mark
+            .or(state.last_mark)
+            .filter(|m| m.at <= chunk.end_offset);
         let (mut end_offset, mut mark) = (chunk.end_offset, chunk.mark);
         if chunk.released {
             if let Some(record) = state.framer.take() {
