@@ -225,6 +225,24 @@ fn mark_at(chunk: &Chunk, at: u64) -> Option<Mark> {
     (end > 0 && end <= chunk.data.len()).then(|| Mark::ending(at, &chunk.data[..end]))
 }
 
+/// Only metadata or JSON escaping can push a capped record over the record limit. Cutting the
+/// JSON would send invalid JSON, so the record goes as `{"unparsed": ...}` instead, its text
+/// halved until it fits (escaping can grow text up to six times).
+fn fit_unparsed(out: &mut Vec<u8>, record: &[u8], max: usize) {
+    let start = out.len();
+    let mut keep = record.len().min(max);
+    loop {
+        let text = String::from_utf8_lossy(&record[..keep]);
+        let json = serde_json::json!({ "unparsed": text, "truncated": true });
+        serde_json::to_writer(&mut *out, &json).expect("writing to a Vec cannot fail");
+        if out.len() - start <= max || keep == 0 {
+            return;
+        }
+        out.truncate(start);
+        keep /= 2;
+    }
+}
+
 /// Builds one output chunk.
 struct Emitter {
     file: Arc<FileRef>,
@@ -311,8 +329,8 @@ impl Emitter {
             return;
         }
         if self.data.len() - before > self.max_output {
-            // Only metadata or JSON escaping can push a capped record over the limit.
-            self.data.truncate(before + self.max_output);
+            self.data.truncate(before);
+            fit_unparsed(&mut self.data, data, self.max_output);
             report.truncated += 1;
         }
         report.records += 1;

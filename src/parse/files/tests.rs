@@ -200,3 +200,17 @@ async fn failures_carry_the_redacted_record() {
     p.push(&chunk(0, &["oops pw=hunter2"]), Instant::now(), &mut report);
     assert_eq!(report.failures[0].record, b"oops [REDACTED]");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_output_over_the_record_limit_stays_valid_json() {
+    let mut report = Report::default();
+    let core = ParseCore::new(spec("add_file = true"), None);
+    let mut p = FileParser::new(core, 100);
+    let line = "\"".repeat(90);
+    let out = p.push(&chunk(0, &[&line]), Instant::now(), &mut report);
+    let record = out.line(&out.lines[0]);
+    assert!(record.len() <= 100, "{}", record.len());
+    let value: serde_json::Value = serde_json::from_slice(record).unwrap();
+    assert_eq!(value["truncated"], true);
+    assert_eq!(report.truncated, 1);
+}
