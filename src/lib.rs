@@ -6,14 +6,17 @@
 //! One pipeline per flow, stages joined by bounded channels, acknowledgements flowing back:
 //!
 //! ```text
-//!  files ──► tail ──Chunk──► aggregate ──Batch──► sink ──► AWS PutRecords / PutRecordBatch
-//!             ▲ (thread)                              │
-//!             │ resume offsets                        │ Ack { flow, seq, per-file offsets }
-//!             │                                       ▼
+//!  files ──► tail ──Chunk──► [parse] ──Chunk──► aggregate ──Batch──► sink ──► AWS PutRecords
+//!             ▲ (thread)      (optional)                              │      / PutRecordBatch
+//!             │ resume offsets                                        │ Ack { flow, seq, offsets }
+//!             │                                                       ▼
 //!      checkpoints.json ◄──────────── checkpoint (low-water mark, atomic writes)
 //! ```
 //!
 //! - [`tail`]: glob discovery, line reading, the per-flow tail loop (knows nothing about AWS).
+//! - [`parse`]: only for flows with `[flow.parse]`: multiline framing, formats (CSV, JSON,
+//!   regex, Apache, syslog), filters, redaction, metadata; chunks of lines in, chunks of records
+//!   out, with offsets that never let a checkpoint pass a held record.
 //! - [`aggregate`]: records and API-sized batches (plain, newline-packed, KPL aggregates, per
 //!   shard when shard-aware), each carrying the offsets it covers.
 //! - [`sink`]: the [`sink::PutClient`] trait, Kinesis and Firehose clients, retries and partial
@@ -32,8 +35,10 @@ pub mod aggregate;
 pub mod checkpoint;
 pub mod config;
 pub mod consume;
+pub mod import;
 pub mod logging;
 pub mod metrics;
+pub mod parse;
 pub mod pipeline;
 pub mod shutdown;
 pub mod sink;

@@ -33,6 +33,19 @@ enum Command {
     Validate {
         #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        /// Also show what each flow with [flow.parse] would send for the first lines of this
+        /// file, and which lines fail to parse and why.
+        #[arg(long, value_name = "FILE")]
+        sample: Option<PathBuf>,
+        /// How many lines of the sample file to parse.
+        #[arg(long, default_value_t = 20, requires = "sample")]
+        lines: usize,
+    },
+    /// Convert a Kinesis Agent agent.json (and the agent.d/ directory beside it) to edgeship
+    /// TOML on stdout, with a comment for every setting that is not mapped exactly.
+    ImportKinesisAgent {
+        /// Path of agent.json, e.g. /etc/aws-kinesis/agent.json.
+        path: PathBuf,
     },
     /// Show every file's acknowledged offset, size and lag (and live figures if [metrics] is on).
     Status {
@@ -58,7 +71,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config } => run(&config),
-        Command::Validate { config } => validate(&config),
+        Command::Validate {
+            config,
+            sample,
+            lines,
+        } => validate(&config).and_then(|()| match sample {
+            Some(file) => validate_sample(&config, &file, lines),
+            None => Ok(()),
+        }),
+        Command::ImportKinesisAgent { path } => edgeship::import::import(&path)
+            .map(|toml| print!("{toml}"))
+            .map_err(Into::into),
         Command::Status { config } => Config::load(&config)
             .map(|c| print!("{}", edgeship::status::report(&c)))
             .map_err(Into::into),
@@ -128,6 +151,18 @@ fn validate(path: &Path) -> anyhow::Result<()> {
             "flow {:?} -> {} (aggregation {:?}, start_at {:?})",
             flow.name, flow.destination, flow.aggregation, flow.start_at
         );
+        if let Some(parse) = &flow.parse {
+            println!(
+                "  parse: format {}, multiline {}, on_failure {:?}",
+                parse.format.name(),
+                if parse.frame.is_multiline() {
+                    "on"
+                } else {
+                    "off"
+                },
+                parse.on_failure
+            );
+        }
         let scan = edgeship::tail::discovery::scan(flow);
         for (dir, error) in &scan.errors {
             println!("  warning: cannot list {}: {error}", dir.display());
@@ -144,6 +179,26 @@ fn validate(path: &Path) -> anyhow::Result<()> {
                 Err(error) => println!("  {} (NOT READABLE: {error})", file.display()),
             }
         }
+    }
+    Ok(())
+}
+
+fn validate_sample(path: &Path, file: &Path, lines: usize) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    println!("\nsample: first {lines} lines of {}", file.display());
+    for flow in &config.flows {
+        let Some(spec) = &flow.parse else {
+            println!(
+                "flow {:?}: no [flow.parse]: lines are sent as read",
+                flow.name
+            );
+            continue;
+        };
+        println!("flow {:?}:", flow.name);
+        let core = edgeship::parse::ParseCore::new(spec.clone(), None);
+        let sample = edgeship::parse::sample::run(&core, file, &data, lines);
+        print!("{}", edgeship::parse::sample::render(&sample));
     }
     Ok(())
 }

@@ -3,9 +3,11 @@
 //! later stage has to re-check anything.
 
 mod raw;
+mod raw_parse;
 mod units;
 
 pub use raw::{RawAws, RawConfig, RawFlow, RawMetrics};
+pub use raw_parse::{RawParse, RawRedact};
 pub use units::parse_byte_size;
 
 use crate::sink::limits::*;
@@ -129,6 +131,8 @@ pub struct Flow {
     pub shard_rate: Option<crate::sink::rate_limit::ShardRate>,
     pub scan_interval: Duration,
     pub poll_interval: Duration,
+    /// `[flow.parse]`, validated; `None`: lines go to the batcher untouched.
+    pub parse: Option<std::sync::Arc<crate::parse::ParseSpec>>,
     /// Use inotify wake-ups (`watch = "auto"`) or only poll.
     pub use_inotify: bool,
     pub max_open_files: usize,
@@ -325,6 +329,13 @@ impl Validator<'_> {
             }
         };
         let limits = self.limits(&raw, &destination, aggregation, &key)?;
+        let parse = match &raw.parse {
+            None => None,
+            Some(p) => Some(std::sync::Arc::new(
+                crate::parse::ParseSpec::from_raw(p, limits.max_line_bytes() as u64)
+                    .map_err(|e| self.err(key(&e.key), e.message, e.hint))?,
+            )),
+        };
         let is_firehose = destination.is_firehose();
         if raw.shard_aware && aggregation != Aggregation::Kpl {
             return Err(self.err(
@@ -400,6 +411,7 @@ impl Validator<'_> {
             ),
             scan_interval: raw.scan_interval,
             poll_interval: raw.poll_interval,
+            parse,
             use_inotify,
             max_open_files: raw.max_open_files,
         })

@@ -167,6 +167,9 @@ pub struct RawFlow {
     /// available (`watch = "poll"`, or inotify failed). Default `"250ms"`.
     #[serde(default = "default_poll_interval", deserialize_with = "duration")]
     pub poll_interval: Duration,
+    /// `[flow.parse]`: turn lines into records (multiline, formats, filters, metadata); see
+    /// `RawParse`. Default: none, lines are shipped as read.
+    pub parse: Option<super::RawParse>,
     /// `"auto"`: inotify wakes the tailer when a file changes, and the periodic scan catches
     /// anything inotify missed; if inotify cannot be used (watch limit, some network
     /// filesystems) the flow warns and polls. `"poll"`: never use inotify (NFS, FUSE).

@@ -89,3 +89,98 @@ fn semantic_errors_carry_the_key_path_and_a_hint() {
         "{text}"
     );
 }
+
+const PARSE_FLOW: &str =
+    "[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\n[flow.parse]\n";
+
+#[test]
+fn without_a_parse_table_lines_are_shipped_as_read() {
+    let config =
+        parse("[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\n").unwrap();
+    assert!(config.flows[0].parse.is_none());
+}
+
+#[test]
+fn parse_table_is_validated_with_compiled_regexes() {
+    let config = parse(&format!(
+        "{PARSE_FLOW}format = \"regex\"\npattern = '(?P<level>\\w+) (?P<msg>.*)'\nmultiline_start = '^\\d'\non_failure = \"drop\"\ninclude = ['x']\n[[flow.parse.redact]]\npattern = 'secret=\\S+'\n"
+    ))
+    .unwrap();
+    let spec = config.flows[0].parse.as_ref().unwrap();
+    assert!(spec.frame.is_multiline());
+    assert_eq!(spec.on_failure, crate::parse::FailurePolicy::Drop);
+    assert_eq!(spec.redact[0].1, "[REDACTED]");
+    assert_eq!(spec.frame.max_bytes, 1024 * 1024 - 257);
+}
+
+#[test]
+fn parse_errors_name_the_key_and_say_what_to_do() {
+    let cases = [
+        ("format = \"xml\"", "parse.format", "use one of line,"),
+        (
+            "format = \"regex\"\npattern = '(?<=a)b'",
+            "parse.pattern",
+            "no look-around",
+        ),
+        (
+            "format = \"regex\"\npattern = '\\d+'",
+            "parse.pattern",
+            "named groups",
+        ),
+        ("format = \"csv\"", "parse.field_names", "csv_header = true"),
+        (
+            "format = \"apache_common\"\nfield_names = [\"a\"]",
+            "parse.field_names",
+            "host, ident",
+        ),
+        (
+            "on_failure = \"dead_letter\"",
+            "parse.dead_letter_path",
+            "dead_letter_path =",
+        ),
+        (
+            "multiline_start = '('",
+            "parse.multiline_start",
+            "regex syntax",
+        ),
+        ("types = { a = \"date\" }", "parse.types.a", "\"int\""),
+    ];
+    for (keys, key, hint) in cases {
+        let text = parse(&format!("{PARSE_FLOW}{keys}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains(&format!("flow[0] (\"k\").{key}")) && text.contains(hint),
+            "{keys}: {text}"
+        );
+    }
+}
+
+#[test]
+fn misspelt_parse_key_is_rejected() {
+    let text = parse(&format!("{PARSE_FLOW}multiline_pattern = 'x'\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("multiline_pattern"), "{text}");
+}
+
+/// The example config documents every `[flow.parse]` key.
+#[test]
+fn every_parse_key_is_in_the_example_config() {
+    let example = include_str!("../../config/edgeship.toml");
+    let raw = include_str!("raw_parse.rs");
+    let keys: Vec<&str> = raw
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub "))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k))
+        .filter(|k| !k.contains(' '))
+        .collect();
+    assert!(keys.len() > 30, "{keys:?}");
+    for key in keys {
+        assert!(
+            example.contains(&format!("{key} ="))
+                || example.contains(&format!("flow.parse.{key}]")),
+            "config/edgeship.toml does not show {key}"
+        );
+    }
+}

@@ -49,6 +49,13 @@ pub struct FlowStats {
     pub entries_resent: AtomicU64,
     /// Records the service rejected as invalid even alone; reported, counted, not resent.
     pub records_undeliverable: AtomicU64,
+    /// Records that did not parse (`[flow.parse]`), whatever the failure policy did with them.
+    pub parse_failures: AtomicU64,
+    /// Records not sent because of `include` / `exclude`.
+    pub records_filtered: AtomicU64,
+    /// Lines read that are not a record of their own: joined into a multiline record, skipped
+    /// as a header, filtered or dropped. Delivered lines plus these account for all lines read.
+    pub lines_absorbed: AtomicU64,
     pub errors_by_code: Mutex<BTreeMap<String, u64>>,
     pub limiter: LogLimiter,
     /// Milliseconds since `started` at the tailer's last sign of life.
@@ -84,6 +91,9 @@ impl FlowStats {
             entries_wrong_shard: AtomicU64::new(0),
             entries_resent: AtomicU64::new(0),
             records_undeliverable: AtomicU64::new(0),
+            parse_failures: AtomicU64::new(0),
+            records_filtered: AtomicU64::new(0),
+            lines_absorbed: AtomicU64::new(0),
             errors_by_code: Mutex::new(BTreeMap::new()),
             limiter: LogLimiter::new(Duration::from_secs(300)),
             tailer_heartbeat_ms: AtomicU64::new(0),
@@ -107,7 +117,9 @@ impl FlowStats {
 
     /// A batch was delivered: if everything read is delivered, nothing waits any more.
     pub fn note_delivered(&self) {
-        if self.lines_delivered.load(Relaxed) >= self.lines_read.load(Relaxed) {
+        if self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed)
+            >= self.lines_read.load(Relaxed)
+        {
             self.pending_since_ms.store(0, Relaxed);
         }
     }
@@ -130,7 +142,7 @@ impl FlowStats {
     /// A short progress note for `systemctl status`.
     pub fn short_status(&self) -> String {
         let read = self.lines_read.load(Relaxed);
-        let delivered = self.lines_delivered.load(Relaxed);
+        let delivered = self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed);
         format!(
             "{}: {delivered} lines shipped, {} pending",
             self.flow,
@@ -167,9 +179,9 @@ impl FlowStats {
         let behind = self
             .lines_read
             .load(Relaxed)
-            .saturating_sub(self.lines_delivered.load(Relaxed));
+            .saturating_sub(self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed));
         format!(
-            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} files_tracked={} errors={}",
+            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} parse_failures={} records_filtered={} files_tracked={} errors={}",
             self.flow,
             self.lines_read.load(Relaxed),
             self.lines_delivered.load(Relaxed),
@@ -185,6 +197,8 @@ impl FlowStats {
             self.entries_resent.load(Relaxed),
             self.lines_truncated.load(Relaxed),
             self.records_undeliverable.load(Relaxed),
+            self.parse_failures.load(Relaxed),
+            self.records_filtered.load(Relaxed),
             self.files_added
                 .load(Relaxed)
                 .saturating_sub(self.files_released.load(Relaxed)),

@@ -119,12 +119,15 @@ const COUNTERS: &[(&str, &str, Field)] = &[
     ),
     (
         "edgeship_parse_failures_total",
-        "Lines that failed to parse (no parsers configured yet: always 0).",
-        |_| &ZERO,
+        "Records that did not parse ([flow.parse]), sent raw, dropped or dead-lettered per on_failure.",
+        |f| &f.parse_failures,
+    ),
+    (
+        "edgeship_records_filtered_total",
+        "Records not sent because of [flow.parse] include/exclude.",
+        |f| &f.records_filtered,
     ),
 ];
-
-static ZERO: AtomicU64 = AtomicU64::new(0);
 
 /// Renders everything.
 pub fn render(

@@ -7,6 +7,9 @@ use crate::aggregate::{Batch, Batcher, run_batcher};
 use crate::checkpoint::{CheckpointMsg, CheckpointView};
 use crate::config::{AwsSettings, Destination, Flow};
 use crate::metrics::FlowStats;
+use crate::parse::ec2::Ec2Metadata;
+use crate::parse::stage::run_parser;
+use crate::parse::{FileParser, ParseCore};
 use crate::shutdown::Shutdown;
 use crate::sink::PutClient;
 use crate::sink::deliver::{RetryPolicy, Sender};
@@ -15,8 +18,8 @@ use crate::sink::kinesis::KinesisClient;
 use crate::sink::rate_limit::ShardRateLimiter;
 use crate::sink::shard_map::ShardMapCache;
 use crate::sink::shards::Shards;
-use crate::tail::Resume;
 use crate::tail::tailer::Tailer;
+use crate::tail::{Chunk, Resume};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -89,6 +92,7 @@ pub async fn start(
             settings.spawn(client, None, batch_rx, ctx.acks.clone())
         }
     };
+    let chunk_rx = spawn_parser(flow, chunk_rx, &stats);
     tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
     let tailer = Tailer::new(
         flow.clone(),
@@ -128,6 +132,28 @@ impl RunningFlow {
         tracing::info!("final: {}", self.stats.summary());
         self.stats
     }
+}
+
+/// Puts the parse stage between the tailer and the batcher when the flow has `[flow.parse]`;
+/// without it the tailer's chunks go to the batcher untouched (zero copy).
+fn spawn_parser(
+    flow: &Flow,
+    lines: mpsc::Receiver<Chunk>,
+    stats: &Arc<FlowStats>,
+) -> mpsc::Receiver<Chunk> {
+    let Some(spec) = &flow.parse else {
+        return lines;
+    };
+    let ec2 = spec.ec2_metadata_ttl.map(Ec2Metadata::start);
+    let parser = FileParser::new(
+        ParseCore::new(spec.clone(), ec2),
+        flow.limits.max_line_bytes(),
+    );
+    // The tailer's queue already absorbs bursts; a short one here keeps memory (and what a stop
+    // has to drain) small.
+    let (record_tx, record_rx) = mpsc::channel(2);
+    tokio::spawn(run_parser(parser, lines, record_tx, stats.clone()));
+    record_rx
 }
 
 /// The shard map (refreshed in the background) and rate limiter a Kinesis flow needs, if any.
