@@ -13,7 +13,9 @@
 //!      checkpoints.json ◄──────────── checkpoint (low-water mark, atomic writes)
 //! ```
 //!
-//! - [`tail`]: glob discovery, line reading, the per-flow tail loop (knows nothing about AWS).
+//! - [`tail`]: glob discovery, inotify wake-ups, file identity (inode, head fingerprint, mark),
+//!   rotation decisions, plain and gzip reading, the per-flow tail loop (knows nothing about
+//!   AWS).
 //! - [`parse`]: only for flows with `[flow.parse]`: multiline framing, formats (CSV, JSON,
 //!   regex, Apache, syslog), filters, redaction, metadata; chunks of lines in, chunks of records
 //!   out, with offsets that never let a checkpoint pass a held record.

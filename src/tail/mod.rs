@@ -1,5 +1,8 @@
-//! Tailing: find the files of a flow ([`discovery`]), read complete lines from each
-//! ([`reader`]), and run the per-flow loop that hands [`Chunk`]s to the next stage ([`tailer`]).
+//! Tailing: find the files of a flow ([`discovery`], woken early by [`watcher`]), tell files
+//! apart ([`fingerprint`], [`identify`]), decide what a change means ([`rotation`], a pure
+//! function), read complete lines from plain or gzip files ([`source`], [`reader`]), and run the
+//! per-flow loop that hands [`Chunk`]s to the next stage ([`tailer`], with discovery in `track.rs`,
+//! start decisions in `start.rs` and per-file state in [`tracked`]).
 //! This module knows nothing about AWS: it only reports what it sees through [`TailObserver`].
 
 pub mod discovery;
@@ -8,6 +11,7 @@ pub mod identify;
 pub mod reader;
 pub mod rotation;
 pub mod source;
+mod start;
 pub mod tailer;
 mod track;
 pub mod tracked;

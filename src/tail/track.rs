@@ -1,33 +1,20 @@
-//! Discovery side of the tail loop: which files the flow follows, where reading starts in each,
-//! and which file is a copy of another. Reading and releasing live in [`super::tailer`].
-//!
-//! Where a newly found file starts:
-//! 1. its checkpoint, if the content still matches (else: inode reused, truncated or rewritten
-//!    while we were away: from the start, and the old file's unread rest is reported lost);
-//! 2. where a file with the same head ended, if it is a copy of a finished file (a compressed
-//!    rotation, a copytruncate copy): nothing is shipped twice;
-//! 3. on the first scan, `start_at`; later, the beginning.
+//! Discovery side of the tail loop: which files the flow follows (new, renamed, rotated away,
+//! rotated while stopped), descriptors under the cap, and inotify watches. Where reading starts
+//! in a new file is decided in `start.rs`; reading and releasing live in [`super::tailer`].
 
 use super::discovery;
-use super::fingerprint::{self, Fingerprint, Mark, ReadAt};
-use super::identify::{self, Checked, Found};
+use super::fingerprint;
+use super::identify::{self, Found};
 use super::reader::FileReader;
 use super::source::Source;
 use super::tailer::Tailer;
 use super::tracked::{Status, TrackedFile};
-use super::{Chunk, FileKey, FileRef, KnownFile, Loss, TailObserver};
-use crate::config::StartAt;
+use super::{Chunk, FileKey, FileRef, KnownFile, Loss};
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How long a copy waits for its original to be truncated or let go before it is treated as a
-/// plain duplicate (e.g. `copy` without truncate, or a file copied by hand).
-const COPY_WAIT_MIN: Duration = Duration::from_secs(10);
-/// A new file modified more recently than this may still be being written by a copy.
-const SETTLE_TIME: Duration = Duration::from_secs(1);
+use std::time::Instant;
 
 impl Tailer {
     /// Re-scans the globs. Returns a progress marker per newly tracked file so its starting
@@ -158,7 +145,7 @@ impl Tailer {
         markers
     }
 
-    fn report_gone(&self, known: &KnownFile) {
+    pub(super) fn report_gone(&self, known: &KnownFile) {
         let complete = known.mark.is_some_and(|m| m.eof && m.at == known.offset);
         if !complete {
             self.observer.data_lost(
@@ -212,86 +199,9 @@ impl Tailer {
         let file = &self.files[&key];
         if decided.is_none() && matches!(file.status, Status::Settling { .. }) {
             // Known from now on, even if the agent stops before deciding where it starts.
-            return Some(marker(file.file_ref.clone(), 0, None));
+            return Some(super::start::marker(file.file_ref.clone(), 0, None));
         }
         decided
-    }
-
-    /// Decides where a newly opened file starts, unless it should settle a moment longer (the
-    /// handle is held meanwhile, so a file replaced while settling is still read). `force`
-    /// decides now (the file disappeared). Returns the progress marker of the start offset.
-    pub(super) fn settle(&mut self, key: FileKey, force: bool) -> Option<Chunk> {
-        let file = self.files.get_mut(&key)?;
-        let path = file.path().to_owned();
-        let mut reader = file.reader.take()?;
-        let metadata = reader.file().metadata().ok();
-        let head = fingerprint::head_of(reader.source()).ok().flatten();
-        let resumed = self.resume.files.contains_key(&key);
-        let wait = !force
-            && !resumed
-            && metadata
-                .as_ref()
-                .is_some_and(|m| self.is_settling(reader.source(), m, head));
-        let file = self.files.get_mut(&key).expect("taken from it above");
-        if wait {
-            file.reader = Some(reader);
-            return None;
-        }
-        let size = metadata.map_or(0, |m| m.len());
-        let start = self.decide_start(reader.source(), key, &path, size, head);
-        if reader.rewind(start.offset).is_err()
-            || (start.discard && reader.discard_to_end().is_err())
-        {
-            self.observer.read_error(
-                &path,
-                &std::io::Error::other("cannot seek to the start offset"),
-            );
-        }
-        let offset = reader.consumed();
-        let mark = mark_before(reader.source(), offset);
-        self.observer.file_added(key, &path, offset, start.reason);
-        let file = self.files.get_mut(&key).expect("taken from it above");
-        file.reader = Some(reader);
-        file.update_ref(None, head);
-        file.status = start.status;
-        file.last_mark = mark;
-        file.dirty = true;
-        if matches!(start.status, Status::CopyOf { .. }) {
-            return None; // its start is decided when the original is finished
-        }
-        Some(marker(file.file_ref.clone(), offset, mark))
-    }
-
-    /// A file just written and too short to tell whether it is a copy being made (logrotate's
-    /// copy, gzip compressing a rotation) waits a moment: deciding now could ship a copy again.
-    fn is_settling(
-        &self,
-        source: &mut Source,
-        metadata: &Metadata,
-        head: Option<Fingerprint>,
-    ) -> bool {
-        // The change time, not the modification time: gzip and cp -p copy the original's mtime.
-        let young = changed_at(metadata)
-            .elapsed()
-            .map_or(true, |age| age < SETTLE_TIME);
-        if !young {
-            return false;
-        }
-        if source.is_compressed() {
-            return true;
-        }
-        let n = head.map_or(0, |h| h.len as usize);
-        if n as u64 >= fingerprint::HEAD_BYTES {
-            return false;
-        }
-        if n < identify::MIN_COPY_HEAD as usize {
-            return true;
-        }
-        let mut prefix = vec![0; n];
-        if source.read_at(0, &mut prefix).ok() != Some(n) {
-            return true;
-        }
-        self.files.values().any(|f| f.starts_with(&prefix))
     }
 
     fn report_open_error(&mut self, path: &Path, metadata: &Metadata, error: std::io::Error) {
@@ -305,179 +215,6 @@ impl Tailer {
         } else if self.reported_errors.insert(path.to_owned()) {
             self.observer.read_error(path, &error);
         }
-    }
-
-    fn decide_start(
-        &mut self,
-        source: &mut Source,
-        key: FileKey,
-        path: &Path,
-        size: u64,
-        head: Option<Fingerprint>,
-    ) -> Start {
-        if let Some(known) = self.resume.files.remove(&key) {
-            return self.check_resume(source, size, &known);
-        }
-        if let Some(start) = head.and_then(|_| self.match_copy(source, key, path)) {
-            return start;
-        }
-        match (self.first_scan, self.flow.start_at) {
-            (true, StartAt::End) if source.is_compressed() => {
-                Start::discard("no checkpoint, start_at = \"end\" (compressed file skipped)")
-            }
-            (true, StartAt::End) => Start::at(size, "no checkpoint, start_at = \"end\""),
-            (true, StartAt::Beginning) => Start::at(0, "no checkpoint, start_at = \"beginning\""),
-            (false, _) => Start::at(0, "new file"),
-        }
-    }
-
-    fn check_resume(&mut self, source: &mut Source, size: u64, known: &KnownFile) -> Start {
-        let checked = identify::check_checkpoint(source, size, known).unwrap_or(Checked::Resume);
-        let (reason, detail) = match checked {
-            Checked::Resume => return Start::at(known.offset, "resuming from checkpoint"),
-            Checked::Reused => (
-                "inode_reused",
-                "the file was replaced while edgeship was stopped (its inode now holds other content); reading the new file from the start",
-            ),
-            Checked::Truncated => (
-                "truncated_while_stopped",
-                "the file was truncated while edgeship was stopped; reading it from the start",
-            ),
-            Checked::Rewritten => (
-                "rewritten_while_stopped",
-                "the bytes before the checkpoint changed (truncated and written again while edgeship was stopped); reading it from the start",
-            ),
-        };
-        // The old content may live on in a rotated copy: let a copy continue from the checkpoint.
-        self.remember_finished(known.clone());
-        if checked == Checked::Reused {
-            self.report_gone(known);
-        } else {
-            let loss = Loss {
-                reason,
-                from: known.offset,
-                to: None,
-            };
-            self.observer.data_lost(&known.path, &loss, detail);
-        }
-        Start::at(0, detail)
-    }
-
-    /// A new file whose head is that of a file being read or recently finished is a copy.
-    fn match_copy(&mut self, source: &mut Source, key: FileKey, path: &Path) -> Option<Start> {
-        let mut candidates: Vec<(FileKey, Fingerprint)> = self
-            .files
-            .values()
-            .filter(|f| f.key() != key)
-            .filter(|f| !matches!(f.status, Status::CopyOf { .. } | Status::Settling { .. }))
-            .filter_map(|f| Some((f.key(), f.file_ref.head?)))
-            .collect();
-        // Checkpointed files not yet found this run count as being read: they may be the
-        // original whose copy this is (copytruncate while the agent was stopped).
-        candidates.extend(
-            self.resume
-                .files
-                .values()
-                .filter(|k| k.key != key)
-                .filter_map(|k| Some((k.key, k.head?))),
-        );
-        let tracked = candidates.len();
-        candidates.extend(
-            self.finished
-                .iter()
-                .rev()
-                .filter_map(|f| Some((f.key, f.head?))),
-        );
-        let original = identify::find_original(source, &candidates).ok()??;
-        let position = candidates.iter().position(|(k, _)| *k == original)?;
-        if position < tracked {
-            return Some(Start {
-                offset: 0,
-                discard: false,
-                reason: "same content as a file being read: waiting until it is finished",
-                status: Status::CopyOf {
-                    original,
-                    since: Instant::now(),
-                },
-            });
-        }
-        let finished = self.finished.iter().rev().find(|f| f.key == original)?;
-        Some(continue_copy(
-            self.observer.as_ref(),
-            source,
-            path,
-            finished,
-        ))
-    }
-
-    /// A waiting copy proceeds once its original is finished, or after the copy wait is over
-    /// (then the original is still being read in full, and the copy adds nothing).
-    pub(super) fn resolve_copy(&mut self, key: FileKey) {
-        let Some(Status::CopyOf { original, since }) = self.files.get(&key).map(|f| f.status)
-        else {
-            return;
-        };
-        let finished = self.finished_original_of(key, original);
-        let wait = COPY_WAIT_MIN.max(self.flow.scan_interval * 2);
-        let original_tracked = self.files.contains_key(&original);
-        let observer = self.observer.clone();
-        let file = self.files.get_mut(&key).expect("checked above");
-        let path = file.path().to_owned();
-        let Some(reader) = file.reader.as_mut() else {
-            return;
-        };
-        let (offset, reason) = match finished {
-            Some(original) => {
-                let start = continue_copy(observer.as_ref(), reader.source(), &path, &original);
-                let _ = reader.rewind(start.offset);
-                if start.discard {
-                    let _ = reader.discard_to_end();
-                }
-                (reader.consumed(), start.reason)
-            }
-            None if !original_tracked || since.elapsed() >= wait => {
-                let _ = reader.discard_to_end();
-                (
-                    reader.consumed(),
-                    "copy of a file still being read in full: skipped",
-                )
-            }
-            None => return,
-        };
-        observer.file_added(key, &path, offset, reason);
-        let file = self.files.get_mut(&key).expect("checked above");
-        file.status = Status::Live;
-        file.dirty = true;
-        let marker = Chunk {
-            file: file.file_ref.clone(),
-            mark: None,
-            data: Vec::new(),
-            lines: Vec::new(),
-            start_offset: offset,
-            end_offset: offset,
-            released: false,
-        };
-        let _ = self.send(marker);
-    }
-
-    /// The newest finished incarnation of `original` whose head the copy `key` starts with
-    /// (a file truncated several times has one finished entry per truncation).
-    fn finished_original_of(&mut self, key: FileKey, original: FileKey) -> Option<KnownFile> {
-        let candidates: Vec<KnownFile> = self
-            .finished
-            .iter()
-            .rev()
-            .filter(|f| f.key == original)
-            .cloned()
-            .collect();
-        let reader = self.files.get_mut(&key)?.reader.as_mut()?;
-        candidates.into_iter().find(|f| {
-            let Some(head) = f.head else {
-                return false;
-            };
-            identify::find_original(reader.source(), &[(f.key, head)])
-                .is_ok_and(|found| found.is_some())
-        })
     }
 
     /// Closes the least recently read idle live file to free a descriptor.
@@ -558,32 +295,6 @@ impl Tailer {
     }
 }
 
-/// Starts a copy where its original ended, if the bytes before that point agree. A copy that
-/// ends before that point (the original got more lines between the copy and its truncation,
-/// and we read them from the original) holds nothing new: it is skipped to its end.
-fn continue_copy(
-    observer: &dyn TailObserver,
-    source: &mut Source,
-    path: &Path,
-    original: &KnownFile,
-) -> Start {
-    let agrees = match original.mark {
-        None => Some(true),
-        Some(mark) => identify::compare_mark(source, &mark).ok().flatten(),
-    };
-    match agrees {
-        Some(true) => {
-            observer.copy_recognised(path, &original.path, original.offset);
-            Start::at(original.offset, "copy of a file already shipped")
-        }
-        None => {
-            observer.copy_recognised(path, &original.path, original.offset);
-            Start::discard("copy of a file already shipped, shorter than what was shipped")
-        }
-        Some(false) => Start::at(0, "same head as a shipped file but different content"),
-    }
-}
-
 /// A file found again under a matching path: follow renames, note growth.
 fn note_seen(file: &mut TrackedFile, path: &Path, metadata: &Metadata) {
     if file.path() != path && !is_same_name_of(file.path(), path) {
@@ -600,28 +311,6 @@ fn is_same_name_of(current: &Path, other: &Path) -> bool {
     current.exists() && std::fs::canonicalize(current).ok() == std::fs::canonicalize(other).ok()
 }
 
-/// A chunk without lines that records where reading starts in a file.
-fn marker(file: Arc<FileRef>, offset: u64, mark: Option<Mark>) -> Chunk {
-    Chunk {
-        file,
-        mark,
-        data: Vec::new(),
-        lines: Vec::new(),
-        start_offset: offset,
-        end_offset: offset,
-        released: false,
-    }
-}
-
-fn changed_at(metadata: &Metadata) -> std::time::SystemTime {
-    use std::os::unix::fs::MetadataExt;
-    let since_epoch = Duration::new(
-        metadata.ctime().max(0) as u64,
-        metadata.ctime_nsec().clamp(0, 999_999_999) as u32,
-    );
-    std::time::UNIX_EPOCH + since_epoch
-}
-
 fn release_marker(known: &KnownFile) -> Chunk {
     Chunk {
         file: Arc::new(FileRef {
@@ -635,43 +324,5 @@ fn release_marker(known: &KnownFile) -> Chunk {
         start_offset: known.offset,
         end_offset: known.offset,
         released: true,
-    }
-}
-
-/// The mark at `offset`, read from the file (plain files only: cheap).
-fn mark_before(source: &mut Source, offset: u64) -> Option<Mark> {
-    if offset == 0 || source.is_compressed() {
-        return None;
-    }
-    let len = offset.min(fingerprint::MARK_BYTES);
-    let mut buf = vec![0; len as usize];
-    let n = source.read_at(offset - len, &mut buf).ok()?;
-    (n == buf.len()).then(|| Mark::ending(offset, &buf))
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Start {
-    offset: u64,
-    /// Read and drop everything (a compressed file at first start with `start_at = "end"`).
-    discard: bool,
-    reason: &'static str,
-    status: Status,
-}
-
-impl Start {
-    fn at(offset: u64, reason: &'static str) -> Start {
-        Start {
-            offset,
-            discard: false,
-            reason,
-            status: Status::Live,
-        }
-    }
-
-    fn discard(reason: &'static str) -> Start {
-        Start {
-            discard: true,
-            ..Start::at(0, reason)
-        }
     }
 }
