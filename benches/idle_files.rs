@@ -51,13 +51,16 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn generate(dir: &Path, files: usize) -> Vec<PathBuf> {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
-    (0..files)
+    let paths = (0..files)
         .map(|n| {
             let path = logs.join(format!("app-{n:05}.log"));
             std::fs::write(&path, format!("first line of file {n}\n")).unwrap();
             path
         })
-        .collect()
+        .collect();
+    // Idle files are old files: past the second a brand-new file settles (see README).
+    std::thread::sleep(Duration::from_millis(1500));
+    paths
 }
 
 struct Sample {

@@ -361,3 +361,57 @@ fn symlink_whose_target_changes() {
     report("r-link", &expected, &got);
     assert_exactly_once(&expected, &got);
 }
+
+#[test]
+fn more_files_than_max_open_files_all_ship() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("r-cap", 1);
+    let ws = Workspace::new();
+    ws.config(&format!("{}max_open_files = 4\n", flow("*.log", "r-cap")));
+    let mut expected = Vec::new();
+    for n in 0..20 {
+        let path = ws.logs().join(format!("f{n:02}.log"));
+        expected.extend(write_lines(&path, &format!("f{n:02}"), 0..50, 40));
+    }
+    let mut agent = ws.start(&kinesis.url);
+    std::thread::sleep(Duration::from_secs(2));
+    for n in (0..20).step_by(3) {
+        let path = ws.logs().join(format!("f{n:02}.log"));
+        expected.extend(write_lines(&path, &format!("g{n:02}"), 0..20, 40));
+    }
+    let got = collect(&kinesis, "r-cap", &mut agent, expected.len());
+    report("r-cap", &expected, &got);
+    assert_exactly_once(&expected, &got);
+}
+
+#[test]
+fn truncation_while_stopped_is_reported_with_its_range() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("r-loss", 1);
+    let ws = Workspace::new();
+    ws.config(&flow("app.log", "r-loss"));
+    let log = ws.logs().join("app.log");
+    let mut expected = write_lines(&log, "first", 0..200, 40);
+    let mut agent = ws.start(&kinesis.url);
+    ws.wait_fully_checkpointed(std::slice::from_ref(&log), Duration::from_secs(30));
+    assert!(agent.stop().0.success());
+    let checkpoint = std::fs::metadata(&log).unwrap().len();
+    write_lines(&log, "unshipped", 0..100, 40);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    expected.extend(write_lines(&log, "second", 0..10, 40));
+    let mut agent = ws.start(&kinesis.url);
+    let got = collect(&kinesis, "r-loss", &mut agent, expected.len());
+    assert_exactly_once(&expected, &got);
+    let log_text = agent.log();
+    assert!(
+        log_text.contains("data lost")
+            && log_text.contains("truncated_while_stopped")
+            && log_text.contains(&format!("from={checkpoint}")),
+        "{log_text}"
+    );
+}

@@ -483,6 +483,33 @@ proptest! {
 mod regressions {
     use super::*;
 
+    /// A file created empty (settling) when the agent stopped had no checkpoint, so its
+    /// rotation while stopped was not followed.
+    #[test]
+    fn settling_file_rotated_while_stopped() {
+        let ops = [
+            Op::RotateCreate,
+            Op::Restart,
+            Op::Write(1),
+            Op::RotateCreate,
+        ];
+        check(&ops, false).unwrap();
+    }
+
+    /// A file written right before a stop, then rotated while stopped.
+    #[test]
+    fn written_then_rotated_while_stopped() {
+        let ops = [Op::Write(1), Op::Restart, Op::Write(8), Op::RotateCreate];
+        check(&ops, false).unwrap();
+    }
+
+    /// A file the agent never saw, rotated out of the paths while stopped (allowed loss).
+    #[test]
+    fn never_seen_file_rotated_away_while_stopped() {
+        let ops = [Op::Restart, Op::Write(1), Op::RotateCreate];
+        check(&ops, false).unwrap();
+    }
+
     #[test]
     fn copytruncate_then_rotate_while_stopped() {
         let ops = [

@@ -177,6 +177,31 @@ mod tests {
     }
 
     #[test]
+    fn released_file_with_a_head_is_remembered_as_finished_within_limits() {
+        let mut tracker = AckTracker::new(Checkpoints::default());
+        for n in 0..(FINISHED_PER_FLOW as u64 + 5) {
+            let file = Arc::new(FileRef {
+                head: Some(crate::tail::Fingerprint::of(&n.to_be_bytes())),
+                key: FileKey { dev: 1, inode: n },
+                path: format!("/l/a.log.{n}").into(),
+            });
+            let mut progress = Progress::default();
+            progress.advance(&file, 100, true);
+            tracker.apply(Ack {
+                flow: Arc::from("f"),
+                instance: 0,
+                seq: n,
+                progress,
+            });
+        }
+        let checkpoints = tracker.checkpoints();
+        assert!(checkpoints.files.is_empty());
+        assert_eq!(checkpoints.finished.len(), FINISHED_PER_FLOW);
+        assert_eq!(checkpoints.finished[0].inode, 5, "the oldest go first");
+        assert!(checkpoints.finished.iter().all(|f| f.offset == 100));
+    }
+
+    #[test]
     fn release_forgets_the_file() {
         let file = Arc::new(FileRef {
             head: None,

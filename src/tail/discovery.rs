@@ -4,12 +4,14 @@
 
 use crate::config::Flow;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Result of one scan: the matching files (sorted, deduplicated) and the problems met.
 #[derive(Debug, Default)]
 pub struct Scan {
     pub files: BTreeSet<PathBuf>,
+    /// The matched paths that are symlinks (inotify reports their targets' directories).
+    pub symlinks: BTreeSet<PathBuf>,
     pub errors: Vec<(PathBuf, std::io::Error)>,
 }
 
@@ -24,9 +26,13 @@ pub fn scan(flow: &Flow) -> Scan {
         for entry in walker {
             match entry {
                 Ok(entry) => {
+                    // With follow_links the type is the target's: one stat per entry.
                     let path = entry.path();
-                    if is_regular_file(path) && flow.matches(path) {
+                    if entry.file_type().is_file() && flow.matches(path) {
                         result.files.insert(path.to_owned());
+                        if entry.path_is_symlink() {
+                            result.symlinks.insert(path.to_owned());
+                        }
                     }
                 }
                 Err(err) => {
@@ -41,12 +47,6 @@ pub fn scan(flow: &Flow) -> Scan {
         }
     }
     result
-}
-
-fn is_regular_file(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .map(|m| m.is_file())
-        .unwrap_or(false)
 }
 
 /// The longest literal directory of a pattern: where its files appear (for a pattern without

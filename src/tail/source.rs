@@ -66,6 +66,12 @@ impl Source {
     }
 }
 
+impl io::Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Source::read(self, buf)
+    }
+}
+
 impl ReadAt for Source {
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         match self {

@@ -64,7 +64,9 @@ impl Tailer {
         file.update_ref(None, head);
         file.status = start.status;
         file.last_mark = mark;
-        file.dirty = true;
+        // Nothing to read yet when starting at the end (start_at = "end"): the file may be
+        // closed under the descriptor cap right away.
+        file.dirty = offset < size || start.status != Status::Live;
         if matches!(start.status, Status::CopyOf { .. }) {
             return None; // its start is decided when the original is finished
         }

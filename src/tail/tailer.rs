@@ -115,6 +115,9 @@ impl Tailer {
                     file.dirty = true;
                 }
             }
+            if !pending.paths.is_empty() {
+                self.reopen_parked(); // a closed file was written to
+            }
             let Ok(read_any) = self.read_pass() else {
                 return;
             };

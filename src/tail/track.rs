@@ -30,11 +30,13 @@ impl Tailer {
         }
         let mut present: HashMap<FileKey, PathBuf> = HashMap::new();
         let mut new_files = Vec::new();
+        self.by_path.clear();
         for path in &scan.files {
             let Ok(metadata) = std::fs::metadata(path) else {
                 continue;
             };
             let key = FileKey::of(&metadata);
+            self.by_path.insert(path.clone(), key);
             if present.insert(key, path.clone()).is_some() {
                 continue; // the same file under two matching names (a symlink): read it once
             }
@@ -53,7 +55,7 @@ impl Tailer {
         }
         self.first_scan = false;
         self.reopen_parked();
-        self.refresh_watches(&scan.files);
+        self.refresh_watches(&scan);
         markers
     }
 
@@ -217,12 +219,14 @@ impl Tailer {
         }
     }
 
-    /// Closes the least recently read idle live file to free a descriptor.
+    /// Closes the least recently read live file with nothing known to be unread (its size when
+    /// last seen is read) to free a descriptor; a later size change reopens it.
     fn make_room(&mut self) -> bool {
         let idle = self
             .files
             .values()
-            .filter(|f| f.is_open() && f.status == Status::Live && f.at_eof && !f.dirty)
+            .filter(|f| f.is_open() && f.status == Status::Live && !f.dirty)
+            .filter(|f| f.read_position() >= f.seen_size)
             .min_by_key(|f| f.last_read)
             .map(|f| f.key());
         match idle {
@@ -235,7 +239,7 @@ impl Tailer {
     }
 
     /// Parked files that changed are opened again, as descriptors allow.
-    fn reopen_parked(&mut self) {
+    pub(super) fn reopen_parked(&mut self) {
         let wanted: Vec<FileKey> = self
             .files
             .values()
@@ -261,30 +265,30 @@ impl Tailer {
     }
 
     /// Watches the directories holding matched files, the literal roots of the patterns (to
-    /// see new files), and the directories of symlink targets; maps event paths to files.
-    fn refresh_watches(&mut self, matched: &BTreeSet<PathBuf>) {
-        self.by_path.clear();
-        let mut dirs = BTreeSet::new();
-        for pattern in &self.flow.paths {
-            let root = discovery::literal_root(pattern);
-            if root.is_dir() {
-                dirs.insert(root);
-            }
-        }
-        for path in matched {
-            let Ok(metadata) = std::fs::metadata(path) else {
+    /// see new files), and the directories of symlink targets (whose events name the target).
+    fn refresh_watches(&mut self, scan: &discovery::Scan) {
+        let mut dirs: BTreeSet<PathBuf> = self
+            .flow
+            .paths
+            .iter()
+            .map(|pattern| discovery::literal_root(pattern))
+            .filter(|root| root.is_dir())
+            .collect();
+        dirs.extend(
+            scan.files
+                .iter()
+                .filter_map(|p| p.parent().map(Path::to_owned)),
+        );
+        for link in &scan.symlinks {
+            let (Some(key), Ok(target)) =
+                (self.by_path.get(link).copied(), std::fs::canonicalize(link))
+            else {
                 continue;
             };
-            let key = FileKey::of(&metadata);
-            for name in [Some(path.clone()), std::fs::canonicalize(path).ok()]
-                .into_iter()
-                .flatten()
-            {
-                if let Some(dir) = name.parent() {
-                    dirs.insert(dir.to_owned());
-                }
-                self.by_path.insert(name, key);
+            if let Some(dir) = target.parent() {
+                dirs.insert(dir.to_owned());
             }
+            self.by_path.insert(target, key);
         }
         if !self.watcher.is_active() {
             return;

@@ -104,6 +104,9 @@ impl TrackedFile {
     pub fn park(&mut self) {
         if let Some(reader) = self.reader.take() {
             self.parked_offset = reader.consumed();
+            // Only files read to their last known size are parked: nothing to reopen for
+            // until the size changes or an event arrives.
+            self.dirty = false;
         }
     }
 
