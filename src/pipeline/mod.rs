@@ -59,6 +59,7 @@ struct Agent {
 
 /// Runs every flow until `shutdown.stop` fires and everything has drained.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats>>, RunError> {
+    raise_open_file_limit(&config);
     let (store, checkpoints) = Store::open(&config.state_dir)?;
     let sdk = sdk_config(&config.aws).await?;
     let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signal)?;
@@ -224,6 +225,44 @@ impl Agent {
             stats.push(running.stop(self.config.shutdown_timeout).await);
         }
         stats
+    }
+}
+
+/// Raises the soft descriptor limit to the hard one (systemd's default soft limit is 1,024,
+/// which one flow's `max_open_files` can reach), and warns when the flows' caps together
+/// still do not fit: opening files would then fail with "too many open files".
+fn raise_open_file_limit(config: &Config) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                ..limit
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    let wanted: u64 = config
+        .flows
+        .iter()
+        .map(|f| f.max_open_files as u64)
+        .sum::<u64>()
+        + 64;
+    if (limit.rlim_cur as u64) < wanted {
+        tracing::warn!(
+            limit = limit.rlim_cur as u64,
+            wanted,
+            "the descriptor limit is below the flows' max_open_files together; lower max_open_files or raise LimitNOFILE"
+        );
     }
 }
 

@@ -47,7 +47,11 @@ impl Tailer {
             return None;
         }
         let size = metadata.map_or(0, |m| m.len());
-        let start = self.decide_start(reader.source(), key, &path, size, head);
+        let first_scan = match self.files[&key].status {
+            Status::Settling { first_scan, .. } => first_scan,
+            _ => self.first_scan,
+        };
+        let start = self.decide_start(reader.source(), key, &path, size, head, first_scan);
         if reader.rewind(start.offset).is_err()
             || (start.discard && reader.discard_to_end().is_err())
         {
@@ -112,6 +116,7 @@ impl Tailer {
         path: &Path,
         size: u64,
         head: Option<Fingerprint>,
+        first_scan: bool,
     ) -> Start {
         if let Some(known) = self.resume.files.remove(&key) {
             return self.check_resume(source, size, &known);
@@ -119,7 +124,7 @@ impl Tailer {
         if let Some(start) = head.and_then(|_| self.match_copy(source, key, path)) {
             return start;
         }
-        match (self.first_scan, self.flow.start_at) {
+        match (first_scan, self.flow.start_at) {
             (true, StartAt::End) if source.is_compressed() => {
                 Start::discard("no checkpoint, start_at = \"end\" (compressed file skipped)")
             }

@@ -195,7 +195,11 @@ impl Tailer {
             }
         };
         let since = Instant::now();
-        let tracked = TrackedFile::new(reader, metadata.len(), Status::Settling { since });
+        let status = Status::Settling {
+            since,
+            first_scan: self.first_scan,
+        };
+        let tracked = TrackedFile::new(reader, metadata.len(), status);
         self.files.insert(key, tracked);
         let decided = self.settle(key, false);
         let file = &self.files[&key];

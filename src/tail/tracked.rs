@@ -23,7 +23,8 @@ pub enum Status {
     CopyOf { original: FileKey, since: Instant },
     /// Just found and possibly still being written by a copy (see `track.rs`): held open, not
     /// read until its start is decided.
-    Settling { since: Instant },
+    /// `first_scan`: found by the agent's first scan, where `start_at` applies.
+    Settling { since: Instant, first_scan: bool },
 }
 
 pub struct TrackedFile {
