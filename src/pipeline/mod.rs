@@ -231,6 +231,8 @@ impl Agent {
 /// Raises the soft descriptor limit to the hard one (systemd's default soft limit is 1,024,
 /// which one flow's `max_open_files` can reach), and warns when the flows' caps together
 /// still do not fit: opening files would then fail with "too many open files".
+// `rlim_t` is 32 bits on 32-bit ARM: the casts are needed there.
+#[allow(clippy::unnecessary_cast)]
 fn raise_open_file_limit(config: &Config) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
