@@ -9,7 +9,10 @@
 //!
 //! Absolute numbers on shared machines are noisy; compare the ratio to the baseline.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "support/null_kinesis.rs"]
+mod null_kinesis;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -211,52 +214,9 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// A PutRecords endpoint that accepts every entry and counts them.
+/// The null endpoint, counting entries.
 fn null_kinesis(delivered: Arc<AtomicU64>) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for socket in listener.incoming().flatten() {
-            let delivered = delivered.clone();
-            std::thread::spawn(move || serve(socket, &delivered));
-        }
-    });
-    port
-}
-
-fn serve(socket: std::net::TcpStream, delivered: &AtomicU64) {
-    socket.set_nodelay(true).unwrap();
-    let mut reader = BufReader::new(socket.try_clone().unwrap());
-    let mut writer = socket;
-    let mut line = String::new();
-    loop {
-        let mut content_length = 0usize;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                content_length = value.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; content_length];
-        reader.read_exact(&mut body).unwrap();
-        let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let count = request["Records"].as_array().map_or(0, Vec::len);
-        let records =
-            vec![r#"{"SequenceNumber":"1","ShardId":"shardId-000000000000"}"#; count].join(",");
-        let response = format!("{{\"FailedRecordCount\":0,\"Records\":[{records}]}}");
-        let reply = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{response}",
-            response.len()
-        );
-        writer.write_all(reply.as_bytes()).unwrap();
-        delivered.fetch_add(count as u64, Ordering::Relaxed);
-    }
+    null_kinesis::start(move |entries| {
+        delivered.fetch_add(entries.len() as u64, Ordering::Relaxed);
+    })
 }

@@ -9,7 +9,10 @@
 //!
 //! Absolute numbers on shared machines are noisy; compare the ratio to the baseline.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "support/null_kinesis.rs"]
+mod null_kinesis;
+
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -252,45 +255,9 @@ fn process_usage(pid: u32) -> (f64, u64) {
     (ticks as f64 / 100.0, hwm)
 }
 
-/// A PutRecords endpoint that accepts every entry instantly and counts what it would bill.
+/// The null endpoint, counting what each request would bill.
 fn null_kinesis(counters: Arc<Counters>) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for socket in listener.incoming().flatten() {
-            let counters = counters.clone();
-            std::thread::spawn(move || serve(socket, &counters));
-        }
-    });
-    port
-}
-
-fn serve(socket: std::net::TcpStream, counters: &Counters) {
-    // Without NODELAY, Nagle plus delayed ACKs would add ~40 ms to every response.
-    socket.set_nodelay(true).unwrap();
-    let mut reader = BufReader::new(socket.try_clone().unwrap());
-    let mut writer = socket;
-    let mut line = String::new();
-    loop {
-        let mut content_length = 0usize;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                content_length = value.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; content_length];
-        reader.read_exact(&mut body).unwrap();
-        let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let entries = request["Records"].as_array().unwrap();
+    null_kinesis::start(move |entries| {
         let (mut billed, mut units) = (0u64, 0u64);
         for entry in entries {
             let b64 = entry["Data"].as_str().unwrap();
@@ -299,15 +266,6 @@ fn serve(socket: std::net::TcpStream, counters: &Counters) {
             billed += record;
             units += record.div_ceil(25_000).max(1);
         }
-        let records =
-            vec![r#"{"SequenceNumber":"1","ShardId":"shardId-000000000000"}"#; entries.len()]
-                .join(",");
-        let response = format!("{{\"FailedRecordCount\":0,\"Records\":[{records}]}}");
-        let reply = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{response}",
-            response.len()
-        );
-        writer.write_all(reply.as_bytes()).unwrap();
         counters.add(entries.len() as u64, billed, units);
-    }
+    })
 }

@@ -93,6 +93,28 @@ fn flow(pattern: &str, stream: &str) -> String {
     )
 }
 
+/// A stream in a fresh kinesalite and a workspace whose flow matches `pattern` in `$LOGS`.
+fn setup(stream: &str, pattern: &str) -> (Emulator, Workspace) {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream(stream, 1);
+    let ws = Workspace::new();
+    ws.config(&flow(pattern, stream));
+    (kinesis, ws)
+}
+
+/// Collects what arrived, records the matrix row, and checks exactly-once delivery.
+fn exactly_once(
+    kinesis: &Emulator,
+    stream: &str,
+    agent: &mut Agent,
+    expected: &[String],
+) -> Vec<String> {
+    let got = collect(kinesis, stream, agent, expected.len());
+    report(stream, expected, &got);
+    assert_exactly_once(expected, &got);
+    got
+}
+
 /// Waits until at least `count` lines arrived, stops the agent, returns what arrived.
 fn collect(kinesis: &Emulator, stream: &str, agent: &mut Agent, count: usize) -> Vec<String> {
     // Until everything arrived, or nothing more arrives for a while (a copytruncate window).
@@ -119,11 +141,8 @@ fn collect(kinesis: &Emulator, stream: &str, agent: &mut Agent, count: usize) ->
 
 /// Runs a writer, rotates `rotations` times while it writes, and checks exactly-once delivery.
 fn rotation_case(stream: &str, pattern: &str, directives: &str, rotations: usize, mode: Writer) {
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream(stream, 1);
-    let ws = Workspace::new();
+    let (kinesis, ws) = setup(stream, pattern);
     std::fs::create_dir_all(ws.logs().join("old")).unwrap();
-    ws.config(&flow(pattern, stream));
     let log = ws.logs().join("app.log");
     let writer = spawn_writer(&log, "line", 1500, Duration::from_millis(2), mode);
     let mut agent = ws.start(&kinesis.url);
@@ -132,9 +151,7 @@ fn rotation_case(stream: &str, pattern: &str, directives: &str, rotations: usize
         logrotate(&ws, directives);
     }
     let expected = writer.join().unwrap();
-    let got = collect(&kinesis, stream, &mut agent, expected.len());
-    report(stream, &expected, &got);
-    assert_exactly_once(&expected, &got);
+    exactly_once(&kinesis, stream, &mut agent, &expected);
 }
 
 /// One row of the rotation matrix (visible with `--nocapture`).
@@ -214,10 +231,7 @@ fn rotate_0_deletes_the_file_while_it_is_read() {
 
 #[test]
 fn copytruncate_reads_the_unread_rest_from_the_copy() {
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream("r-copy", 1);
-    let ws = Workspace::new();
-    ws.config(&flow("app.log*", "r-copy"));
+    let (kinesis, ws) = setup("r-copy", "app.log*");
     let log = ws.logs().join("app.log");
     let writer = spawn_writer(
         &log,
@@ -254,26 +268,18 @@ fn copytruncate_reads_the_unread_rest_from_the_copy() {
 
 #[test]
 fn missingok_file_appearing_later_is_shipped() {
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream("r-missing", 1);
-    let ws = Workspace::new();
-    ws.config(&flow("app.log", "r-missing"));
+    let (kinesis, ws) = setup("r-missing", "app.log");
     let mut agent = ws.start(&kinesis.url);
     logrotate(&ws, "rotate 3\nmissingok\ncreate");
     std::thread::sleep(Duration::from_millis(500));
     let log = ws.logs().join("app.log");
     let expected = write_lines(&log, "late", 0..300, 40);
-    let got = collect(&kinesis, "r-missing", &mut agent, expected.len());
-    report("r-missing", &expected, &got);
-    assert_exactly_once(&expected, &got);
+    exactly_once(&kinesis, "r-missing", &mut agent, &expected);
 }
 
 #[test]
 fn rotation_while_stopped_finishes_the_rotated_file_first() {
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream("r-stopped", 1);
-    let ws = Workspace::new();
-    ws.config(&flow("app.log", "r-stopped"));
+    let (kinesis, ws) = setup("r-stopped", "app.log");
     let log = ws.logs().join("app.log");
     let mut expected = write_lines(&log, "before", 0..500, 40);
     let mut agent = ws.start(&kinesis.url);
@@ -283,9 +289,7 @@ fn rotation_while_stopped_finishes_the_rotated_file_first() {
     logrotate(&ws, "rotate 3\ncreate");
     expected.extend(write_lines(&log, "after", 0..300, 40));
     let mut agent = ws.start(&kinesis.url);
-    let got = collect(&kinesis, "r-stopped", &mut agent, expected.len());
-    report("r-stopped", &expected, &got);
-    assert_exactly_once(&expected, &got);
+    let got = exactly_once(&kinesis, "r-stopped", &mut agent, &expected);
     let position = |tag: &str| got.iter().position(|l| l.starts_with(tag)).unwrap();
     assert!(
         got.iter()
@@ -299,27 +303,19 @@ fn rotation_while_stopped_finishes_the_rotated_file_first() {
 
 #[test]
 fn deleted_and_recreated_under_the_same_name() {
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream("r-recreate", 1);
-    let ws = Workspace::new();
-    ws.config(&flow("app.log", "r-recreate"));
+    let (kinesis, ws) = setup("r-recreate", "app.log");
     let log = ws.logs().join("app.log");
     let mut expected = write_lines(&log, "first", 0..400, 40);
     let mut agent = ws.start(&kinesis.url);
     ws.wait_fully_checkpointed(std::slice::from_ref(&log), Duration::from_secs(30));
     std::fs::remove_file(&log).unwrap();
     expected.extend(write_lines(&log, "second", 0..400, 40));
-    let got = collect(&kinesis, "r-recreate", &mut agent, expected.len());
-    report("r-recreate", &expected, &got);
-    assert_exactly_once(&expected, &got);
+    exactly_once(&kinesis, "r-recreate", &mut agent, &expected);
 }
 
 #[test]
 fn truncated_in_place_is_read_again_from_the_start() {
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream("r-truncate", 1);
-    let ws = Workspace::new();
-    ws.config(&flow("app.log", "r-truncate"));
+    let (kinesis, ws) = setup("r-truncate", "app.log");
     let log = ws.logs().join("app.log");
     let mut expected = write_lines(&log, "first", 0..400, 40);
     let mut agent = ws.start(&kinesis.url);
@@ -331,18 +327,13 @@ fn truncated_in_place_is_read_again_from_the_start() {
         .set_len(0)
         .unwrap();
     expected.extend(write_lines(&log, "second", 0..100, 40));
-    let got = collect(&kinesis, "r-truncate", &mut agent, expected.len());
-    report("r-truncate", &expected, &got);
-    assert_exactly_once(&expected, &got);
+    exactly_once(&kinesis, "r-truncate", &mut agent, &expected);
     assert!(agent.log().contains("truncated"));
 }
 
 #[test]
 fn symlink_whose_target_changes() {
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream("r-link", 1);
-    let ws = Workspace::new();
-    ws.config(&flow("current.log", "r-link"));
+    let (kinesis, ws) = setup("r-link", "current.log");
     let (a, b, link) = (
         ws.logs().join("a.log"),
         ws.logs().join("b.log"),
@@ -357,16 +348,12 @@ fn symlink_whose_target_changes() {
     std::os::unix::fs::symlink(&b, &tmp_link).unwrap();
     expected.extend(write_lines(&b, "b", 0..300, 40));
     std::fs::rename(&tmp_link, &link).unwrap();
-    let got = collect(&kinesis, "r-link", &mut agent, expected.len());
-    report("r-link", &expected, &got);
-    assert_exactly_once(&expected, &got);
+    exactly_once(&kinesis, "r-link", &mut agent, &expected);
 }
 
 #[test]
 fn more_files_than_max_open_files_all_ship() {
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream("r-cap", 1);
-    let ws = Workspace::new();
+    let (kinesis, ws) = setup("r-cap", "*.log");
     ws.config(&format!("{}max_open_files = 4\n", flow("*.log", "r-cap")));
     let mut expected = Vec::new();
     for n in 0..20 {
@@ -379,17 +366,12 @@ fn more_files_than_max_open_files_all_ship() {
         let path = ws.logs().join(format!("f{n:02}.log"));
         expected.extend(write_lines(&path, &format!("g{n:02}"), 0..20, 40));
     }
-    let got = collect(&kinesis, "r-cap", &mut agent, expected.len());
-    report("r-cap", &expected, &got);
-    assert_exactly_once(&expected, &got);
+    exactly_once(&kinesis, "r-cap", &mut agent, &expected);
 }
 
 #[test]
 fn truncation_while_stopped_is_reported_with_its_range() {
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream("r-loss", 1);
-    let ws = Workspace::new();
-    ws.config(&flow("app.log", "r-loss"));
+    let (kinesis, ws) = setup("r-loss", "app.log");
     let log = ws.logs().join("app.log");
     let mut expected = write_lines(&log, "first", 0..200, 40);
     let mut agent = ws.start(&kinesis.url);

@@ -514,6 +514,14 @@ mod regressions {
         check(&ops, true).unwrap();
     }
 
+    /// A compressed rotation still settling when the agent stopped was checkpointed at 0 and
+    /// shipped again from its start after the restart.
+    #[test]
+    fn compressed_copy_settling_at_stop() {
+        let ops = [Op::Write(1), Op::RotateCreate, Op::Compress, Op::Restart];
+        check(&ops, true).unwrap();
+    }
+
     /// Written, rotated and crashed right after the agent started.
     #[test]
     fn rotated_right_after_start_then_crash_and_copytruncate() {

@@ -119,6 +119,14 @@ impl Tailer {
         first_scan: bool,
     ) -> Start {
         if let Some(known) = self.resume.files.remove(&key) {
+            // Nothing shipped from it yet (it was settling when the agent stopped): it may
+            // still be a copy of a file already shipped.
+            if known.offset == 0
+                && head.is_some()
+                && let Some(start) = self.match_copy(source, key, path)
+            {
+                return start;
+            }
             return self.check_resume(source, size, &known);
         }
         if let Some(start) = head.and_then(|_| self.match_copy(source, key, path)) {
