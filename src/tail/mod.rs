@@ -2,6 +2,7 @@
 //! apart ([`fingerprint`], [`identify`]), decide what a change means ([`rotation`], a pure
 //! function), read complete lines from plain or gzip files ([`source`], [`reader`]), and run the
 //! per-flow loop that hands [`Chunk`]s to the next stage ([`tailer`], with discovery in `track.rs`,
+//! truncation in `truncation.rs`,
 //! start decisions in `start.rs` and per-file state in [`tracked`]).
 //! This module knows nothing about AWS: it only reports what it sees through [`TailObserver`].
 
@@ -15,6 +16,7 @@ mod start;
 pub mod tailer;
 mod track;
 pub mod tracked;
+mod truncation;
 pub mod watcher;
 
 pub use fingerprint::{Fingerprint, Mark};
