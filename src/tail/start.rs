@@ -231,6 +231,12 @@ impl Tailer {
         let finished = self.finished_original_of(key, original);
         let wait = COPY_WAIT_MIN.max(self.flow.scan_interval * 2);
         let original_tracked = self.files.contains_key(&original);
+        // The wait ends only once the original is read to its end and not truncated: while
+        // edgeship is behind (AWS slow), a truncation may not have been noticed yet.
+        let original_caught_up = self.files.get(&original).is_some_and(|f| {
+            let size = f.reader.as_ref().and_then(|r| r.file().metadata().ok());
+            f.at_eof && size.is_some_and(|m| m.len() >= f.read_position())
+        });
         let observer = self.observer.clone();
         let file = self.files.get_mut(&key).expect("checked above");
         let path = file.path().to_owned();
@@ -246,7 +252,7 @@ impl Tailer {
                 }
                 (reader.consumed(), start.reason)
             }
-            None if !original_tracked || since.elapsed() >= wait => {
+            None if !original_tracked || (original_caught_up && since.elapsed() >= wait) => {
                 let _ = reader.discard_to_end();
                 (
                     reader.consumed(),
