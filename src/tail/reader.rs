@@ -87,6 +87,10 @@ impl FileReader {
         &mut self.source
     }
 
+    pub fn is_compressed(&self) -> bool {
+        self.source.is_compressed()
+    }
+
     pub fn file(&self) -> &std::fs::File {
         self.source.file()
     }

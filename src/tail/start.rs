@@ -234,8 +234,12 @@ impl Tailer {
         // The wait ends only once the original is read to its end and not truncated: while
         // edgeship is behind (AWS slow), a truncation may not have been noticed yet.
         let original_caught_up = self.files.get(&original).is_some_and(|f| {
-            let size = f.reader.as_ref().and_then(|r| r.file().metadata().ok());
-            f.at_eof && size.is_some_and(|m| m.len() >= f.read_position())
+            let Some(reader) = f.reader.as_ref() else {
+                return false;
+            };
+            let size = reader.file().metadata().map_or(0, |m| m.len());
+            // A compressed file's size says nothing about decompressed offsets.
+            f.at_eof && (reader.is_compressed() || size >= f.read_position())
         });
         let observer = self.observer.clone();
         let file = self.files.get_mut(&key).expect("checked above");
