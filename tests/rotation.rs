@@ -102,6 +102,20 @@ fn setup(stream: &str, pattern: &str) -> (Emulator, Workspace) {
     (kinesis, ws)
 }
 
+/// Writes `count` lines to `log`, starts the agent and waits until they are all checkpointed.
+fn shipped(
+    ws: &Workspace,
+    kinesis: &Emulator,
+    log: &Path,
+    tag: &str,
+    count: usize,
+) -> (Agent, Vec<String>) {
+    let expected = write_lines(log, tag, 0..count, 40);
+    let agent = ws.start(&kinesis.url);
+    ws.wait_fully_checkpointed(&[log.to_owned()], Duration::from_secs(30));
+    (agent, expected)
+}
+
 /// Collects what arrived, records the matrix row, and checks exactly-once delivery.
 fn exactly_once(
     kinesis: &Emulator,
@@ -281,9 +295,7 @@ fn missingok_file_appearing_later_is_shipped() {
 fn rotation_while_stopped_finishes_the_rotated_file_first() {
     let (kinesis, ws) = setup("r-stopped", "app.log");
     let log = ws.logs().join("app.log");
-    let mut expected = write_lines(&log, "before", 0..500, 40);
-    let mut agent = ws.start(&kinesis.url);
-    ws.wait_fully_checkpointed(std::slice::from_ref(&log), Duration::from_secs(30));
+    let (mut agent, mut expected) = shipped(&ws, &kinesis, &log, "before", 500);
     assert!(agent.stop().0.success());
     expected.extend(write_lines(&log, "unshipped", 0..400, 40));
     logrotate(&ws, "rotate 3\ncreate");
@@ -305,9 +317,7 @@ fn rotation_while_stopped_finishes_the_rotated_file_first() {
 fn deleted_and_recreated_under_the_same_name() {
     let (kinesis, ws) = setup("r-recreate", "app.log");
     let log = ws.logs().join("app.log");
-    let mut expected = write_lines(&log, "first", 0..400, 40);
-    let mut agent = ws.start(&kinesis.url);
-    ws.wait_fully_checkpointed(std::slice::from_ref(&log), Duration::from_secs(30));
+    let (mut agent, mut expected) = shipped(&ws, &kinesis, &log, "first", 400);
     std::fs::remove_file(&log).unwrap();
     expected.extend(write_lines(&log, "second", 0..400, 40));
     exactly_once(&kinesis, "r-recreate", &mut agent, &expected);
@@ -317,9 +327,7 @@ fn deleted_and_recreated_under_the_same_name() {
 fn truncated_in_place_is_read_again_from_the_start() {
     let (kinesis, ws) = setup("r-truncate", "app.log");
     let log = ws.logs().join("app.log");
-    let mut expected = write_lines(&log, "first", 0..400, 40);
-    let mut agent = ws.start(&kinesis.url);
-    ws.wait_fully_checkpointed(std::slice::from_ref(&log), Duration::from_secs(30));
+    let (mut agent, mut expected) = shipped(&ws, &kinesis, &log, "first", 400);
     std::fs::OpenOptions::new()
         .write(true)
         .open(&log)
@@ -373,9 +381,7 @@ fn more_files_than_max_open_files_all_ship() {
 fn truncation_while_stopped_is_reported_with_its_range() {
     let (kinesis, ws) = setup("r-loss", "app.log");
     let log = ws.logs().join("app.log");
-    let mut expected = write_lines(&log, "first", 0..200, 40);
-    let mut agent = ws.start(&kinesis.url);
-    ws.wait_fully_checkpointed(std::slice::from_ref(&log), Duration::from_secs(30));
+    let (mut agent, mut expected) = shipped(&ws, &kinesis, &log, "first", 200);
     assert!(agent.stop().0.success());
     let checkpoint = std::fs::metadata(&log).unwrap().len();
     write_lines(&log, "unshipped", 0..100, 40);
