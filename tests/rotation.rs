@@ -57,7 +57,9 @@ fn spawn_writer(
             } else {
                 kept.try_clone().unwrap()
             };
-            writeln!(file, "{line}").unwrap();
+            // One write(2) per whole line: `writeln!` on a `File` writes the line and its
+            // newline separately, and a copytruncate between the two leaves an empty line.
+            file.write_all(format!("{line}\n").as_bytes()).unwrap();
             lines.push(line);
             std::thread::sleep(every);
         }
