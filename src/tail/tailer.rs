@@ -16,7 +16,7 @@ use super::tracked::{Status, TrackedFile};
 use super::watcher::Watcher;
 use super::{Chunk, FileKey, KnownFile, ReleaseView, Resume, TailObserver};
 use crate::config::Flow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +43,10 @@ pub struct Tailer {
     pub(super) reported_errors: HashSet<PathBuf>,
     pub(super) observer: Arc<dyn TailObserver>,
     out: mpsc::Sender<Chunk>,
+    /// Chunks waiting for room downstream, in order. Reading stops while it holds any, but
+    /// scanning goes on, so files that appear and rotate away while AWS is down are still
+    /// found and held (their markers queue here: one per file, tiny).
+    outbox: VecDeque<Chunk>,
     stop: CancellationToken,
     runtime: tokio::runtime::Handle,
     pub(super) first_scan: bool,
@@ -80,6 +84,7 @@ impl Tailer {
             reported_errors: HashSet::new(),
             observer,
             out,
+            outbox: VecDeque::new(),
             stop,
             runtime,
             first_scan: true,
@@ -101,9 +106,7 @@ impl Tailer {
             let pending = self.watcher.take();
             if pending.rescan || Instant::now() >= next_scan {
                 for marker in self.scan() {
-                    if self.send(marker).is_err() {
-                        return;
-                    }
+                    self.outbox.push_back(marker);
                 }
                 if Instant::now() >= next_scan {
                     next_scan = Instant::now() + self.flow.scan_interval;
@@ -117,7 +120,7 @@ impl Tailer {
             if !pending.paths.is_empty() {
                 self.reopen_parked(); // a closed file was written to
             }
-            let Ok(read_any) = self.read_pass() else {
+            let Ok(read_any) = self.flush().and_then(|_| self.read_pass()) else {
                 return;
             };
             self.close_acknowledged();
@@ -143,36 +146,52 @@ impl Tailer {
         }
     }
 
-    fn pause(&self, duration: Duration) {
+    /// Sleeps until stopped, a file event, `duration`, or (while chunks wait) room downstream,
+    /// into which the first waiting chunk goes. While blocked, file events do not wake the
+    /// loop (a busy log would spin it); the next scan still comes on time.
+    fn pause(&mut self, duration: Duration) {
         let stop = self.stop.clone();
         let watcher = &self.watcher;
-        self.runtime.block_on(async move {
+        let (out, blocked) = (self.out.clone(), !self.outbox.is_empty());
+        let permit = self.runtime.block_on(async {
             tokio::select! {
-                _ = stop.cancelled() => {}
-                _ = watcher.notified() => {}
-                _ = tokio::time::sleep(duration) => {}
+                _ = stop.cancelled() => None,
+                _ = watcher.notified(), if !blocked => None,
+                _ = tokio::time::sleep(duration) => None,
+                permit = out.reserve(), if blocked => permit.ok(),
             }
         });
+        if let Some(permit) = permit {
+            permit.send(self.outbox.pop_front().expect("blocked: a chunk waits"));
+        }
     }
 
-    /// Sends downstream, waiting for room; `Err` when stopping or the pipeline is gone. A chunk
-    /// dropped here was never acknowledged, so it is read again after a restart. Waiting for
-    /// room (AWS slow or down) still counts as alive for the watchdog.
-    pub(super) fn send(&self, chunk: Chunk) -> Result<(), ()> {
-        let (stop, out, observer) = (self.stop.clone(), self.out.clone(), self.observer.clone());
-        self.runtime.block_on(async move {
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = stop.cancelled() => return Err(()),
-                    permit = out.reserve() => {
-                        permit.map_err(|_| ())?.send(chunk);
-                        return Ok(());
-                    }
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => observer.alive(),
+    /// Queues a chunk downstream and sends what fits now, without waiting; `Err` when the
+    /// pipeline is gone. A chunk still queued at a stop was never acknowledged, so it is read
+    /// again after a restart.
+    pub(super) fn send(&mut self, chunk: Chunk) -> Result<(), ()> {
+        self.outbox.push_back(chunk);
+        self.flush()
+    }
+
+    /// Sends queued chunks while there is room downstream.
+    fn flush(&mut self) -> Result<(), ()> {
+        while let Some(chunk) = self.outbox.pop_front() {
+            match self.out.try_send(chunk) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(chunk)) => {
+                    self.outbox.push_front(chunk);
+                    return Ok(());
                 }
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(()),
             }
-        })
+        }
+        Ok(())
+    }
+
+    /// Chunks are waiting for room downstream: read nothing more until they are sent.
+    fn blocked(&self) -> bool {
+        !self.outbox.is_empty()
     }
 
     /// Reads a bounded amount from every file that may have data; `Ok(true)` if anything was
@@ -193,6 +212,9 @@ impl Tailer {
             .collect();
         keys.sort();
         for (is_live, key) in keys {
+            if self.blocked() {
+                break;
+            }
             if !self.wants_read(key, is_live && draining.contains(&self.files[&key].origin)) {
                 continue;
             }
@@ -209,6 +231,9 @@ impl Tailer {
                     file.last_mark = chunk.mark.or(file.last_mark);
                 }
                 self.send(chunk)?;
+                if self.blocked() {
+                    break;
+                }
             }
             self.release_if_done(key)?;
         }

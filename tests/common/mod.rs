@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod gate;
 pub mod proxy;
 
 use std::collections::BTreeMap;
