@@ -172,7 +172,11 @@ fn lost_bytes(log: &str) -> u64 {
         .filter(|l| l.contains("data lost"))
         .filter_map(|l| {
             let at = l.find(" bytes=")? + 7;
-            l[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok()
+            l[at..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
         })
         .sum()
 }
@@ -222,14 +226,21 @@ fn run(s: &Scenario) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !caught_up(&ws, port, &log) {
         if Instant::now() >= deadline {
-            let _ = std::fs::write(std::env::temp_dir().join(format!("{}-agent.log", s.name)), agent.log());
+            let _ = std::fs::write(
+                std::env::temp_dir().join(format!("{}-agent.log", s.name)),
+                agent.log(),
+            );
         }
         assert!(
             Instant::now() < deadline,
             "the agent did not catch up; checkpoints {:?}, size {:?}, metrics:\n{}\nagent log:\n{}",
             ws.checkpoints(),
             std::fs::metadata(&log).map(|m| m.len()),
-            metrics(port).lines().filter(|l| l.contains("lines") || l.contains("lost")).collect::<Vec<_>>().join("\n"),
+            metrics(port)
+                .lines()
+                .filter(|l| l.contains("lines") || l.contains("lost"))
+                .collect::<Vec<_>>()
+                .join("\n"),
             tail(&agent.log(), 40)
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -270,6 +281,21 @@ fn outage_with_deleting_rotations_loses_nothing() {
         outage_after: Duration::from_secs(2),
         outage: secs(20, 75),
         restart_after: None,
+        settings: "",
+    });
+    outcome.assert_accounted();
+    assert_eq!(outcome.missing, 0, "{}", tail(&outcome.log, 40));
+}
+#[test]
+fn restart_during_an_outage_with_deleting_rotations_loses_nothing() {
+    let outcome = run(&Scenario {
+        name: "t-restart",
+        lines_per_sec: 500,
+        rotate_every: secs(2, 5),
+        write_for: secs(30, 80),
+        outage_after: Duration::from_secs(2),
+        outage: secs(20, 75),
+        restart_after: Some(secs(12, 60)),
         settings: "",
     });
     outcome.assert_accounted();

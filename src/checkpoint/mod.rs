@@ -9,7 +9,7 @@ pub use store::{Checkpoints, FileCheckpoint, Store, StoreError};
 pub use tracker::AckTracker;
 
 use crate::aggregate::Progress;
-use crate::tail::{FileKey, ReleaseView, Resume};
+use crate::tail::{FileKey, FileRef, ReleaseView, Resume};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -35,6 +35,14 @@ pub enum CheckpointMsg {
     Offsets {
         flow: String,
         reply: tokio::sync::oneshot::Sender<Resume>,
+    },
+    /// The tailer follows a file from `offset` (nothing before it is to be shipped): checkpoint
+    /// it there now if it has no checkpoint, so a stop before its first line is delivered (an
+    /// outage) still knows the file.
+    Follow {
+        flow: Arc<str>,
+        file: Arc<FileRef>,
+        offset: u64,
     },
 }
 
@@ -70,11 +78,12 @@ impl CheckpointView {
                 .any(|f| f.flow == flow && f.key().1 == key)
     }
 
-    /// The view of one flow's released files, for its tailer.
-    pub fn for_flow(&self, flow: &str) -> Arc<dyn ReleaseView> {
+    /// The view of one flow's checkpoints, for its tailer; `acks` takes what it follows.
+    pub fn for_flow(&self, flow: &str, acks: mpsc::Sender<CheckpointMsg>) -> Arc<dyn ReleaseView> {
         Arc::new(FlowReleaseView {
             view: self.clone(),
             flow: flow.to_owned(),
+            acks,
         })
     }
 
@@ -91,11 +100,40 @@ impl CheckpointView {
 struct FlowReleaseView {
     view: CheckpointView,
     flow: String,
+    acks: mpsc::Sender<CheckpointMsg>,
 }
 
 impl ReleaseView for FlowReleaseView {
     fn is_released(&self, key: FileKey) -> bool {
         self.view.is_released(&self.flow, key)
+    }
+
+    /// Asks the checkpointer (every acknowledgement sent before is applied first); from the
+    /// last written state if it is gone. Called from the tail thread, not a runtime worker.
+    fn acked(&self) -> HashMap<FileKey, u64> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let asked = self.acks.blocking_send(CheckpointMsg::Offsets {
+            flow: self.flow.clone(),
+            reply,
+        });
+        match asked.ok().and_then(|()| answer.blocking_recv().ok()) {
+            Some(resume) => resume
+                .files
+                .into_iter()
+                .map(|(k, f)| (k, f.offset))
+                .collect(),
+            None => self.view.acked(&self.flow),
+        }
+    }
+
+    fn follow(&self, file: &Arc<FileRef>, offset: u64) {
+        // Called from the tail thread (not a runtime worker); the checkpointer never waits
+        // for the tailer, so this cannot deadlock.
+        let _ = self.acks.blocking_send(CheckpointMsg::Follow {
+            flow: Arc::from(self.flow.as_str()),
+            file: file.clone(),
+            offset,
+        });
     }
 }
 
@@ -119,6 +157,9 @@ pub async fn run_checkpointer(
                 Some(CheckpointMsg::Ack(ack)) => dirty |= tracker.apply(ack),
                 Some(CheckpointMsg::Offsets { flow, reply }) => {
                     let _ = reply.send(tracker.resume(&flow));
+                }
+                Some(CheckpointMsg::Follow { flow, file, offset }) => {
+                    dirty |= tracker.follow(&flow, &file, offset);
                 }
                 None => break,
             },

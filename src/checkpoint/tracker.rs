@@ -6,7 +6,7 @@
 use super::{Ack, Checkpoints, FileCheckpoint};
 use crate::aggregate::FileProgress;
 use crate::aggregate::Progress;
-use crate::tail::Resume;
+use crate::tail::{FileRef, Resume};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +43,29 @@ impl AckTracker {
     /// Where one flow resumes, as of every acknowledgement applied so far.
     pub fn resume(&self, flow: &str) -> Resume {
         self.checkpoints.resume(flow)
+    }
+
+    /// A file followed from `offset`: checkpointed there unless it already has a checkpoint.
+    pub fn follow(&mut self, flow: &str, file: &FileRef, offset: u64) -> bool {
+        let key = (flow.to_owned(), file.key);
+        if self.checkpoints.files.contains_key(&key) {
+            return false;
+        }
+        let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        self.checkpoints.files.insert(
+            key,
+            FileCheckpoint {
+                flow: flow.to_owned(),
+                path: file.path.clone(),
+                dev: file.key.dev,
+                inode: file.key.inode,
+                offset,
+                updated: now,
+                head: file.head,
+                mark: None,
+            },
+        );
+        true
     }
 
     /// Records an acknowledgement; returns whether any checkpoint changed.

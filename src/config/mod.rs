@@ -147,12 +147,17 @@ pub struct AwsSettings {
     pub permanent_error_backoff: Duration,
 }
 
+/// The spool must hold at least a few files' worth of compressed lines.
+const MIN_SPOOL_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub source: PathBuf,
     pub state_dir: PathBuf,
     pub checkpoint_interval: Duration,
+    /// Compressed bytes the spool may hold (see `spool_max_bytes`).
+    pub spool_max_bytes: u64,
     pub shutdown_timeout: Duration,
     pub status_interval: Duration,
     pub log_level: String,
@@ -216,6 +221,16 @@ impl Validator<'_> {
                 "use e.g. state_dir = \"/var/lib/edgeship\"",
             ));
         }
+        if raw.spool_max_bytes < MIN_SPOOL_BYTES {
+            return Err(self.err(
+                "spool_max_bytes",
+                format!(
+                    "{} bytes is below the minimum of 16 MiB",
+                    raw.spool_max_bytes
+                ),
+                "use e.g. spool_max_bytes = \"64MiB\"",
+            ));
+        }
         if tracing_level_is_invalid(&raw.log_level) {
             return Err(self.err(
                 "log_level",
@@ -249,6 +264,7 @@ impl Validator<'_> {
             source: self.path.to_owned(),
             state_dir: raw.state_dir,
             checkpoint_interval: raw.checkpoint_interval,
+            spool_max_bytes: raw.spool_max_bytes,
             shutdown_timeout: raw.shutdown_timeout,
             status_interval: raw.status_interval,
             log_level: raw.log_level,

@@ -22,6 +22,14 @@ pub struct RawConfig {
     /// (they are re-sent after restart). Keep it below systemd's `TimeoutStopSec`. Default `"30s"`.
     #[serde(default = "default_shutdown_timeout", deserialize_with = "duration")]
     pub shutdown_timeout: Duration,
+    /// Disk under `state_dir/spool/` for the unacknowledged rest of deleted files that edgeship
+    /// still holds open when it stops (a restart or reboot during an outage, while logrotate
+    /// deletes old files): that rest is compressed into the spool and shipped after the
+    /// restart, before newer lines of the same log. When the spool is full, what does not fit
+    /// is reported lost with file and byte range (reason `spool_full`), older files first.
+    /// At least `"16MiB"`. Default `"64MiB"`.
+    #[serde(default = "default_spool_max_bytes", deserialize_with = "byte_size")]
+    pub spool_max_bytes: u64,
     /// How often a one-line progress summary per flow is logged. Default `"60s"`.
     #[serde(default = "default_status_interval", deserialize_with = "duration")]
     pub status_interval: Duration,
@@ -202,6 +210,9 @@ fn default_checkpoint_interval() -> Duration {
 }
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(30)
+}
+fn default_spool_max_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 fn default_status_interval() -> Duration {
     Duration::from_secs(60)

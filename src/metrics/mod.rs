@@ -30,6 +30,8 @@ pub struct FlowStats {
     pub files_released: AtomicU64,
     /// Data physically gone before it could be read (each event is also logged with its range).
     pub data_loss_events: AtomicU64,
+    /// Bytes of deleted files saved into the spool at a stop (before compression).
+    pub bytes_spooled: AtomicU64,
     /// Copies and compressed rotations recognised as already shipped.
     pub copies_recognised: AtomicU64,
     pub read_errors: AtomicU64,
@@ -79,6 +81,7 @@ impl FlowStats {
             files_added: AtomicU64::new(0),
             files_released: AtomicU64::new(0),
             data_loss_events: AtomicU64::new(0),
+            bytes_spooled: AtomicU64::new(0),
             copies_recognised: AtomicU64::new(0),
             read_errors: AtomicU64::new(0),
             requests: AtomicU64::new(0),

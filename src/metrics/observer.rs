@@ -35,6 +35,11 @@ impl TailObserver for FlowStats {
         tracing::warn!(flow = %self.flow, file = %path.display(), from = loss.from, to = %to, bytes = loss.bytes(), reason = loss.reason, "data lost: bytes {}..{to}: {detail}", loss.from);
     }
 
+    fn spooled(&self, path: &Path, from: u64, to: u64, stored: u64) {
+        self.bytes_spooled.fetch_add(to - from, Relaxed);
+        tracing::info!(flow = %self.flow, file = %path.display(), from, to, stored, "spooled bytes {from}..{to} of a deleted file still held open ({stored} bytes compressed); they are shipped after the restart");
+    }
+
     fn copy_recognised(&self, path: &Path, original: &Path, offset: u64) {
         self.copies_recognised.fetch_add(1, Relaxed);
         tracing::info!(flow = %self.flow, file = %path.display(), original = %original.display(), offset, "file has the content of one already shipped (a copy or compressed rotation); shipping only what follows");

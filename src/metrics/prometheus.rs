@@ -108,6 +108,11 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |f| &f.data_loss_events,
     ),
     (
+        "edgeship_spooled_bytes_total",
+        "Bytes of deleted files still held open at a stop, saved into the spool and shipped after the restart.",
+        |f| &f.bytes_spooled,
+    ),
+    (
         "edgeship_copies_recognised_total",
         "Copies and compressed rotations of already shipped files, recognised by content and not shipped again.",
         |f| &f.copies_recognised,

@@ -18,6 +18,7 @@ use crate::sink::kinesis::KinesisClient;
 use crate::sink::rate_limit::ShardRateLimiter;
 use crate::sink::shard_map::ShardMapCache;
 use crate::sink::shards::Shards;
+use crate::tail::spool::Spool;
 use crate::tail::tailer::Tailer;
 use crate::tail::{Chunk, Resume};
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct FlowContext<'a> {
     pub acks: &'a mpsc::Sender<CheckpointMsg>,
     pub shutdown: &'a Shutdown,
     pub view: &'a CheckpointView,
+    pub state_dir: &'a std::path::Path,
+    pub spool_max_bytes: u64,
 }
 
 pub struct RunningFlow {
@@ -49,6 +52,8 @@ pub struct RunningFlow {
     abort: CancellationToken,
     tailer: std::thread::JoinHandle<()>,
     sender: JoinHandle<()>,
+    /// Cancelled once every delivery has finished: the tailer then spools what it holds.
+    drained: CancellationToken,
 }
 
 /// Starts `flow`, resuming its files at `resume`; `instance` numbers this run of it.
@@ -64,6 +69,7 @@ pub async fn start(
         ctx.shutdown.abort.child_token(),
     );
     let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_QUEUE);
+    let drained = CancellationToken::new();
     // One batch waits while the sender is busy; the log file is the real buffer.
     let (batch_tx, batch_rx) = mpsc::channel(1);
     let mut batcher = Batcher::new(
@@ -97,11 +103,15 @@ pub async fn start(
     let tailer = Tailer::new(
         flow.clone(),
         resume,
-        ctx.view.for_flow(&flow.name),
+        ctx.view.for_flow(&flow.name, ctx.acks.clone()),
         stats.clone(),
         chunk_tx,
         stop.clone(),
         tokio::runtime::Handle::current(),
+    )
+    .with_spool(
+        Spool::new(ctx.state_dir, &flow.name, ctx.spool_max_bytes),
+        drained.clone(),
     );
     let tailer = tailer.spawn().map_err(RunError::Thread)?;
     tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.paths, flow.destination);
@@ -112,6 +122,7 @@ pub async fn start(
         abort,
         tailer,
         sender,
+        drained,
     })
 }
 
@@ -125,9 +136,12 @@ impl RunningFlow {
             tokio::time::sleep(timeout).await;
             abort.cancel();
         });
+        // The tailer lets go of its channel when it stops, so the sender drains; then the
+        // tailer learns the final acknowledged offsets and spools what is still out of reach.
+        let _ = self.sender.await;
+        self.drained.cancel();
         let tailer = self.tailer;
         let _ = tokio::task::spawn_blocking(move || tailer.join()).await;
-        let _ = self.sender.await;
         deadline.abort();
         tracing::info!("final: {}", self.stats.summary());
         self.stats

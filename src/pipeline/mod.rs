@@ -125,6 +125,8 @@ impl Agent {
             host: &self.host,
             acks: &self.acks,
             shutdown: &self.shutdown,
+            state_dir: &self.config.state_dir,
+            spool_max_bytes: self.config.spool_max_bytes,
         };
         let running = flow::start(&context, flow, resume, self.next_instance).await?;
         self.next_instance += 1;

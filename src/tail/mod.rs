@@ -12,6 +12,8 @@ pub mod identify;
 pub mod reader;
 pub mod rotation;
 pub mod source;
+pub mod spool;
+mod spooling;
 mod start;
 pub mod tailer;
 mod track;
@@ -75,6 +77,16 @@ pub struct Resume {
 /// (a deleted file's data exists only through that handle until then).
 pub trait ReleaseView: Send + Sync {
     fn is_released(&self, key: FileKey) -> bool;
+
+    /// The acknowledged offsets of the flow's files with a checkpoint, as of now (a released
+    /// file has none).
+    fn acked(&self) -> HashMap<FileKey, u64> {
+        HashMap::new()
+    }
+
+    /// The tailer follows `file` from `offset`: it may be checkpointed there before any of its
+    /// lines are delivered.
+    fn follow(&self, _file: &Arc<FileRef>, _offset: u64) {}
 }
 
 /// Bytes that can never be shipped, with the file and byte range, and why.
@@ -146,6 +158,8 @@ pub trait TailObserver: Send + Sync {
     fn file_truncated(&self, path: &Path, old_offset: u64, new_size: u64);
     /// Data that is physically gone before it could be read (deleted, overwritten).
     fn data_lost(&self, path: &Path, loss: &Loss, detail: &str);
+    /// The bytes `from..to` of a deleted file were saved into the spool (`stored` compressed).
+    fn spooled(&self, path: &Path, from: u64, to: u64, stored: u64);
     /// A file whose content was already shipped under another name (a copy, a compressed
     /// rotation): `offset` is where shipping resumes in it.
     fn copy_recognised(&self, path: &Path, original: &Path, offset: u64);

@@ -91,6 +91,10 @@ impl FileReader {
         self.source.is_compressed()
     }
 
+    pub fn is_spooled(&self) -> bool {
+        self.source.is_spooled()
+    }
+
     pub fn file(&self) -> &std::fs::File {
         self.source.file()
     }

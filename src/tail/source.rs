@@ -35,8 +35,21 @@ impl Source {
         }
     }
 
+    /// A spool segment (see [`super::spool`]): the gzip-compressed rest of a deleted file,
+    /// whose first byte is the original file's byte `base`, so offsets stay the original's.
+    pub fn spooled(file: File, base: u64) -> Source {
+        let mut stream = GzipStream::new(Arc::new(file));
+        stream.base = Some(base);
+        Source::Gzip(Box::new(stream))
+    }
+
     pub fn is_compressed(&self) -> bool {
         matches!(self, Source::Gzip(_))
+    }
+
+    /// Holds only part of the original file (no head to check: it is in the segment's record).
+    pub fn is_spooled(&self) -> bool {
+        matches!(self, Source::Gzip(stream) if stream.base.is_some())
     }
 
     /// Positions the next `read` at `offset`.
@@ -45,7 +58,7 @@ impl Source {
             Source::Plain(file) => file.seek(SeekFrom::Start(offset)).map(drop),
             Source::Gzip(stream) => {
                 stream.restart();
-                stream.skip = offset;
+                stream.skip = offset.saturating_sub(stream.base.unwrap_or(0));
                 stream.ended_at_len = None;
                 Ok(())
             }
@@ -77,9 +90,13 @@ impl ReadAt for Source {
         match self {
             Source::Plain(file) => file.read_at(offset, buf),
             Source::Gzip(stream) => {
+                let base = stream.base.unwrap_or(0);
+                if offset < base {
+                    return Ok(0); // before a spool segment's first byte
+                }
                 // Rare (fingerprints, resume checks): decompress from the start on the side.
                 let mut side = GzipStream::new(stream.file.clone());
-                side.skip = offset;
+                side.skip = offset - base;
                 let mut filled = 0;
                 while filled < buf.len() {
                     match side.read(&mut buf[filled..])? {
@@ -124,6 +141,8 @@ pub struct GzipStream {
     skip: u64,
     /// Compressed size when the data last ran out: only a change is worth decoding again.
     ended_at_len: Option<u64>,
+    /// A spool segment: the original offset of the first decompressed byte.
+    base: Option<u64>,
 }
 
 impl GzipStream {
@@ -134,6 +153,7 @@ impl GzipStream {
             position: 0,
             skip: 0,
             ended_at_len: None,
+            base: None,
         }
     }
 

@@ -12,6 +12,8 @@
 //! decisions live in `track.rs`.
 
 use super::reader::FileReader;
+use super::spool::Spool;
+use super::spooling::Held;
 use super::tracked::{Status, TrackedFile};
 use super::watcher::Watcher;
 use super::{Chunk, FileKey, KnownFile, ReleaseView, Resume, TailObserver};
@@ -35,8 +37,14 @@ pub struct Tailer {
     pub(super) finished: Vec<KnownFile>,
     pub(super) files: BTreeMap<FileKey, TrackedFile>,
     /// Released files whose handle stays open until their end is acknowledged.
-    closing: Vec<(FileKey, FileReader)>,
-    release_view: Arc<dyn ReleaseView>,
+    pub(super) closing: Vec<(FileKey, FileReader)>,
+    pub(super) release_view: Arc<dyn ReleaseView>,
+    /// Where deleted files still held at a stop are saved (see `spooling.rs`).
+    pub(super) spool: Option<Spool>,
+    /// Inodes of deleted files whose spooled rest was resumed: a file found with one of them
+    /// is new (read from its start), whatever `start_at` says.
+    pub(super) reused: HashSet<FileKey>,
+    drained: Option<CancellationToken>,
     pub(super) watcher: Watcher,
     /// Tracked files by the paths events may name (as matched, and symlinks resolved).
     pub(super) by_path: HashMap<PathBuf, FileKey>,
@@ -48,7 +56,7 @@ pub struct Tailer {
     /// found and held (their markers queue here: one per file, tiny).
     outbox: VecDeque<Chunk>,
     stop: CancellationToken,
-    runtime: tokio::runtime::Handle,
+    pub(super) runtime: tokio::runtime::Handle,
     pub(super) first_scan: bool,
 }
 
@@ -79,6 +87,9 @@ impl Tailer {
             files: BTreeMap::new(),
             closing: Vec::new(),
             release_view,
+            spool: None,
+            reused: HashSet::new(),
+            drained: None,
             watcher,
             by_path: HashMap::new(),
             reported_errors: HashSet::new(),
@@ -91,6 +102,15 @@ impl Tailer {
         }
     }
 
+    /// At a stop, once `drained` is cancelled (every delivery finished or was abandoned), saves
+    /// what is unacknowledged of files out of reach (deleted or rotated away) into `spool`; at
+    /// the start, resumes its segments.
+    pub fn with_spool(mut self, spool: Spool, drained: CancellationToken) -> Tailer {
+        self.spool = Some(spool);
+        self.drained = Some(drained);
+        self
+    }
+
     /// Starts the loop on a dedicated thread; it ends when `stop` is cancelled or the
     /// downstream channel closes, dropping its sender so the next stage sees the end.
     pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -100,13 +120,42 @@ impl Tailer {
     }
 
     fn run(mut self) {
+        self.follow();
+        let Some(drained) = self.drained.take() else {
+            return;
+        };
+        self.watch_until(&drained);
+        Held::from(self).spool_held();
+    }
+
+    /// Stopping: lets go of the channel, so the pipeline drains, but keeps finding files (and
+    /// holding them open) until it has: logrotate may create and delete files meanwhile.
+    fn watch_until(&mut self, drained: &CancellationToken) {
+        self.out = mpsc::channel(1).0;
+        loop {
+            for marker in self.scan() {
+                self.queue(marker); // checkpointed through `follow`; never sent
+            }
+            self.outbox.clear();
+            if drained.is_cancelled() {
+                return;
+            }
+            let wait = self.flow.scan_interval;
+            let _ = self
+                .runtime
+                .block_on(async { tokio::time::timeout(wait, drained.cancelled()).await });
+        }
+    }
+
+    /// The loop: until stopped (or the pipeline is gone).
+    fn follow(&mut self) {
         let mut next_scan = Instant::now();
         while !self.stop.is_cancelled() {
             self.observer.alive();
             let pending = self.watcher.take();
             if pending.rescan || Instant::now() >= next_scan {
                 for marker in self.scan() {
-                    self.outbox.push_back(marker);
+                    self.queue(marker);
                 }
                 if Instant::now() >= next_scan {
                     next_scan = Instant::now() + self.flow.scan_interval;
@@ -121,6 +170,7 @@ impl Tailer {
                 self.reopen_parked(); // a closed file was written to
             }
             let Ok(read_any) = self.flush().and_then(|_| self.read_pass()) else {
+                self.drained = None;
                 return;
             };
             self.close_acknowledged();
@@ -170,8 +220,17 @@ impl Tailer {
     /// pipeline is gone. A chunk still queued at a stop was never acknowledged, so it is read
     /// again after a restart.
     pub(super) fn send(&mut self, chunk: Chunk) -> Result<(), ()> {
-        self.outbox.push_back(chunk);
+        self.queue(chunk);
         self.flush()
+    }
+
+    /// A marker saying where a file is followed from is checkpointed at once (if the file has
+    /// no checkpoint yet), not only when it gets through: while AWS is down it would wait here.
+    fn queue(&mut self, chunk: Chunk) {
+        if chunk.data.is_empty() && !chunk.released {
+            self.release_view.follow(&chunk.file, chunk.start_offset);
+        }
+        self.outbox.push_back(chunk);
     }
 
     /// Sends queued chunks while there is room downstream.
@@ -350,7 +409,13 @@ impl Tailer {
     fn close_acknowledged(&mut self) {
         if !self.closing.is_empty() {
             let view = self.release_view.clone();
-            self.closing.retain(|(key, _)| !view.is_released(*key));
+            let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.closing)
+                .into_iter()
+                .partition(|(key, _)| view.is_released(*key));
+            self.closing = open;
+            for (key, _) in done {
+                self.discard_segment(key);
+            }
         }
     }
 

@@ -48,6 +48,7 @@ impl Tailer {
         self.note_missing(&present);
         let mut markers = Vec::new();
         if self.first_scan {
+            markers.extend(self.resume_spooled());
             markers.extend(self.resume_rotated(&present));
         }
         for (path, metadata) in new_files {
@@ -197,7 +198,7 @@ impl Tailer {
         let since = Instant::now();
         let status = Status::Settling {
             since,
-            first_scan: self.first_scan,
+            first_scan: self.first_scan && !self.reused.contains(&key),
         };
         let tracked = TrackedFile::new(reader, metadata.len(), status);
         self.files.insert(key, tracked);
@@ -319,7 +320,7 @@ fn is_same_name_of(current: &Path, other: &Path) -> bool {
     current.exists() && std::fs::canonicalize(current).ok() == std::fs::canonicalize(other).ok()
 }
 
-fn release_marker(known: &KnownFile) -> Chunk {
+pub(super) fn release_marker(known: &KnownFile) -> Chunk {
     Chunk {
         file: Arc::new(FileRef {
             key: known.key,

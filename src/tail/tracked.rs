@@ -153,6 +153,9 @@ impl TrackedFile {
             return Ok(true);
         };
         let source = reader.source();
+        if source.is_spooled() {
+            return Ok(true); // the segment holds no head; it was checked when spooled
+        }
         match self.file_ref.head {
             Some(head) if !head.is_partial_head() => fingerprint::head_matches(source, &head),
             Some(head) if !fingerprint::head_matches(source, &head)? => Ok(false),
