@@ -23,6 +23,11 @@ fn unit_under_test(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn unit_verifies_and_is_hardened() {
+    let unit = std::fs::read_to_string(repo().join("systemd/edgeship.service")).unwrap();
+    assert!(
+        unit.contains("RestartPreventExitStatus=78"),
+        "a config error (exit 78) must not restart the unit every 5 s forever"
+    );
     let dir = tempfile::tempdir().unwrap();
     let unit = unit_under_test(dir.path());
     let verify = std::process::Command::new("systemd-analyze")

@@ -148,6 +148,7 @@ pub async fn run_checkpointer(
 ) {
     let store = Arc::new(store);
     let mut tracker = AckTracker::new(checkpoints);
+    let mut failures = FailureLog::default();
     let mut dirty = false;
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -164,19 +165,49 @@ pub async fn run_checkpointer(
                 None => break,
             },
             _ = tick.tick(), if dirty => {
-                dirty = !persist(&store, tracker.checkpoints(), &view).await;
+                dirty = !persist(&store, tracker.checkpoints(), &view, &mut failures).await;
             }
         }
     }
-    if dirty && !persist(&store, tracker.checkpoints(), &view).await {
+    failures.last = None; // the final outcome is always reported
+    if dirty && !persist(&store, tracker.checkpoints(), &view, &mut failures).await {
         tracing::error!(
             "final checkpoint could not be written; lines since the last successful write will be sent again after restart"
         );
     }
 }
 
+/// Failed writes (a full disk) are logged once per 5 minutes, with how many were not.
+#[derive(Default)]
+struct FailureLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl FailureLog {
+    const WINDOW: Duration = Duration::from_secs(300);
+
+    fn failed(&mut self, message: std::fmt::Arguments) {
+        if self.last.is_some_and(|at| at.elapsed() < Self::WINDOW) {
+            self.suppressed += 1;
+            return;
+        }
+        let suppressed = std::mem::take(&mut self.suppressed);
+        self.last = Some(Instant::now());
+        tracing::error!(
+            suppressed,
+            "{message}; retrying at the next checkpoint interval (shipping goes on)"
+        );
+    }
+}
+
 /// Writes on a blocking thread (fsync can take a while on SD cards); `true` on success.
-async fn persist(store: &Arc<Store>, checkpoints: &Checkpoints, view: &CheckpointView) -> bool {
+async fn persist(
+    store: &Arc<Store>,
+    checkpoints: &Checkpoints,
+    view: &CheckpointView,
+    failures: &mut FailureLog,
+) -> bool {
     let (store, snapshot) = (store.clone(), checkpoints.clone());
     match tokio::task::spawn_blocking(move || store.save(&snapshot).map(|()| snapshot)).await {
         Ok(Ok(snapshot)) => {
@@ -184,11 +215,11 @@ async fn persist(store: &Arc<Store>, checkpoints: &Checkpoints, view: &Checkpoin
             true
         }
         Ok(Err(error)) => {
-            tracing::error!("{error}; retrying at the next checkpoint interval");
+            failures.failed(format_args!("{error}"));
             false
         }
         Err(join_error) => {
-            tracing::error!("checkpoint writer failed: {join_error}");
+            failures.failed(format_args!("checkpoint writer failed: {join_error}"));
             false
         }
     }

@@ -158,6 +158,8 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// Compressed bytes the spool may hold (see `spool_max_bytes`).
     pub spool_max_bytes: u64,
+    /// Disk that deleted files held open may pin before moving into the spool.
+    pub max_held_bytes: u64,
     pub shutdown_timeout: Duration,
     pub status_interval: Duration,
     pub log_level: String,
@@ -265,6 +267,7 @@ impl Validator<'_> {
             state_dir: raw.state_dir,
             checkpoint_interval: raw.checkpoint_interval,
             spool_max_bytes: raw.spool_max_bytes,
+            max_held_bytes: raw.max_held_bytes,
             shutdown_timeout: raw.shutdown_timeout,
             status_interval: raw.status_interval,
             log_level: raw.log_level,

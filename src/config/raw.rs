@@ -30,6 +30,13 @@ pub struct RawConfig {
     /// At least `"16MiB"`. Default `"64MiB"`.
     #[serde(default = "default_spool_max_bytes", deserialize_with = "byte_size")]
     pub spool_max_bytes: u64,
+    /// Disk that deleted files may pin while edgeship still holds them open to ship their
+    /// lines (logrotate deletes old files during an outage; their space is freed only when the
+    /// handle closes). Past it, the oldest such file moves into the spool (compressed) and its
+    /// handle is closed. If the spool is full too, files stay open and a warning says so.
+    /// Default `"256MiB"`.
+    #[serde(default = "default_max_held_bytes", deserialize_with = "byte_size")]
+    pub max_held_bytes: u64,
     /// How often a one-line progress summary per flow is logged. Default `"60s"`.
     #[serde(default = "default_status_interval", deserialize_with = "duration")]
     pub status_interval: Duration,
@@ -210,6 +217,9 @@ fn default_checkpoint_interval() -> Duration {
 }
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(30)
+}
+fn default_max_held_bytes() -> u64 {
+    256 * 1024 * 1024
 }
 fn default_spool_max_bytes() -> u64 {
     64 * 1024 * 1024

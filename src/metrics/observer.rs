@@ -40,6 +40,12 @@ impl TailObserver for FlowStats {
         tracing::info!(flow = %self.flow, file = %path.display(), from, to, stored, "spooled bytes {from}..{to} of a deleted file still held open ({stored} bytes compressed); they are shipped after the restart");
     }
 
+    fn hold_exceeded(&self, held: u64, limit: u64) {
+        if let Some(suppressed) = self.limiter.allow_counting("hold_exceeded") {
+            tracing::warn!(flow = %self.flow, held, limit, suppressed, "deleted files still to be shipped pin {held} bytes of disk, more than max_held_bytes ({limit}), and the spool is full: they stay open until AWS takes their lines; raise spool_max_bytes");
+        }
+    }
+
     fn copy_recognised(&self, path: &Path, original: &Path, offset: u64) {
         self.copies_recognised.fetch_add(1, Relaxed);
         tracing::info!(flow = %self.flow, file = %path.display(), original = %original.display(), offset, "file has the content of one already shipped (a copy or compressed rotation); shipping only what follows");

@@ -42,6 +42,7 @@ pub struct FlowContext<'a> {
     pub view: &'a CheckpointView,
     pub state_dir: &'a std::path::Path,
     pub spool_max_bytes: u64,
+    pub max_held_bytes: u64,
 }
 
 pub struct RunningFlow {
@@ -111,6 +112,7 @@ pub async fn start(
     )
     .with_spool(
         Spool::new(ctx.state_dir, &flow.name, ctx.spool_max_bytes),
+        ctx.max_held_bytes,
         drained.clone(),
     );
     let tailer = tailer.spawn().map_err(RunError::Thread)?;

@@ -127,6 +127,7 @@ impl Agent {
             shutdown: &self.shutdown,
             state_dir: &self.config.state_dir,
             spool_max_bytes: self.config.spool_max_bytes,
+            max_held_bytes: self.config.max_held_bytes,
         };
         let running = flow::start(&context, flow, resume, self.next_instance).await?;
         self.next_instance += 1;

@@ -88,13 +88,16 @@ pub enum Found {
 pub fn find_rotated(known: &KnownFile) -> Option<Found> {
     let dir = known.path.parent()?;
     let name = known.path.file_name()?.to_str()?;
+    // A file checkpointed as `app.log.1` may be `app.log.2.gz` now: look at every rotation of
+    // the same log.
+    let base = rotation_base(name);
     let mut siblings: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())
         .filter(|e| {
             e.file_name()
                 .to_str()
-                .is_some_and(|n| n.starts_with(name) && n != name)
+                .is_some_and(|n| n.starts_with(base) && n != name)
         })
         .map(|e| e.path())
         .collect();
@@ -108,6 +111,30 @@ pub fn find_rotated(known: &KnownFile) -> Option<Found> {
         .filter(|p| p.extension().is_some_and(|e| e == "gz"))
         .find(|p| starts_with_head(p, &head))
         .map(Found::Compressed)
+}
+
+/// The name of the log a rotated file came from: `app.log.2.gz`, `app.log-20261128` and
+/// `app.log.1` all come from `app.log` (suffixes of digits, `.gz`, and dated names stripped).
+pub fn rotation_base(name: &str) -> &str {
+    let mut base = name;
+    loop {
+        let stripped =
+            base.strip_suffix(".gz")
+                .unwrap_or_else(|| match base.rfind(['.', '-', '_']) {
+                    Some(at)
+                        if at > 0
+                            && at + 1 < base.len()
+                            && base[at + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        &base[..at]
+                    }
+                    _ => base,
+                });
+        if stripped == base || stripped.is_empty() {
+            return base;
+        }
+        base = stripped;
+    }
 }
 
 fn has_key(path: &Path, key: FileKey) -> bool {
@@ -140,6 +167,23 @@ mod tests {
 
     fn source(path: &Path) -> Source {
         Source::new(fs::File::open(path).unwrap(), path)
+    }
+
+    #[test]
+    fn rotation_bases() {
+        for (name, base) in [
+            ("app.log", "app.log"),
+            ("app.log.1", "app.log"),
+            ("app.log.2.gz", "app.log"),
+            ("app.log-20261128", "app.log"),
+            ("app.log-20261128.gz", "app.log"),
+            ("app.log.gz", "app.log"),
+            ("app_2026.log.3", "app_2026.log"),
+            ("1", "1"),
+            (".5", ".5"),
+        ] {
+            assert_eq!(rotation_base(name), base, "{name}");
+        }
     }
 
     #[test]
@@ -186,6 +230,27 @@ mod tests {
         assert_eq!(
             find_rotated(&k),
             Some(Found::Renamed(dir.path().join("app.log.1")))
+        );
+    }
+
+    #[test]
+    fn finds_a_later_compressed_rotation_of_a_rotated_file() {
+        // Checkpointed inside app.log.1; while stopped, logrotate made it app.log.2.gz.
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log.1");
+        let content = b"rotated line\n".repeat(200);
+        fs::write(&path, &content).unwrap();
+        let k = known(&path, &content, 100);
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(&content).unwrap();
+        fs::write(dir.path().join("app.log.2.gz"), gz.finish().unwrap()).unwrap();
+        fs::remove_file(&path).unwrap();
+        fs::write(dir.path().join("app.log.1"), b"a newer rotation\n").unwrap();
+        assert_eq!(
+            find_rotated(&k),
+            Some(Found::Compressed(dir.path().join("app.log.2.gz")))
         );
     }
 

@@ -8,6 +8,7 @@
 
 pub mod discovery;
 pub mod fingerprint;
+mod hold;
 pub mod identify;
 pub mod reader;
 pub mod rotation;
@@ -160,6 +161,8 @@ pub trait TailObserver: Send + Sync {
     fn data_lost(&self, path: &Path, loss: &Loss, detail: &str);
     /// The bytes `from..to` of a deleted file were saved into the spool (`stored` compressed).
     fn spooled(&self, path: &Path, from: u64, to: u64, stored: u64);
+    /// Deleted files held open pin `held` bytes, more than `limit`, and the spool is full.
+    fn hold_exceeded(&self, held: u64, limit: u64);
     /// A file whose content was already shipped under another name (a copy, a compressed
     /// rotation): `offset` is where shipping resumes in it.
     fn copy_recognised(&self, path: &Path, original: &Path, offset: u64);

@@ -131,17 +131,26 @@ impl Tailer {
         };
         let mut markers = Vec::new();
         for segment in spool.segments() {
-            let mut start = segment.from;
             let resumed = self.resume.files.remove(&segment.key());
-            if let Some(known) = &resumed {
-                start = start.max(known.offset);
-            } else if let Some(known) = self.original_checkpoint(&segment) {
-                start = start.max(known.offset);
+            let original = self.original_checkpoint(&segment);
+            // A segment made while running is followed from where reading had got to; what
+            // was in flight under the deleted file's key then is acknowledged only up to its
+            // checkpoint.
+            let acked = match (&resumed, &original) {
+                (Some(spooled), Some(deleted)) => spooled.offset.min(deleted.offset),
+                (Some(known), None) | (None, Some(known)) => known.offset,
+                (None, None) => {
+                    if self.finished.iter().any(|f| f.key == segment.original()) {
+                        self.discard_segment(segment.key()); // delivered before the stop
+                        continue;
+                    }
+                    segment.from
+                }
+            };
+            let start = segment.from.max(acked);
+            if let Some(known) = original {
                 markers.push(super::track::release_marker(&known));
                 self.reused.insert(known.key); // a new file may have its inode now
-            } else if self.finished.iter().any(|f| f.key == segment.original()) {
-                self.discard_segment(segment.key()); // delivered before the stop after all
-                continue;
             }
             if start >= segment.to {
                 markers.extend(resumed.as_ref().map(super::track::release_marker));

@@ -45,6 +45,8 @@ pub struct Tailer {
     /// is new (read from its start), whatever `start_at` says.
     pub(super) reused: HashSet<FileKey>,
     drained: Option<CancellationToken>,
+    /// Disk that deleted files held open may pin before they move into the spool.
+    pub(super) max_held_bytes: Option<u64>,
     pub(super) watcher: Watcher,
     /// Tracked files by the paths events may name (as matched, and symlinks resolved).
     pub(super) by_path: HashMap<PathBuf, FileKey>,
@@ -90,6 +92,7 @@ impl Tailer {
             spool: None,
             reused: HashSet::new(),
             drained: None,
+            max_held_bytes: None,
             watcher,
             by_path: HashMap::new(),
             reported_errors: HashSet::new(),
@@ -105,8 +108,14 @@ impl Tailer {
     /// At a stop, once `drained` is cancelled (every delivery finished or was abandoned), saves
     /// what is unacknowledged of files out of reach (deleted or rotated away) into `spool`; at
     /// the start, resumes its segments.
-    pub fn with_spool(mut self, spool: Spool, drained: CancellationToken) -> Tailer {
+    pub fn with_spool(
+        mut self,
+        spool: Spool,
+        max_held_bytes: u64,
+        drained: CancellationToken,
+    ) -> Tailer {
         self.spool = Some(spool);
+        self.max_held_bytes = Some(max_held_bytes);
         self.drained = Some(drained);
         self
     }
@@ -136,6 +145,7 @@ impl Tailer {
             for marker in self.scan() {
                 self.queue(marker); // checkpointed through `follow`; never sent
             }
+            self.bound_hold();
             self.outbox.clear();
             if drained.is_cancelled() {
                 return;
@@ -157,6 +167,7 @@ impl Tailer {
                 for marker in self.scan() {
                     self.queue(marker);
                 }
+                self.bound_hold();
                 if Instant::now() >= next_scan {
                     next_scan = Instant::now() + self.flow.scan_interval;
                 }
@@ -226,7 +237,7 @@ impl Tailer {
 
     /// A marker saying where a file is followed from is checkpointed at once (if the file has
     /// no checkpoint yet), not only when it gets through: while AWS is down it would wait here.
-    fn queue(&mut self, chunk: Chunk) {
+    pub(super) fn queue(&mut self, chunk: Chunk) {
         if chunk.data.is_empty() && !chunk.released {
             self.release_view.follow(&chunk.file, chunk.start_offset);
         }
