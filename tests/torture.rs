@@ -309,10 +309,10 @@ fn secs(short: u64, long: u64) -> Duration {
     Duration::from_secs(if Scenario::long() { long } else { short })
 }
 
-#[test]
-fn outage_with_deleting_rotations_loses_nothing() {
-    let outcome = run(&Scenario {
-        name: "t-outage",
+/// The measured scenario: 500 lines/s, `create` + `rotate 2` rotations, an outage from 2 s in.
+fn outage(name: &'static str) -> Scenario {
+    Scenario {
+        name,
         lines_per_sec: 500,
         rotate_every: secs(2, 5),
         write_for: secs(30, 80),
@@ -320,24 +320,26 @@ fn outage_with_deleting_rotations_loses_nothing() {
         outage: secs(20, 75),
         restart_after: None,
         settings: "",
-    });
+    }
+}
+
+/// Every line arrives, and nothing is reported lost.
+fn assert_complete(outcome: &Outcome) {
     outcome.assert_accounted();
     assert_eq!(outcome.missing, 0, "{}", tail(&outcome.log, 40));
 }
+
+#[test]
+fn outage_with_deleting_rotations_loses_nothing() {
+    assert_complete(&run(&outage("t-outage")));
+}
+
 #[test]
 fn restart_during_an_outage_with_deleting_rotations_loses_nothing() {
-    let outcome = run(&Scenario {
-        name: "t-restart",
-        lines_per_sec: 500,
-        rotate_every: secs(2, 5),
-        write_for: secs(30, 80),
-        outage_after: Duration::from_secs(2),
-        outage: secs(20, 75),
+    assert_complete(&run(&Scenario {
         restart_after: Some(secs(12, 60)),
-        settings: "",
-    });
-    outcome.assert_accounted();
-    assert_eq!(outcome.missing, 0, "{}", tail(&outcome.log, 40));
+        ..outage("t-restart")
+    }));
 }
 
 /// A tiny `max_held_bytes`: deleted files move into the spool while the network is down, the
@@ -345,17 +347,11 @@ fn restart_during_an_outage_with_deleting_rotations_loses_nothing() {
 #[test]
 fn a_small_hold_spools_deleted_files_while_running_and_loses_nothing() {
     let outcome = run(&Scenario {
-        name: "t-hold",
-        lines_per_sec: 500,
-        rotate_every: secs(2, 5),
-        write_for: secs(30, 80),
-        outage_after: Duration::from_secs(2),
-        outage: secs(20, 75),
         restart_after: Some(secs(12, 60)),
         settings: "max_held_bytes = \"200KiB\"",
+        ..outage("t-hold")
     });
-    outcome.assert_accounted();
-    assert_eq!(outcome.missing, 0, "{}", tail(&outcome.log, 40));
+    assert_complete(&outcome);
     assert!(outcome.spooled, "files were spooled");
     // The hold is checked once per scan_interval (1 s); each file holds ~2 s of lines
     // (~100 KB), so up to two files past the limit can be pending when sampled.

@@ -101,15 +101,8 @@ impl Tailer {
         segment: &Segment,
         offset: u64,
     ) -> Option<Arc<FileRef>> {
-        let source = self.spool.as_ref()?.open(segment).ok()?;
-        let new_ref = Arc::new(FileRef {
-            key: segment.key(),
-            path: segment.path.clone(),
-            head: segment.head,
-        });
-        let max_line = self.flow.limits.max_line_bytes();
-        let reader =
-            super::reader::FileReader::new(source, new_ref.clone(), offset, max_line).ok()?;
+        let reader = self.segment_reader(segment, offset)?;
+        let new_ref = reader.file_ref().clone();
         let mut file = self.files.remove(&key)?;
         file.reader = Some(reader); // the deleted file's handle closes here
         file.file_ref = new_ref.clone();

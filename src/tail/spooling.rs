@@ -178,7 +178,8 @@ impl Tailer {
         self.resume.files.remove(&segment.original())
     }
 
-    fn track_segment(&mut self, segment: &Segment, start: u64) -> Option<Chunk> {
+    /// A reader of `segment` from `offset`, under the segment's key.
+    pub(super) fn segment_reader(&self, segment: &Segment, offset: u64) -> Option<FileReader> {
         let source = self.spool.as_ref()?.open(segment).ok()?;
         let file_ref = Arc::new(FileRef {
             key: segment.key(),
@@ -186,7 +187,12 @@ impl Tailer {
             head: segment.head,
         });
         let max_line = self.flow.limits.max_line_bytes();
-        let reader = FileReader::new(source, file_ref.clone(), start, max_line).ok()?;
+        FileReader::new(source, file_ref, offset, max_line).ok()
+    }
+
+    fn track_segment(&mut self, segment: &Segment, start: u64) -> Option<Chunk> {
+        let reader = self.segment_reader(segment, start)?;
+        let file_ref = reader.file_ref().clone();
         // Already past its grace period: it is read to its end and let go.
         let since = Instant::now()
             .checked_sub(self.flow.scan_interval)
