@@ -1,12 +1,12 @@
 //! `edgeship consume`: reads every shard of a stream from its oldest record and prints each
 //! record's data, one per line (a record that already ends in `\n`, as in `lines` mode, is
-//! printed as is). KPL aggregates are de-aggregated like KCL does it (magic, MD5, protobuf;
+//! printed as is). Compressed records (gzip or zstd, by their magic) are inflated first. KPL aggregates are de-aggregated like KCL does it (magic, MD5, protobuf;
 //! anything else passes through raw). Inner records whose hash key lies outside the hash range
 //! of the shard that stored them are printed and **reported**: KCL 2.x/3.x would silently drop
 //! the whole aggregate, which is the misconfiguration this command helps diagnose.
 //! Stops when every shard is caught up.
 
-use crate::aggregate::kpl;
+use crate::aggregate::{compress, kpl};
 use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use std::io::Write;
@@ -32,6 +32,8 @@ pub struct ConsumeSummary {
     pub printed: u64,
     /// Aggregates among the Kinesis records.
     pub aggregates: u64,
+    /// Compressed records among the Kinesis records.
+    pub compressed: u64,
     /// Inner records outside their shard's hash range (KCL would drop their aggregate).
     pub outside_shard_range: u64,
 }
@@ -140,6 +142,11 @@ fn print_record(
     out: &mut impl Write,
     summary: &mut ConsumeSummary,
 ) -> std::io::Result<()> {
+    let inflated = compress::decompress(data);
+    if inflated.is_some() {
+        summary.compressed += 1;
+    }
+    let data = inflated.as_deref().unwrap_or(data);
     let Some(users) = kpl::decode(data) else {
         summary.printed += 1;
         return print_line(data, out);

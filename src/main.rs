@@ -222,8 +222,8 @@ fn consume(
         match edgeship::consume::consume(&sdk, &stream, &mut out).await {
             Ok(summary) => {
                 eprintln!(
-                    "edgeship: {} records read from {stream:?} ({} Kinesis records, {} KPL aggregates)",
-                    summary.printed, summary.records, summary.aggregates
+                    "edgeship: {} records read from {stream:?} ({} Kinesis records, {} KPL aggregates, {} compressed)",
+                    summary.printed, summary.records, summary.aggregates, summary.compressed
                 );
                 if summary.outside_shard_range > 0 {
                     eprintln!(

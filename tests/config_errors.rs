@@ -182,3 +182,19 @@ fn second_agent_on_the_same_state_dir_is_refused() {
     );
     assert_run_refused(&ws, "already running");
 }
+
+#[test]
+fn compression_needs_packed_records_and_a_known_codec() {
+    rejected(
+        &format!("{GOOD_FLOW}compression = \"gzip\"\n"),
+        &[
+            "compression",
+            "one line per record",
+            "aggregation = \"lines\"",
+        ],
+    );
+    rejected(
+        &format!("{GOOD_FLOW}aggregation = \"lines\"\ncompression = \"lz4\"\n"),
+        &["compression", "unknown value \"lz4\"", "\"zstd\""],
+    );
+}

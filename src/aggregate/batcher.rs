@@ -6,6 +6,7 @@
 //! records of at most `record_target_bytes`. In both, a batch holds at most `max_records`
 //! entries and `max_request_bytes` of data plus partition keys.
 
+use super::compress::Compressor;
 use super::kpl::{self, KplAggregate};
 use super::shard_groups::ShardGroups;
 use super::{Batch, Entry, Progress};
@@ -88,6 +89,7 @@ pub struct Batcher {
     limits: BatchLimits,
     aggregation: Aggregation,
     keys: KeyPolicy,
+    compressor: Compressor,
     /// Shard-aware KPL: the live shard map, and the per-shard aggregates built from it.
     shard_map: Option<ShardMapCache>,
     groups: Option<ShardGroups>,
@@ -102,6 +104,7 @@ pub struct Batcher {
 impl Batcher {
     pub fn new(limits: BatchLimits, aggregation: Aggregation, keys: KeyPolicy) -> Batcher {
         Batcher {
+            compressor: Compressor::new(limits.compression),
             limits,
             aggregation,
             keys,
@@ -162,15 +165,18 @@ impl Batcher {
     }
 
     fn pack_line(&mut self, bytes: &[u8], out: &mut Vec<Batch>) {
-        let target = self.limits.record_target_bytes as usize;
-        let ceiling = self.limits.max_record_bytes as usize - KINESIS_MAX_PARTITION_KEY_BYTES;
         if !self.record.data.is_empty()
-            && self.record.data.len() + bytes.len() + 1 > target.min(ceiling)
+            && self.record.data.len() + bytes.len() + 1 > self.record_budget()
         {
             self.seal_record(out);
         }
         self.record.data.extend_from_slice(bytes);
         self.record.data.push(b'\n');
+    }
+
+    /// Bytes a record may hold before compression: the target, within the record limit.
+    fn record_budget(&self) -> usize {
+        (self.limits.record_target_bytes as usize).min(self.limits.max_record_payload_bytes())
     }
 
     /// One partition key per aggregate (kinesis-facts §4.11a): every inner record shares the
@@ -182,7 +188,7 @@ impl Batcher {
             let key_changes = wanted
                 .as_deref()
                 .is_some_and(|k| k != aggregate.outer_key());
-            let target = self.limits.record_target_bytes as usize;
+            let target = self.record_budget();
             if key_changes || aggregate.size_with(aggregate.outer_key(), bytes.len()) > target {
                 self.seal_record(out);
             }
@@ -213,7 +219,7 @@ impl Batcher {
             .groups
             .as_ref()
             .is_some_and(|g| !Arc::ptr_eq(&g.map, &map));
-        let target = self.limits.record_target_bytes as usize;
+        let target = self.record_budget();
         let full = self
             .groups
             .as_ref()
@@ -275,7 +281,11 @@ impl Batcher {
     }
 
     /// Adds a sealed record to the batch, emitting the batch first if it is full.
-    fn add_entry(&mut self, entry: Entry, out: &mut Vec<Batch>) {
+    fn add_entry(&mut self, mut entry: Entry, out: &mut Vec<Batch>) {
+        if self.compressor.is_active() {
+            entry.uncompressed_bytes = Some(entry.data.len() as u64);
+            entry.data = self.compressor.compress(std::mem::take(&mut entry.data));
+        }
         let bytes = entry.billed_bytes();
         let full = self.batch.entries.len() >= self.limits.max_records
             || self.batch_bytes + bytes > self.limits.max_request_bytes;

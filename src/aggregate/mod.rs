@@ -2,6 +2,7 @@
 //! carrying the file offsets that become safe to checkpoint once the whole batch is delivered.
 
 pub mod batcher;
+pub mod compress;
 pub mod kpl;
 mod progress;
 pub mod shard_groups;
@@ -19,6 +20,8 @@ pub struct Entry {
     pub explicit_hash_key: Option<String>,
     /// Shard-aware aggregates: where it should land, to detect resharding.
     pub route: Option<Route>,
+    /// Compressed records: the size of `data` before compression.
+    pub uncompressed_bytes: Option<u64>,
 }
 
 /// The shard an aggregate was built for and the hash keys of its inner records.
@@ -42,6 +45,11 @@ impl Entry {
     pub fn billed_bytes(&self) -> u64 {
         (self.data.len() + self.partition_key.len()) as u64
     }
+
+    /// Data bytes before compression (the data itself when not compressed).
+    pub fn plain_bytes(&self) -> u64 {
+        self.uncompressed_bytes.unwrap_or(self.data.len() as u64)
+    }
 }
 
 /// One request's worth of records, numbered in the order they were cut from the files.
@@ -59,5 +67,13 @@ pub struct Batch {
 impl Batch {
     pub fn bytes(&self) -> u64 {
         self.entries.iter().map(Entry::billed_bytes).sum()
+    }
+
+    /// [`Batch::bytes`] counted before compression.
+    pub fn plain_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .map(|e| e.plain_bytes() + e.partition_key.len() as u64)
+            .sum()
     }
 }

@@ -4,6 +4,7 @@
 //! which is the rule KCL 2.x/3.x enforce. If the map turns out stale (a record lands elsewhere),
 //! the sender re-splits the aggregate with [`regroup`] once the map is refreshed.
 
+use super::compress::{self, Compressor};
 use super::kpl::{self, KplAggregate};
 use super::{Entry, Route};
 use crate::sink::shard_map::ShardMap;
@@ -84,19 +85,33 @@ fn seal(shard: Arc<str>, group: Group) -> Entry {
             lowest_hash: group.lowest,
             highest_hash: group.highest,
         }),
+        uncompressed_bytes: None,
     }
 }
 
 /// Splits an aggregate that landed in the wrong shard into new entries, one per shard of
-/// `map`. Returns `None` if the entry is not an aggregate or a record hashes outside the map.
+/// `map`, compressed as the entry was. Returns `None` if the entry is not an aggregate or a
+/// record hashes outside the map.
 pub fn regroup(entry: &Entry, map: &Arc<ShardMap>) -> Option<Vec<Entry>> {
-    let users = kpl::decode(&entry.data)?;
+    let inflated = match entry.uncompressed_bytes {
+        Some(_) => Some(compress::decompress(&entry.data)?),
+        None => None,
+    };
+    let users = kpl::decode(inflated.as_deref().unwrap_or(&entry.data))?;
     let mut groups = ShardGroups::new(map.clone());
     for user in users {
         let shard = map.lookup(kpl::hash_key(&user.partition_key))?.id.clone();
         groups.push(&shard, &user.partition_key, &user.data);
     }
-    Some(groups.drain())
+    let mut entries = groups.drain();
+    if inflated.is_some() {
+        let mut compressor = Compressor::new(compress::detect(&entry.data));
+        for split in &mut entries {
+            split.uncompressed_bytes = Some(split.data.len() as u64);
+            split.data = compressor.compress(std::mem::take(&mut split.data));
+        }
+    }
+    Some(entries)
 }
 
 #[cfg(test)]

@@ -125,6 +125,16 @@ pub struct RawFlow {
     /// de-aggregated by KCL, Firehose-from-stream, `aws-kinesis-agg` and `edgeship consume`).
     /// Firehose: `"lines"` (default) or `"none"`.
     pub aggregation: Option<String>,
+    /// `"none"` (default), `"gzip"` or `"zstd"`: each record (a packed `lines` record, a KPL
+    /// aggregate, a Firehose record) is compressed on its own after aggregation, so consumers
+    /// inflate each record and then de-aggregate it (`edgeship consume` does both). Firehose
+    /// writes such records as concatenated gzip members or zstd frames: valid `.gz` / `.zst`
+    /// objects in S3. `record_target_bytes` counts bytes before compression. Needs
+    /// `aggregation = "lines"` or `"kpl"`.
+    #[serde(default = "default_compression")]
+    pub compression: String,
+    /// gzip: 1 (fastest) to 9 (smallest), default 3 (about 8× on web logs). zstd: only 1.
+    pub compression_level: Option<u32>,
     /// Streams only: `"random"` (default), `"file"` (the file's path) or `"host"` (host name).
     #[serde(default = "default_partition_key")]
     pub partition_key: String,
@@ -248,6 +258,11 @@ fn default_shard_bytes_per_sec() -> u64 {
 fn default_start_at() -> String {
     "end".into()
 }
+
+fn default_compression() -> String {
+    "none".to_owned()
+}
+
 fn default_partition_key() -> String {
     "random".into()
 }

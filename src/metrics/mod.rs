@@ -39,6 +39,8 @@ pub struct FlowStats {
     pub records_delivered: AtomicU64,
     pub lines_delivered: AtomicU64,
     pub bytes_delivered: AtomicU64,
+    /// `bytes_delivered` counted before compression (equal without compression).
+    pub bytes_delivered_uncompressed: AtomicU64,
     /// Provisioned-stream billing units of the delivered records (25 KB steps per record).
     pub put_payload_units: AtomicU64,
     /// Entries in all requests, first attempts and retries.
@@ -88,6 +90,7 @@ impl FlowStats {
             records_delivered: AtomicU64::new(0),
             lines_delivered: AtomicU64::new(0),
             bytes_delivered: AtomicU64::new(0),
+            bytes_delivered_uncompressed: AtomicU64::new(0),
             put_payload_units: AtomicU64::new(0),
             entries_sent: AtomicU64::new(0),
             entries_throttled: AtomicU64::new(0),
@@ -146,11 +149,22 @@ impl FlowStats {
     pub fn short_status(&self) -> String {
         let read = self.lines_read.load(Relaxed);
         let delivered = self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed);
+        let compressed = match self.compression_ratio() {
+            Some(ratio) => format!(", compressed {ratio:.1}x"),
+            None => String::new(),
+        };
         format!(
-            "{}: {delivered} lines shipped, {} pending",
+            "{}: {delivered} lines shipped, {} pending{compressed}",
             self.flow,
             read.saturating_sub(delivered)
         )
+    }
+
+    /// Bytes before compression per byte sent, once compressed records were delivered.
+    pub fn compression_ratio(&self) -> Option<f64> {
+        let sent = self.bytes_delivered.load(Relaxed);
+        let plain = self.bytes_delivered_uncompressed.load(Relaxed);
+        (sent > 0 && plain != sent).then(|| plain as f64 / sent as f64)
     }
 
     pub fn count_lost(&self, reason: &'static str, bytes: u64) {
@@ -184,13 +198,14 @@ impl FlowStats {
             .load(Relaxed)
             .saturating_sub(self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed));
         format!(
-            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} parse_failures={} records_filtered={} files_tracked={} errors={}",
+            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} compression_ratio={:.2} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} parse_failures={} records_filtered={} files_tracked={} errors={}",
             self.flow,
             self.lines_read.load(Relaxed),
             self.lines_delivered.load(Relaxed),
             behind,
             self.records_delivered.load(Relaxed),
             self.bytes_delivered.load(Relaxed),
+            self.compression_ratio().unwrap_or(1.0),
             self.put_payload_units.load(Relaxed),
             self.requests.load(Relaxed),
             self.entries_sent.load(Relaxed),

@@ -68,6 +68,11 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |f| &f.bytes_delivered,
     ),
     (
+        "edgeship_sent_uncompressed_bytes_total",
+        "edgeship_sent_bytes_total counted before compression; the two differ only for flows with compression.",
+        |f| &f.bytes_delivered_uncompressed,
+    ),
+    (
         "edgeship_put_payload_units_total",
         "Provisioned-stream PUT payload units of the delivered records (25 KB per record, rounded up).",
         |f| &f.put_payload_units,

@@ -305,6 +305,9 @@ impl<C: PutClient> Sender<C> {
                     stats.note_delivered();
                     stats.bytes_delivered.fetch_add(batch.bytes(), Relaxed);
                     stats
+                        .bytes_delivered_uncompressed
+                        .fetch_add(batch.plain_bytes(), Relaxed);
+                    stats
                         .put_payload_units
                         .fetch_add(put_payload_units(&batch), Relaxed);
                     let _ = acks

@@ -21,6 +21,8 @@ pub const FIREHOSE_MAX_RECORD_BYTES: u64 = 1000 * 1024;
 /// key): two 25 KB PUT payload units even where KB means 1,000 bytes (the KPL's 51,200 costs
 /// three under that reading).
 pub const KPL_DEFAULT_AGGREGATE_BYTES: u64 = 50_000;
+/// Default aggregate size (before compression) for `kpl` flows with `compression`.
+pub const KPL_COMPRESSED_AGGREGATE_BYTES: u64 = 256 * 1024;
 /// Provisioned streams bill each record in steps of this many bytes (data plus partition key);
 /// 25 KB read as 25,000 bytes, the more expensive reading.
 pub const PUT_PAYLOAD_UNIT_BYTES: u64 = 25_000;

@@ -98,6 +98,11 @@ impl Emulator {
 
     /// Runs the independent boto3 client against this emulator.
     pub fn tool(&self, args: &[&str]) -> Vec<u8> {
+        self.tool_output(args).stdout
+    }
+
+    /// [`Emulator::tool`], with what it printed on stderr (summaries).
+    pub fn tool_output(&self, args: &[&str]) -> Output {
         let output = Command::new(python())
             .arg(repo().join("tests/support/kinesis_tool.py"))
             .args(args)
@@ -109,7 +114,7 @@ impl Emulator {
             "kinesis_tool {args:?} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        output.stdout
+        output
     }
 
     pub fn create_stream(&self, name: &str, shards: u32) {

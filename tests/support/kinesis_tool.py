@@ -7,9 +7,12 @@
                                    key lies outside the hash range of the shard that stored them
   kcl-read NAME                    what a KCL 2.x/3.x consumer gets: user records of aggregates whose
                                    records all hash into the storing shard's range, plain records as is
+  read-inflated NAME               like read-deagg, inflating each record first with Python's gzip or
+                                   PyPI zstandard (by magic); prints a JSON summary on stderr
   split-shard NAME SHARD           split a shard at the middle of its hash range
   create-firehose NAME BUCKET      create an S3 bucket and a DirectPut Firehose stream into it
   read-bucket BUCKET               print the concatenated contents of every object in the bucket
+  read-bucket-inflated BUCKET      like read-bucket, each object inflated as one .gz or .zst file
 
 The endpoint comes from AWS_ENDPOINT_URL, like edgeship's.
 """
@@ -98,6 +101,38 @@ def read_deagg(name):
     print(f"{count} user records", file=sys.stderr)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def inflate(data):
+    """(inflated bytes, codec) of a whole .gz / .zst stream (all members or frames)."""
+    import gzip
+    if data.startswith(GZIP_MAGIC):
+        return gzip.decompress(data), "gzip"
+    if data.startswith(ZSTD_MAGIC):
+        import io
+        import zstandard
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
+        return reader.read(), "zstd"
+    return data, "none"
+
+
+def read_inflated(name):
+    out = sys.stdout.buffer
+    summary = {"records": 0, "gzip": 0, "zstd": 0, "none": 0, "bytes_sent": 0, "bytes_inflated": 0}
+    for _, record in shard_records(name):
+        data, codec = inflate(record["Data"])
+        summary["records"] += 1
+        summary[codec] += 1
+        summary["bytes_sent"] += len(record["Data"])
+        summary["bytes_inflated"] += len(data)
+        for user, _, _, _ in user_records(dict(record, Data=data)):
+            out.write(user if user.endswith(b"\n") else user + b"\n")
+    out.flush()
+    print(json.dumps(summary), file=sys.stderr)
+
+
 def kcl_check(name):
     summary = {"kinesis_records": 0, "aggregates": 0, "user_records": 0, "outside_shard_range": 0}
     for shard, record in shard_records(name):
@@ -167,10 +202,26 @@ def read_bucket(bucket):
     print(f"{len(keys)} objects", file=sys.stderr)
 
 
+def read_bucket_inflated(bucket):
+    s3 = client("s3")
+    out = sys.stdout.buffer
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys.extend(obj["Key"] for obj in page.get("Contents", []))
+    codecs = set()
+    for key in sorted(keys):
+        data, codec = inflate(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        codecs.add(codec)
+        out.write(data)
+    out.flush()
+    print(json.dumps({"objects": len(keys), "codecs": sorted(codecs)}), file=sys.stderr)
+
+
 COMMANDS = {"create-stream": create_stream, "read-stream": read_stream,
-            "read-deagg": read_deagg, "kcl-check": kcl_check,
+            "read-deagg": read_deagg, "read-inflated": read_inflated, "kcl-check": kcl_check,
             "kcl-read": kcl_read, "split-shard": split_shard,
-            "create-firehose": create_firehose, "read-bucket": read_bucket}
+            "create-firehose": create_firehose, "read-bucket": read_bucket,
+            "read-bucket-inflated": read_bucket_inflated}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -9,6 +9,7 @@ fn limits(max_records: usize, max_request_bytes: u64, target: u64) -> BatchLimit
         max_request_bytes,
         max_record_bytes: 1024 * 1024,
         record_target_bytes: target,
+        compression: crate::config::Compression::None,
     }
 }
 
@@ -311,4 +312,77 @@ fn a_lone_kpl_record_is_sent_unaggregated() {
     batcher.push(&chunk(&f, 0, 1, 30), Instant::now(), &mut out);
     batcher.flush(&mut out);
     assert_eq!(out[0].entries[0].data, vec![b'a'; 30]);
+}
+
+fn compressed(limits: BatchLimits, compression: crate::config::Compression) -> BatchLimits {
+    BatchLimits {
+        compression,
+        ..limits
+    }
+}
+
+#[test]
+fn compressed_records_inflate_to_the_packed_lines_and_count_both_sizes() {
+    use crate::aggregate::compress::decompress;
+    use crate::config::Compression;
+    let f = file("/l/z.log");
+    for (aggregation, compression) in [
+        (Aggregation::Lines, Compression::gzip()),
+        (Aggregation::Kpl, Compression::Zstd),
+    ] {
+        let mut batcher = Batcher::new(
+            compressed(limits(500, 5 << 20, 40_000), compression),
+            aggregation,
+            KeyPolicy::File,
+        );
+        let mut out = Vec::new();
+        batcher.push(&chunk(&f, 0, 2000, 99), Instant::now(), &mut out);
+        batcher.flush(&mut out);
+        let mut lines = 0;
+        for batch in &out {
+            assert!(batch.plain_bytes() > 5 * batch.bytes(), "{compression:?}");
+            for entry in &batch.entries {
+                let inflated = decompress(&entry.data).expect("every record is compressed");
+                assert_eq!(entry.uncompressed_bytes, Some(inflated.len() as u64));
+                assert!(inflated.len() <= 40_000);
+                lines += match aggregation {
+                    Aggregation::Kpl => kpl::decode(&inflated).unwrap().len(),
+                    _ => inflated.iter().filter(|&&b| b == b'\n').count(),
+                };
+            }
+        }
+        assert_eq!(lines, 2000, "{compression:?}");
+    }
+}
+
+#[test]
+fn a_record_of_incompressible_data_stays_within_the_record_limit() {
+    let f = file("/l/noise.log");
+    let limits = compressed(
+        limits(500, 5 << 20, 1 << 20),
+        crate::config::Compression::gzip(),
+    );
+    let max_line = limits.max_line_bytes();
+    let mut batcher = Batcher::new(limits, Aggregation::Lines, KeyPolicy::File);
+    let mut data: Vec<u8> = (0..max_line).map(|_| fastrand::u8(b'!'..=b'~')).collect();
+    data.push(b'\n');
+    let line = Line {
+        start: 0,
+        end: max_line as u32,
+        next_offset: data.len() as u64,
+    };
+    let input = Chunk {
+        mark: None,
+        file: f.clone(),
+        end_offset: data.len() as u64,
+        data,
+        lines: vec![line],
+        start_offset: 0,
+        released: false,
+    };
+    let mut out = Vec::new();
+    batcher.push(&input, Instant::now(), &mut out);
+    batcher.flush(&mut out);
+    let entry = &out[0].entries[0];
+    assert!(entry.billed_bytes() <= 1 << 20, "{}", entry.billed_bytes());
 }
