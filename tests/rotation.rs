@@ -315,6 +315,30 @@ fn rotation_while_stopped_finishes_the_rotated_file_first() {
     assert!(agent.log().contains("resuming from checkpoint"));
 }
 
+/// While the agent is stopped, two rotations: a file it never saw is created and rotated out of
+/// `paths` (`app.log.1`), and a new live file appears. With `start_at = "end"`, both are still
+/// shipped from their start (they were created after the last checkpoint), and nothing is
+/// reported lost.
+#[test]
+fn files_created_while_stopped_are_shipped_even_with_start_at_end() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("r-unseen", 1);
+    let ws = Workspace::new();
+    ws.config(&flow("app.log", "r-unseen"));
+    let log = ws.logs().join("app.log");
+    let (mut agent, mut expected) = shipped(&ws, &kinesis, &log, "before", 500);
+    assert!(agent.stop().0.success());
+    ws.config(&flow("app.log", "r-unseen").replace("\"beginning\"", "\"end\""));
+    expected.extend(write_lines(&log, "unshipped", 0..300, 40));
+    logrotate(&ws, "rotate 3\ncreate");
+    expected.extend(write_lines(&log, "unseen", 0..400, 40));
+    logrotate(&ws, "rotate 3\ncreate");
+    expected.extend(write_lines(&log, "after", 0..200, 40));
+    let mut agent = ws.start(&kinesis.url);
+    exactly_once(&kinesis, "r-unseen", &mut agent, &expected);
+    assert!(!agent.log().contains("data lost"), "{}", agent.log());
+}
+
 #[test]
 fn deleted_and_recreated_under_the_same_name() {
     let (kinesis, ws) = setup("r-recreate", "app.log");

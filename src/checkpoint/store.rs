@@ -82,6 +82,13 @@ impl Checkpoints {
                 .filter(|c| c.flow == flow)
                 .map(FileCheckpoint::known)
                 .collect(),
+            checkpointed_at: self
+                .files
+                .values()
+                .chain(&self.finished)
+                .filter(|c| c.flow == flow)
+                .filter_map(|c| humantime::parse_rfc3339_weak(&c.updated).ok())
+                .max(),
         }
     }
 

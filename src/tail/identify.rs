@@ -79,10 +79,11 @@ pub fn find_original(
 /// whose name extends its own (`app.log.1`, `app.log-20261128`, `app.log.1.gz`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
-    /// The same inode under another name.
+    /// The same inode, with the same first bytes, under another name.
     Renamed(PathBuf),
-    /// A compressed copy whose decompressed head matches.
-    Compressed(PathBuf),
+    /// Another file whose (decompressed) head matches: a compressed rotation, or the copy a
+    /// `copytruncate` made.
+    Copy(PathBuf),
 }
 
 pub fn find_rotated(known: &KnownFile) -> Option<Found> {
@@ -102,15 +103,21 @@ pub fn find_rotated(known: &KnownFile) -> Option<Found> {
         .map(|e| e.path())
         .collect();
     siblings.sort();
-    if let Some(path) = siblings.iter().find(|p| has_key(p, known.key)) {
+    // An inode freed while we were away may hold another file now: the head must match too.
+    let same_content = |p: &PathBuf| known.head.is_none_or(|head| starts_with_head(p, &head));
+    if let Some(path) = siblings
+        .iter()
+        .find(|p| has_key(p, known.key) && same_content(p))
+    {
         return Some(Found::Renamed(path.clone()));
     }
     let head = known.head?;
     siblings
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+        .filter(|p| !has_key(p, known.key))
+        .filter(|p| head.len >= MIN_COPY_HEAD || p.extension().is_some_and(|e| e == "gz"))
         .find(|p| starts_with_head(p, &head))
-        .map(Found::Compressed)
+        .map(Found::Copy)
 }
 
 /// The name of the log a rotated file came from: `app.log.2.gz`, `app.log-20261128` and
@@ -135,6 +142,35 @@ pub fn rotation_base(name: &str) -> &str {
         }
         base = stripped;
     }
+}
+
+/// Every rotation (`app.log.1`, `app.log.2.gz`, `app.log-20261128`) of the given logs.
+pub fn rotations_of<'a>(logs: impl Iterator<Item = &'a PathBuf>) -> Vec<PathBuf> {
+    let mut found = std::collections::BTreeSet::new();
+    for log in logs {
+        let (Some(dir), Some(name)) = (log.parent(), log.file_name().and_then(|n| n.to_str()))
+        else {
+            continue;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let sibling = entry.file_name();
+            let Some(sibling) = sibling.to_str() else {
+                continue;
+            };
+            if sibling != name && sibling.starts_with(name) && rotation_base(sibling) == name {
+                found.insert(entry.path());
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// Whether the file at `path` starts with one of `heads` (a copy of a known file).
+pub fn starts_with_any(path: &Path, heads: &[Fingerprint]) -> bool {
+    heads.iter().any(|head| starts_with_head(path, head))
 }
 
 fn has_key(path: &Path, key: FileKey) -> bool {
@@ -250,7 +286,29 @@ mod tests {
         fs::write(dir.path().join("app.log.1"), b"a newer rotation\n").unwrap();
         assert_eq!(
             find_rotated(&k),
-            Some(Found::Compressed(dir.path().join("app.log.2.gz")))
+            Some(Found::Copy(dir.path().join("app.log.2.gz")))
+        );
+    }
+
+    #[test]
+    fn a_reused_inode_is_not_a_rename_and_the_copy_is_found_instead() {
+        // Checkpointed in app.log.1 (inode K); while stopped, it became app.log.2 by copy and
+        // a new app.log.1 took inode K over.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log.1");
+        let content = b"old rotated line\n".repeat(100);
+        fs::write(&path, &content).unwrap();
+        let mut k = known(&path, &content, 100);
+        fs::write(dir.path().join("app.log.2"), &content).unwrap();
+        fs::write(
+            dir.path().join("app.log"),
+            b"a newer file entirely\n".repeat(10),
+        )
+        .unwrap();
+        k.key = FileKey::of(&fs::metadata(dir.path().join("app.log")).unwrap());
+        assert_eq!(
+            find_rotated(&k),
+            Some(Found::Copy(dir.path().join("app.log.2")))
         );
     }
 

@@ -72,6 +72,23 @@ pub struct KnownFile {
 pub struct Resume {
     pub files: HashMap<FileKey, KnownFile>,
     pub finished: Vec<KnownFile>,
+    /// The latest checkpoint update of the flow (to the second): a file created after it
+    /// appeared while the agent was stopped, so none of it was shipped.
+    pub checkpointed_at: Option<std::time::SystemTime>,
+}
+
+impl Resume {
+    /// Whether the file at `path` was created after the flow's last checkpoint update (its
+    /// birth time, or its modification time where the file system has none).
+    pub fn created_since_checkpoint(&self, path: &std::path::Path) -> bool {
+        let (Some(since), Ok(metadata)) = (self.checkpointed_at, std::fs::metadata(path)) else {
+            return false;
+        };
+        metadata
+            .created()
+            .or_else(|_| metadata.modified())
+            .is_ok_and(|created| created > since)
+    }
 }
 
 /// Whether a released file's end has been durably acknowledged, so its handle can be closed

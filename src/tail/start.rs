@@ -133,6 +133,10 @@ impl Tailer {
             return start;
         }
         match (first_scan, self.flow.start_at) {
+            (true, StartAt::End) if self.resume.created_since_checkpoint(path) => Start::at(
+                0,
+                "no checkpoint, created while edgeship was stopped (read from the start)",
+            ),
             (true, StartAt::End) if source.is_compressed() => {
                 Start::discard("no checkpoint, start_at = \"end\" (compressed file skipped)")
             }
@@ -159,7 +163,19 @@ impl Tailer {
                 "the bytes before the checkpoint changed (truncated and written again while edgeship was stopped); reading it from the start",
             ),
         };
-        // The old content may live on in a rotated copy: let a copy continue from the checkpoint.
+        // The inode was freed and reused, or the file truncated, while the agent was stopped:
+        // the old content may live on in a rotation (`app.log.2.gz`, a copytruncate copy).
+        let mut moved = Vec::new();
+        if self.follow_moved(known, &mut moved) {
+            for marker in moved {
+                self.queue(marker);
+            }
+            return Start::at(
+                0,
+                "new content at a checkpointed inode (the old content was found in a rotation)",
+            );
+        }
+        // A copy may still turn up and continue from the checkpoint.
         self.remember_finished(known.clone());
         if checked == Checked::Reused {
             self.report_gone(known);

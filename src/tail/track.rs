@@ -3,7 +3,7 @@
 //! in a new file is decided in `start.rs`; reading and releasing live in [`super::tailer`].
 
 use super::discovery;
-use super::fingerprint;
+use super::fingerprint::{self, Fingerprint};
 use super::identify::{self, Found};
 use super::reader::FileReader;
 use super::source::Source;
@@ -50,6 +50,7 @@ impl Tailer {
         if self.first_scan {
             markers.extend(self.resume_spooled());
             markers.extend(self.resume_rotated(&present));
+            markers.extend(self.resume_unseen(&present));
         }
         for (path, metadata) in new_files {
             markers.extend(self.track_new(&path, &metadata));
@@ -118,34 +119,96 @@ impl Tailer {
         let mut markers = Vec::new();
         for known in missing {
             self.resume.files.remove(&known.key);
-            match identify::find_rotated(&known) {
-                Some(Found::Renamed(path)) => {
-                    if let Ok(metadata) = std::fs::metadata(&path) {
-                        self.resume.files.insert(known.key, known.clone());
-                        markers.extend(self.track_new(&path, &metadata));
-                        if let Some(file) = self.files.get_mut(&known.key) {
-                            file.status = Status::Rotated {
-                                since: Instant::now(),
-                            };
-                            file.origin = known.path.clone();
-                        }
-                    }
-                }
-                // The compressed copy is read from the checkpoint when it is found (it
-                // matches the flow), or not at all: then the rest is lost, as below.
-                Some(Found::Compressed(path)) if self.flow.matches(&path) => {
-                    self.remember_finished(known.clone());
-                }
-                _ => {
-                    self.report_gone(&known);
-                    self.remember_finished(known.clone()); // a copy may still turn up
-                }
+            if !self.follow_moved(&known, &mut markers) {
+                self.report_gone(&known);
+                self.remember_finished(known.clone()); // a copy may still turn up
             }
             if !self.files.contains_key(&known.key) {
                 markers.push(release_marker(&known));
             }
         }
         markers
+    }
+
+    /// First scan only: rotations of a live log created after the last checkpoint and rotated
+    /// out of `paths` while the agent was stopped were never seen: they are read from the start.
+    fn resume_unseen(&mut self, present: &HashMap<FileKey, PathBuf>) -> Vec<Chunk> {
+        let mut known_heads: Vec<Fingerprint> = self
+            .files
+            .values()
+            .filter_map(|f| f.file_ref.head)
+            .collect();
+        known_heads.extend(
+            self.resume
+                .files
+                .values()
+                .chain(&self.resume.finished)
+                .filter_map(|k| k.head),
+        );
+        let mut markers = Vec::new();
+        for path in identify::rotations_of(present.values()) {
+            let Ok(metadata) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let key = FileKey::of(&metadata);
+            if self.flow.matches(&path)
+                || self.files.contains_key(&key)
+                || self.resume.files.contains_key(&key)
+                || !self.resume.created_since_checkpoint(&path)
+                || identify::starts_with_any(&path, &known_heads)
+            {
+                continue;
+            }
+            markers.extend(self.track_new(&path, &metadata));
+            if let Some(file) = self.files.get_mut(&key) {
+                file.status = Status::Rotated {
+                    since: Instant::now(),
+                };
+            }
+        }
+        markers
+    }
+
+    /// Follows a checkpointed file to where it went while the agent was stopped: renamed (read
+    /// on under its new name), or copied or compressed by a rotation (read from the copy, from
+    /// the checkpoint on). `false` if it is nowhere to be found.
+    pub(super) fn follow_moved(&mut self, known: &KnownFile, markers: &mut Vec<Chunk>) -> bool {
+        let (path, key) = match identify::find_rotated(known) {
+            None => return false,
+            // A copy the flow matches is found by the scan, and continues from the checkpoint.
+            Some(Found::Copy(path)) if self.flow.matches(&path) => {
+                self.remember_finished(known.clone());
+                return true;
+            }
+            Some(Found::Renamed(path)) => (path, known.key),
+            Some(Found::Copy(path)) => match std::fs::metadata(&path) {
+                Ok(metadata) => (path, FileKey::of(&metadata)),
+                Err(_) => return false,
+            },
+        };
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            return false;
+        };
+        let resume = KnownFile {
+            key,
+            path: path.clone(),
+            ..known.clone()
+        };
+        self.resume.files.insert(key, resume);
+        markers.extend(self.track_new(&path, &metadata));
+        let Some(file) = self.files.get_mut(&key) else {
+            // Waiting for a descriptor: a scan finds it again if the flow matches it.
+            let later = self.flow.matches(&path);
+            if !later {
+                self.resume.files.remove(&key);
+            }
+            return later;
+        };
+        file.status = Status::Rotated {
+            since: Instant::now(),
+        };
+        file.origin = known.path.clone();
+        true
     }
 
     pub(super) fn report_gone(&self, known: &KnownFile) {
