@@ -62,10 +62,12 @@ fn a_full_spool_reports_exactly_what_it_could_not_keep() {
         outage: Duration::from_secs(15),
         restart_after: Some(Duration::from_secs(12)),
         settings: "spool_max_bytes = \"16MiB\"",
-        flow: "aggregation = \"lines\"\nrate_limit = false\n",
+        flow: "aggregation = \"lines\"\nrate_limit = false\nbatch_max_bytes = \"1MiB\"\nmax_in_flight_bytes = \"2MiB\"\n",
         ..outage("t-spool-full")
     });
-    outcome.assert_accounted();
+    // Lines of requests cut in flight at the outage may have been stored, yet be reported lost
+    // if they did not fit: at most the in-flight budget.
+    outcome.assert_accounted_within(2 << 20);
     assert!(outcome.missing > 0, "the spool overflowed");
     assert!(
         outcome.log.contains("spool_full"),

@@ -163,7 +163,34 @@ impl Spool {
         let counting = encoder.finish()?;
         counting.file.sync_all()?;
         fs::rename(&tmp, self.data_path(id))?;
-        let (key, path, head) = original;
+        let segment = self.write_record(id, original, from..to)?;
+        Ok(Some(Stored {
+            segment,
+            bytes: counting.count,
+            cut,
+        }))
+    }
+
+    /// Records that the rest of a file from `at` was given up (and reported lost) at a stop: an
+    /// empty segment, so that the restart retires the file's checkpoint instead of reporting the
+    /// file gone a second time. Written whatever the budget (a few hundred bytes).
+    pub fn write_tombstone(
+        &self,
+        original: (FileKey, &Path, Option<Fingerprint>),
+        at: u64,
+    ) -> io::Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        let id = self.next_id();
+        File::create(self.data_path(id))?.sync_all()?;
+        self.write_record(id, original, at..at).map(|_| ())
+    }
+
+    fn write_record(
+        &self,
+        id: u64,
+        (key, path, head): (FileKey, &Path, Option<Fingerprint>),
+        range: std::ops::Range<u64>,
+    ) -> io::Result<Segment> {
         let segment = Segment {
             version: VERSION,
             id,
@@ -171,8 +198,8 @@ impl Spool {
             dev: key.dev,
             inode: key.inode,
             head,
-            from,
-            to,
+            from: range.start,
+            to: range.end,
         };
         let record_tmp = self.dir.join(format!("{id}.json.tmp"));
         fs::write(
@@ -182,11 +209,7 @@ impl Spool {
         File::open(&record_tmp)?.sync_all()?;
         fs::rename(&record_tmp, self.record_path(id))?;
         File::open(&self.dir)?.sync_all()?;
-        Ok(Some(Stored {
-            segment,
-            bytes: counting.count,
-            cut,
-        }))
+        Ok(segment)
     }
 
     fn next_id(&self) -> u64 {

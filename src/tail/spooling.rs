@@ -119,6 +119,10 @@ fn save(
         },
         "edgeship stopped before these bytes of a file out of reach (deleted or rotated away) were delivered, and they did not fit into the spool (raise spool_max_bytes) or could not be written to it",
     );
+    // Reported once: the restart retires the file's checkpoint instead of calling it gone.
+    if let Err(error) = spool.write_tombstone(original, end.unwrap_or(u64::MAX)) {
+        observer.read_error(&file_ref.path, &error);
+    }
     budget
 }
 
