@@ -147,9 +147,19 @@ fn validate(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     println!("config {} is valid", path.display());
     for flow in &config.flows {
+        let compression = match flow.limits.compression {
+            edgeship::config::Compression::Gzip { level } => {
+                format!(", compression gzip level {level}")
+            }
+            edgeship::config::Compression::Zstd => ", compression zstd".to_owned(),
+            edgeship::config::Compression::None => String::new(),
+        };
         println!(
-            "flow {:?} -> {} (aggregation {:?}, start_at {:?})",
-            flow.name, flow.destination, flow.aggregation, flow.start_at
+            "flow {:?} -> {} (aggregation {}{compression}, start_at {})",
+            flow.name,
+            flow.destination,
+            flow.aggregation.name(),
+            flow.start_at.name()
         );
         if let Some(parse) = &flow.parse {
             println!(

@@ -72,6 +72,16 @@ pub enum StartAt {
     End,
 }
 
+impl StartAt {
+    /// The name used in the configuration.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StartAt::Beginning => "beginning",
+            StartAt::End => "end",
+        }
+    }
+}
+
 /// How lines become records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Aggregation {
@@ -81,6 +91,17 @@ pub enum Aggregation {
     Lines,
     /// KPL aggregated records (Streams only), one partition key per aggregate.
     Kpl,
+}
+
+impl Aggregation {
+    /// The name used in the configuration.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Aggregation::None => "none",
+            Aggregation::Lines => "lines",
+            Aggregation::Kpl => "kpl",
+        }
+    }
 }
 
 /// How each record is compressed before it is sent (packed modes only).

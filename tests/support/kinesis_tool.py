@@ -190,31 +190,34 @@ def create_firehose(name, bucket):
             "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}})
 
 
-def read_bucket(bucket):
+def bucket_objects(bucket):
+    """The body of every object in the bucket, by key."""
     s3 = client("s3")
-    out = sys.stdout.buffer
     keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         keys.extend(obj["Key"] for obj in page.get("Contents", []))
-    for key in sorted(keys):
-        out.write(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return [s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in sorted(keys)]
+
+
+def read_bucket(bucket):
+    out = sys.stdout.buffer
+    bodies = bucket_objects(bucket)
+    for body in bodies:
+        out.write(body)
     out.flush()
-    print(f"{len(keys)} objects", file=sys.stderr)
+    print(f"{len(bodies)} objects", file=sys.stderr)
 
 
 def read_bucket_inflated(bucket):
-    s3 = client("s3")
     out = sys.stdout.buffer
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys.extend(obj["Key"] for obj in page.get("Contents", []))
+    bodies = bucket_objects(bucket)
     codecs = set()
-    for key in sorted(keys):
-        data, codec = inflate(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    for body in bodies:
+        data, codec = inflate(body)
         codecs.add(codec)
         out.write(data)
     out.flush()
-    print(json.dumps({"objects": len(keys), "codecs": sorted(codecs)}), file=sys.stderr)
+    print(json.dumps({"objects": len(bodies), "codecs": sorted(codecs)}), file=sys.stderr)
 
 
 COMMANDS = {"create-stream": create_stream, "read-stream": read_stream,
