@@ -12,6 +12,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How long a request waits for its whole share of a shard's budget before it goes in pieces.
+/// Requests queued behind others for the same shard wait their turn, a second or two at most
+/// with a few in flight (half a second of budget each): this is for a share that keeps losing
+/// the budget to others.
+const PIECES_AFTER: Duration = Duration::from_secs(3);
+
 #[derive(Debug, Clone, Copy)]
 pub struct ShardRate {
     pub records_per_sec: f64,
@@ -52,6 +58,17 @@ impl ShardRateLimiter {
         items: &[Option<(Arc<str>, u64, u64)>],
         now: Instant,
     ) -> Result<Vec<bool>, Duration> {
+        self.admit_as(items, now, false)
+    }
+
+    /// [`ShardRateLimiter::admit`]; `in_pieces`: admit in order while a bucket is not in debt,
+    /// without waiting for a shard's whole share.
+    fn admit_as(
+        &self,
+        items: &[Option<(Arc<str>, u64, u64)>],
+        now: Instant,
+        in_pieces: bool,
+    ) -> Result<Vec<bool>, Duration> {
         let mut need: HashMap<&Arc<str>, (f64, f64)> = HashMap::new();
         for (shard, records, bytes) in items.iter().flatten() {
             let entry = need.entry(shard).or_default();
@@ -70,7 +87,9 @@ impl ShardRateLimiter {
             let bucket = self.refilled(&mut buckets, shard, now);
             let rate = self.rate_of(bucket);
             let (need_records, need_bytes) = need[shard];
-            let whole = need_records <= rate.records_per_sec && need_bytes <= rate.bytes_per_sec;
+            let whole = !in_pieces
+                && need_records <= rate.records_per_sec
+                && need_bytes <= rate.bytes_per_sec;
             let waits = *waiting.entry(shard).or_insert_with(|| {
                 whole && (bucket.records < need_records || bucket.bytes < need_bytes)
             });
@@ -99,11 +118,18 @@ impl ShardRateLimiter {
         }
     }
 
-    /// Waits until at least one of `items` may be sent; returns which may.
+    /// Waits until at least one of `items` may be sent; returns which may. Nothing reserves
+    /// the budget a whole share waits for, so other requests to the shard could keep taking
+    /// it: after [`PIECES_AFTER`] of waiting, the records go in pieces.
     pub async fn admit_some(&self, items: &[Option<(Arc<str>, u64, u64)>]) -> Vec<bool> {
+        let pieces_at = Instant::now() + PIECES_AFTER;
         loop {
-            match self.admit(items, Instant::now()) {
+            let now = Instant::now();
+            match self.admit_as(items, now, now >= pieces_at) {
                 Ok(admitted) => return admitted,
+                Err(wait) if now < pieces_at => {
+                    tokio::time::sleep(wait.min(pieces_at - now)).await;
+                }
                 Err(wait) => tokio::time::sleep(wait).await,
             }
         }
@@ -230,6 +256,33 @@ mod tests {
         // 3,000 records: the first 1,000 at once, then 1,000 per second.
         let elapsed = start.elapsed().as_secs_f64();
         assert!((1.9..=2.1).contains(&elapsed), "{elapsed}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_whole_share_that_keeps_losing_the_budget_goes_in_pieces_in_the_end() {
+        let limiter = Arc::new(limiter());
+        limiter
+            .admit(&[item("s0", 1000, 0)], Instant::now())
+            .unwrap();
+        let small = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                loop {
+                    limiter.admit_some(&[item("s0", 50, 0)]).await;
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                }
+            })
+        };
+        let big: Vec<_> = (0..900).map(|_| item("s0", 1, 0)).collect();
+        let start = Instant::now();
+        let admitted = limiter.admit_some(&big).await;
+        small.abort();
+        assert!(admitted.iter().any(|a| *a));
+        assert!(
+            start.elapsed() <= PIECES_AFTER + Duration::from_millis(100),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     fn admitted_rest<T>(items: Vec<T>, admitted: &[bool]) -> Vec<T> {

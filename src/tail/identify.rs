@@ -105,6 +105,10 @@ pub fn find_rotated(known: &KnownFile) -> Option<Found> {
     siblings.sort();
     // An inode freed while we were away may hold another file now: the head must match too.
     let same_content = |p: &PathBuf| known.head.is_none_or(|head| starts_with_head(p, &head));
+    // A rotation outside `paths` followed under its own name may still be there.
+    if has_key(&known.path, known.key) && same_content(&known.path) {
+        return Some(Found::Renamed(known.path.clone()));
+    }
     if let Some(path) = siblings
         .iter()
         .find(|p| has_key(p, known.key) && same_content(p))
@@ -144,9 +148,10 @@ pub fn rotation_base(name: &str) -> &str {
     }
 }
 
-/// Every rotation (`app.log.1`, `app.log.2.gz`, `app.log-20261128`) of the given logs.
-pub fn rotations_of<'a>(logs: impl Iterator<Item = &'a PathBuf>) -> Vec<PathBuf> {
-    let mut found = std::collections::BTreeSet::new();
+/// Every rotation (`app.log.1`, `app.log.2.gz`, `app.log-20261128`) of the given logs, with
+/// the log it is a rotation of.
+pub fn rotations_of<'a>(logs: impl Iterator<Item = &'a PathBuf>) -> Vec<(PathBuf, PathBuf)> {
+    let mut found = std::collections::BTreeMap::new();
     for log in logs {
         let (Some(dir), Some(name)) = (log.parent(), log.file_name().and_then(|n| n.to_str()))
         else {
@@ -161,16 +166,20 @@ pub fn rotations_of<'a>(logs: impl Iterator<Item = &'a PathBuf>) -> Vec<PathBuf>
                 continue;
             };
             if sibling != name && sibling.starts_with(name) && rotation_base(sibling) == name {
-                found.insert(entry.path());
+                found.insert(entry.path(), log.clone());
             }
         }
     }
     found.into_iter().collect()
 }
 
-/// Whether the file at `path` starts with one of `heads` (a copy of a known file).
+/// Whether the file at `path` starts with one of `heads` long enough to tell (a copy of a
+/// known file).
 pub fn starts_with_any(path: &Path, heads: &[Fingerprint]) -> bool {
-    heads.iter().any(|head| starts_with_head(path, head))
+    heads
+        .iter()
+        .filter(|head| head.len >= MIN_COPY_HEAD)
+        .any(|head| starts_with_head(path, head))
 }
 
 fn has_key(path: &Path, key: FileKey) -> bool {
@@ -288,6 +297,18 @@ mod tests {
             find_rotated(&k),
             Some(Found::Copy(dir.path().join("app.log.2.gz")))
         );
+    }
+
+    #[test]
+    fn a_rotation_followed_under_its_own_name_is_found_where_it_is() {
+        // Followed as app.log.2 (outside `paths`), killed, no rotation since.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log.2");
+        let content = b"rotated line\n".repeat(50);
+        fs::write(&path, &content).unwrap();
+        fs::write(dir.path().join("app.log"), b"live\n").unwrap();
+        let k = known(&path, &content, 26);
+        assert_eq!(find_rotated(&k), Some(Found::Renamed(path)));
     }
 
     #[test]

@@ -88,8 +88,15 @@ fn save(
     if end.is_some_and(|end| end <= from) {
         return budget;
     }
+    // A file rotated away but still on disk that does not fit is left where it is: the restart
+    // finds it beside its old name (or reports it gone if it was deleted meanwhile).
+    let on_disk = reader.file().metadata().is_ok_and(|m| m.nlink() > 0);
     let original = (file_ref.key, file_ref.path.as_path(), file_ref.head);
     let lost_from = match spool.write(reader.source(), original, from, budget) {
+        Ok(Some(stored)) if stored.cut && on_disk => {
+            spool.remove(stored.segment.id);
+            return budget;
+        }
         Ok(Some(stored)) => {
             budget = budget.saturating_sub(stored.bytes);
             let segment = &stored.segment;
@@ -99,9 +106,13 @@ fn save(
             }
             segment.to
         }
+        Ok(None) if on_disk => return budget,
         Ok(None) => from,
         Err(error) => {
             observer.read_error(&file_ref.path, &error);
+            if on_disk {
+                return budget;
+            }
             from
         }
     };

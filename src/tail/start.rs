@@ -165,8 +165,10 @@ impl Tailer {
         };
         // The inode was freed and reused, or the file truncated, while the agent was stopped:
         // the old content may live on in a rotation (`app.log.2.gz`, a copytruncate copy).
+        // Only a copy: the same inode under another name is the file being decided (a hard link).
+        let copy = identify::find_rotated(known).filter(|f| matches!(f, identify::Found::Copy(_)));
         let mut moved = Vec::new();
-        if self.follow_moved(known, &mut moved) {
+        if self.follow_moved_to(copy, known, &mut moved) {
             for marker in moved {
                 self.queue(marker);
             }

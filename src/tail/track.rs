@@ -146,7 +146,7 @@ impl Tailer {
                 .filter_map(|k| k.head),
         );
         let mut markers = Vec::new();
-        for path in identify::rotations_of(present.values()) {
+        for (path, log) in identify::rotations_of(present.values()) {
             let Ok(metadata) = std::fs::metadata(&path) else {
                 continue;
             };
@@ -161,9 +161,13 @@ impl Tailer {
             }
             markers.extend(self.track_new(&path, &metadata));
             if let Some(file) = self.files.get_mut(&key) {
-                file.status = Status::Rotated {
-                    since: Instant::now(),
-                };
+                known_heads.extend(file.file_ref.head); // its compressed copy is not another file
+                file.origin = log; // the live log waits until this older part is read
+                if file.status == Status::Live {
+                    file.status = Status::Rotated {
+                        since: Instant::now(),
+                    };
+                }
             }
         }
         markers
@@ -173,7 +177,17 @@ impl Tailer {
     /// on under its new name), or copied or compressed by a rotation (read from the copy, from
     /// the checkpoint on). `false` if it is nowhere to be found.
     pub(super) fn follow_moved(&mut self, known: &KnownFile, markers: &mut Vec<Chunk>) -> bool {
-        let (path, key) = match identify::find_rotated(known) {
+        self.follow_moved_to(identify::find_rotated(known), known, markers)
+    }
+
+    /// [`Tailer::follow_moved`] for a file found as `found`.
+    pub(super) fn follow_moved_to(
+        &mut self,
+        found: Option<Found>,
+        known: &KnownFile,
+        markers: &mut Vec<Chunk>,
+    ) -> bool {
+        let (path, key) = match found {
             None => return false,
             // A copy the flow matches is found by the scan, and continues from the checkpoint.
             Some(Found::Copy(path)) if self.flow.matches(&path) => {
