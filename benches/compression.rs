@@ -11,22 +11,24 @@
 
 #[path = "support/apache_log.rs"]
 mod apache_log;
+#[path = "support/chunks.rs"]
+mod chunks;
 
 use edgeship::aggregate::Batcher;
 use edgeship::aggregate::batcher::KeyPolicy;
 use edgeship::config::{Aggregation, BatchLimits, Compression};
-use edgeship::tail::{Chunk, FileKey, FileRef, Line};
-use std::sync::Arc;
+use edgeship::tail::Chunk;
 use std::time::{Duration, Instant};
-
-const CHUNK_BYTES: usize = 256 * 1024;
 
 fn main() {
     let count: usize = std::env::var("EDGESHIP_BENCH_LINES")
         .ok()
         .map(|s| s.parse().expect("EDGESHIP_BENCH_LINES"))
         .unwrap_or(200_000);
-    let chunks = chunks(&apache_log::apache_lines(0, count));
+    let chunks = chunks::chunks(
+        "/var/log/apache2/access.log",
+        apache_log::apache_lines(0, count),
+    );
     let input: usize = chunks.iter().map(|c| c.data.len()).sum();
     println!(
         "{count} Apache combined lines, {:.1} MB; one thread; sent = record data + partition keys\n",
@@ -108,41 +110,4 @@ fn best_of(runs: usize, mut f: impl FnMut() -> Sent) -> (Duration, Sent) {
         }
     }
     best
-}
-
-/// The lines as tailer chunks of about 256 KiB.
-fn chunks(lines: &[String]) -> Vec<Chunk> {
-    let file = Arc::new(FileRef {
-        key: FileKey { dev: 1, inode: 1 },
-        path: "/var/log/apache2/access.log".into(),
-        head: None,
-    });
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    let mut rest = lines.iter().peekable();
-    while rest.peek().is_some() {
-        let (mut data, mut spans) = (Vec::with_capacity(CHUNK_BYTES + 1024), Vec::new());
-        while let Some(line) = rest.next_if(|_| data.len() < CHUNK_BYTES) {
-            let start = data.len();
-            data.extend_from_slice(line.as_bytes());
-            spans.push(Line {
-                start: start as u32,
-                end: data.len() as u32,
-                next_offset: offset + data.len() as u64 + 1,
-            });
-            data.push(b'\n');
-        }
-        let len = data.len() as u64;
-        out.push(Chunk {
-            file: file.clone(),
-            mark: None,
-            data,
-            lines: spans,
-            start_offset: offset,
-            end_offset: offset + len,
-            released: false,
-        });
-        offset += len;
-    }
-    out
 }

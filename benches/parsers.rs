@@ -10,12 +10,12 @@
 
 use edgeship::config::Config;
 use edgeship::parse::{FileParser, ParseCore, Report};
-use edgeship::tail::{Chunk, FileKey, FileRef, Line};
+use edgeship::tail::Chunk;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
-const CHUNK_BYTES: usize = 256 * 1024;
+#[path = "support/chunks.rs"]
+mod chunks;
 
 /// (name, `[flow.parse]` keys, a line generator).
 type Case = (&'static str, &'static str, fn(usize) -> String);
@@ -113,7 +113,7 @@ fn main() {
         "format", "lines/s", "MB/s in", "baseline", "ratio"
     );
     for (name, keys, make) in CASES {
-        let chunks = chunks(lines, *make);
+        let chunks = chunks::chunks("/var/log/bench.log", (0..lines).map(make));
         let bytes: usize = chunks.iter().map(|c| c.data.len()).sum();
         let baseline = best_of(3, || split_only(&chunks));
         let parser_time = best_of(3, || parse_all(keys, &chunks));
@@ -135,44 +135,6 @@ fn thousands(rate: f64) -> String {
 
 fn best_of(runs: usize, mut f: impl FnMut() -> f64) -> f64 {
     (0..runs).map(|_| f()).fold(f64::INFINITY, f64::min)
-}
-
-/// The lines as tailer chunks of about 256 KiB.
-fn chunks(count: usize, make: fn(usize) -> String) -> Vec<Chunk> {
-    let file = Arc::new(FileRef {
-        key: FileKey { dev: 1, inode: 1 },
-        path: "/var/log/bench.log".into(),
-        head: None,
-    });
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    let mut n = 0;
-    while n < count {
-        let (mut data, mut lines) = (Vec::with_capacity(CHUNK_BYTES + 512), Vec::new());
-        while n < count && data.len() < CHUNK_BYTES {
-            let start = data.len();
-            data.extend_from_slice(make(n).as_bytes());
-            lines.push(Line {
-                start: start as u32,
-                end: data.len() as u32,
-                next_offset: offset + data.len() as u64 + 1,
-            });
-            data.push(b'\n');
-            n += 1;
-        }
-        let len = data.len() as u64;
-        out.push(Chunk {
-            file: file.clone(),
-            mark: None,
-            data,
-            lines,
-            start_offset: offset,
-            end_offset: offset + len,
-            released: false,
-        });
-        offset += len;
-    }
-    out
 }
 
 fn split_only(chunks: &[Chunk]) -> f64 {

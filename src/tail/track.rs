@@ -187,22 +187,19 @@ impl Tailer {
         known: &KnownFile,
         markers: &mut Vec<Chunk>,
     ) -> bool {
-        let (path, key) = match found {
+        let path = match found {
             None => return false,
             // A copy the flow matches is found by the scan, and continues from the checkpoint.
             Some(Found::Copy(path)) if self.flow.matches(&path) => {
                 self.remember_finished(known.clone());
                 return true;
             }
-            Some(Found::Renamed(path)) => (path, known.key),
-            Some(Found::Copy(path)) => match std::fs::metadata(&path) {
-                Ok(metadata) => (path, FileKey::of(&metadata)),
-                Err(_) => return false,
-            },
+            Some(Found::Renamed(path) | Found::Copy(path)) => path,
         };
         let Ok(metadata) = std::fs::metadata(&path) else {
             return false;
         };
+        let key = FileKey::of(&metadata); // the checkpointed key when renamed
         let resume = KnownFile {
             key,
             path: path.clone(),
