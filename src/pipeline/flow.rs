@@ -34,7 +34,7 @@ const SHARD_MAP_PERIOD: Duration = Duration::from_secs(60);
 
 /// What every flow shares.
 pub struct FlowContext<'a> {
-    pub sdk: &'a aws_config::SdkConfig,
+    pub clients: &'a crate::sink::aws::AwsClients,
     pub aws: &'a AwsSettings,
     pub host: &'a str,
     pub acks: &'a mpsc::Sender<CheckpointMsg>,
@@ -87,7 +87,7 @@ pub async fn start(
     };
     let sender = match &flow.destination {
         Destination::Kinesis { stream } => {
-            let client = Arc::new(KinesisClient::new(ctx.sdk, stream));
+            let client = Arc::new(KinesisClient::new(ctx.clients, stream));
             let shards = shard_knowledge(&client, flow, &stop).await;
             if let (Some(shards), true) = (&shards, flow.shard_aware) {
                 batcher = batcher.with_shard_map(shards.map.clone());
@@ -95,7 +95,7 @@ pub async fn start(
             settings.spawn(client, shards, batch_rx, ctx.acks.clone())
         }
         Destination::Firehose { stream } => {
-            let client = Arc::new(FirehoseClient::new(ctx.sdk, stream));
+            let client = Arc::new(FirehoseClient::new(ctx.clients, stream));
             settings.spawn(client, None, batch_rx, ctx.acks.clone())
         }
     };

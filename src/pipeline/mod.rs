@@ -11,7 +11,7 @@ use crate::checkpoint::{CheckpointMsg, CheckpointView, Store, StoreError, run_ch
 use crate::config::Config;
 use crate::metrics::{FlowList, FlowStats};
 use crate::shutdown::Shutdown;
-use crate::sink::aws::{AwsSetupError, sdk_config};
+use crate::sink::aws::{AwsClients, AwsSetupError};
 use crate::systemd;
 use crate::tail::Resume;
 use flow::{FlowContext, RunningFlow};
@@ -46,7 +46,7 @@ pub enum RunError {
 /// The running flows and what starting more of them needs.
 struct Agent {
     config: Config,
-    sdk: aws_config::SdkConfig,
+    aws: AwsClients,
     host: String,
     acks: mpsc::Sender<CheckpointMsg>,
     shutdown: Shutdown,
@@ -61,7 +61,7 @@ struct Agent {
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats>>, RunError> {
     raise_open_file_limit(&config);
     let (store, checkpoints) = Store::open(&config.state_dir)?;
-    let sdk = sdk_config(&config.aws).await?;
+    let aws = AwsClients::load(&config.aws).await?;
     let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signal)?;
     let (ack_tx, ack_rx) = mpsc::channel(ACK_QUEUE);
     let host = gethostname::gethostname().to_string_lossy().into_owned();
@@ -69,7 +69,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     let mut agent = Agent {
         view: view.clone(),
         config,
-        sdk,
+        aws,
         host,
         acks: ack_tx,
         shutdown: shutdown.clone(),
@@ -120,7 +120,7 @@ impl Agent {
     async fn start(&mut self, flow: &crate::config::Flow, resume: Resume) -> Result<(), RunError> {
         let context = FlowContext {
             view: &self.view,
-            sdk: &self.sdk,
+            clients: &self.aws,
             aws: &self.config.aws,
             host: &self.host,
             acks: &self.acks,
@@ -178,8 +178,8 @@ impl Agent {
         }
         let aws_changed = format!("{:?}", new.aws) != format!("{:?}", self.config.aws);
         if aws_changed {
-            match sdk_config(&new.aws).await {
-                Ok(sdk) => self.sdk = sdk,
+            match AwsClients::load(&new.aws).await {
+                Ok(clients) => self.aws = clients,
                 Err(error) => {
                     tracing::error!("reload rejected: {error}");
                     systemd::ready(&systemd::status_line(&self.registry));

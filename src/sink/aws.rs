@@ -18,6 +18,26 @@ pub enum AwsSetupError {
         "no AWS region is configured: set region under [aws] in the config file, or AWS_REGION in the environment"
     )]
     NoRegion,
+    #[error(
+        "endpoint_url {url:?} cannot be used: {reason}; give a URL such as https://kinesis.eu-west-1.amazonaws.com or http://127.0.0.1:4567"
+    )]
+    BadEndpoint { url: String, reason: String },
+}
+
+/// The SDK config (ListShards, credentials) and the request path for the data, built from the
+/// same settings.
+#[derive(Clone)]
+pub struct AwsClients {
+    pub sdk: aws_config::SdkConfig,
+    pub wire: std::sync::Arc<super::wire::Wire>,
+}
+
+impl AwsClients {
+    pub async fn load(settings: &AwsSettings) -> Result<AwsClients, AwsSetupError> {
+        let sdk = sdk_config(settings).await?;
+        let wire = std::sync::Arc::new(super::wire::Wire::new(&sdk, settings)?);
+        Ok(AwsClients { sdk, wire })
+    }
 }
 
 /// Loads the SDK config: config file settings first, then the standard environment variables,

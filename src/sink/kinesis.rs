@@ -1,63 +1,52 @@
 //! Kinesis Data Streams `PutRecords`.
 
-use super::aws::send_error;
+use super::aws::{AwsClients, send_error};
 use super::shard_map::{Shard, ShardSource};
+use super::wire::{Service, Wire, encode, response};
 use super::{EntryStatus, PutClient, SendError};
 use crate::aggregate::Entry;
-use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub struct KinesisClient {
+    /// ListShards and everything but the data.
     client: aws_sdk_kinesis::Client,
+    /// PutRecords.
+    wire: Arc<Wire>,
     stream: String,
     destination: String,
+    /// Shard ids seen in responses, shared so that a delivered entry allocates nothing.
+    shard_ids: Mutex<Vec<Arc<str>>>,
 }
 
 impl KinesisClient {
-    pub fn new(config: &aws_config::SdkConfig, stream: &str) -> KinesisClient {
+    pub fn new(clients: &AwsClients, stream: &str) -> KinesisClient {
         KinesisClient {
-            client: aws_sdk_kinesis::Client::new(config),
+            client: aws_sdk_kinesis::Client::new(&clients.sdk),
+            wire: clients.wire.clone(),
             stream: stream.to_owned(),
             destination: format!("kinesis stream {stream:?}"),
+            shard_ids: Mutex::default(),
         }
     }
 }
 
+/// The shared copy of `id`; a stream has few shards, a list is enough.
+fn intern(known: &mut Vec<Arc<str>>, id: &str) -> Arc<str> {
+    if let Some(shared) = known.iter().find(|k| &***k == id) {
+        return shared.clone();
+    }
+    let shared: Arc<str> = Arc::from(id);
+    known.push(shared.clone());
+    shared
+}
+
 impl PutClient for KinesisClient {
     async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryStatus>, SendError> {
-        let records = entries
-            .iter()
-            .map(|entry| {
-                PutRecordsRequestEntry::builder()
-                    .data(Blob::new(entry.data.clone()))
-                    .partition_key(&entry.partition_key)
-                    .set_explicit_hash_key(entry.explicit_hash_key.clone())
-                    .build()
-                    .map_err(|e| SendError::new("InvalidArgumentException", e.to_string(), None))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let output = self
-            .client
-            .put_records()
-            .stream_name(&self.stream)
-            .set_records(Some(records))
-            .send()
-            .await
-            .map_err(send_error)?;
-        Ok(output
-            .records()
-            .iter()
-            .map(|record| match record.error_code() {
-                Some(code) => EntryStatus::Failed {
-                    code: code.to_owned(),
-                    message: record.error_message().unwrap_or_default().to_owned(),
-                },
-                None => EntryStatus::Delivered {
-                    shard_id: record.shard_id().map(str::to_owned),
-                },
-            })
-            .collect())
+        let mut body = Vec::new();
+        encode::put_records(&self.stream, entries, &mut body);
+        let answer = self.wire.call(Service::Kinesis, body).await?;
+        let mut known = self.shard_ids.lock().expect("shard id lock");
+        response::put_records(&answer, |id| intern(&mut known, id))
     }
 
     fn destination(&self) -> &str {

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod rate_limit;
 pub mod shard_map;
 pub mod shards;
+pub mod wire;
 
 use crate::aggregate::Entry;
 use std::future::Future;
@@ -19,7 +20,7 @@ use std::future::Future;
 pub enum EntryStatus {
     /// Stored; Kinesis also says in which shard.
     Delivered {
-        shard_id: Option<String>,
+        shard_id: Option<std::sync::Arc<str>>,
     },
     Failed {
         code: String,

@@ -1,0 +1,204 @@
+//! Credentials for signing, fetched from the aws-config chain once and reused until shortly
+//! before they expire. The SDK clients do this through their identity cache; our own request
+//! path needs the same, or every request would run the chain (a file read, an STS or an
+//! instance-metadata call).
+
+use super::super::SendError;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use std::sync::RwLock;
+use std::time::{Duration, SystemTime};
+
+/// Credentials this close to their expiry are refreshed before the next request. The SDK's
+/// lazy identity cache uses the same five minutes: a request signed now must still be valid
+/// when it arrives, and a refresh that fails leaves time to retry.
+pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
+
+pub struct CredentialCache {
+    provider: Option<SharedCredentialsProvider>,
+    cached: RwLock<Option<Credentials>>,
+    /// Serialises refreshes: many requests that find stale credentials fetch once.
+    refreshing: tokio::sync::Mutex<()>,
+    now: fn() -> SystemTime,
+}
+
+impl CredentialCache {
+    pub fn new(provider: Option<SharedCredentialsProvider>) -> CredentialCache {
+        CredentialCache::with_clock(provider, SystemTime::now)
+    }
+
+    pub fn with_clock(
+        provider: Option<SharedCredentialsProvider>,
+        now: fn() -> SystemTime,
+    ) -> CredentialCache {
+        CredentialCache {
+            provider,
+            cached: RwLock::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+            now,
+        }
+    }
+
+    /// Credentials valid for at least [`REFRESH_BEFORE_EXPIRY`], fetched only when the cached
+    /// ones are missing or about to expire. A failed refresh falls back to cached credentials
+    /// that have not expired yet.
+    pub async fn get(&self) -> Result<Credentials, SendError> {
+        if let Some(fresh) = self.cached_if(|c| self.is_fresh(c)) {
+            return Ok(fresh);
+        }
+        let _refreshing = self.refreshing.lock().await;
+        // Another request may have refreshed while this one waited.
+        if let Some(fresh) = self.cached_if(|c| self.is_fresh(c)) {
+            return Ok(fresh);
+        }
+        match self.fetch().await {
+            Ok(credentials) => {
+                *self.cached.write().expect("credential lock") = Some(credentials.clone());
+                Ok(credentials)
+            }
+            Err(error) => match self.cached_if(|c| !self.expires_within(c, Duration::ZERO)) {
+                Some(still_valid) => {
+                    tracing::warn!(
+                        "refreshing the AWS credentials failed ({error}); signing with the current ones until they expire"
+                    );
+                    Ok(still_valid)
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    async fn fetch(&self) -> Result<Credentials, SendError> {
+        let Some(provider) = &self.provider else {
+            return Err(no_credentials("no credential provider is configured"));
+        };
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| no_credentials(&error_chain(&e)))
+    }
+
+    fn cached_if(&self, keep: impl Fn(&Credentials) -> bool) -> Option<Credentials> {
+        let cached = self.cached.read().expect("credential lock");
+        cached.as_ref().filter(|c| keep(c)).cloned()
+    }
+
+    fn is_fresh(&self, credentials: &Credentials) -> bool {
+        !self.expires_within(credentials, REFRESH_BEFORE_EXPIRY)
+    }
+
+    fn expires_within(&self, credentials: &Credentials, margin: Duration) -> bool {
+        credentials
+            .expiry()
+            .is_some_and(|expiry| expiry <= (self.now)() + margin)
+    }
+}
+
+/// The error and its sources on one line: the chain's errors say which sources it tried.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+fn no_credentials(detail: &str) -> SendError {
+    SendError::new(
+        "NoCredentials",
+        format!("no AWS credentials could be loaded: {detail}"),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_credential_types::provider::future;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+
+    /// Hands out credentials that expire `lifetime` after the fake clock's now.
+    #[derive(Debug)]
+    struct Counting {
+        fetches: Arc<AtomicUsize>,
+        lifetime: Option<Duration>,
+        fail_after: usize,
+    }
+
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.fetches.fetch_add(1, SeqCst);
+            if n >= self.fail_after {
+                return future::ProvideCredentials::ready(Err(
+                    aws_credential_types::provider::error::CredentialsError::not_loaded("gone"),
+                ));
+            }
+            let mut credentials = Credentials::new(format!("AKID{n}"), "secret", None, None, "t");
+            if let Some(lifetime) = self.lifetime {
+                *credentials.expiry_mut() = Some(fake_now() + lifetime);
+            }
+            future::ProvideCredentials::ready(Ok(credentials))
+        }
+    }
+
+    static CLOCK_SECS: AtomicU64 = AtomicU64::new(1_000_000);
+
+    fn fake_now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(CLOCK_SECS.load(SeqCst))
+    }
+
+    fn cache(lifetime: Option<Duration>, fail_after: usize) -> (CredentialCache, Arc<AtomicUsize>) {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let provider = Counting {
+            fetches: fetches.clone(),
+            lifetime,
+            fail_after,
+        };
+        let shared = SharedCredentialsProvider::new(provider);
+        (CredentialCache::with_clock(Some(shared), fake_now), fetches)
+    }
+
+    // One test drives the shared fake clock, so the cases run in sequence.
+    #[tokio::test]
+    async fn credentials_are_fetched_once_and_refreshed_before_expiry() {
+        let (static_keys, fetches) = cache(None, usize::MAX);
+        for _ in 0..1000 {
+            assert_eq!(static_keys.get().await.unwrap().access_key_id(), "AKID0");
+        }
+        assert_eq!(fetches.load(SeqCst), 1, "static keys: one fetch");
+
+        let (expiring, fetches) = cache(Some(Duration::from_secs(3600)), usize::MAX);
+        expiring.get().await.unwrap();
+        CLOCK_SECS.fetch_add(3600 - 301, SeqCst);
+        assert_eq!(expiring.get().await.unwrap().access_key_id(), "AKID0");
+        assert_eq!(fetches.load(SeqCst), 1, "still 301 s left: no refresh");
+        CLOCK_SECS.fetch_add(2, SeqCst);
+        assert_eq!(expiring.get().await.unwrap().access_key_id(), "AKID1");
+        assert_eq!(fetches.load(SeqCst), 2, "refreshed 299 s before expiry");
+
+        let (failing, fetches) = cache(Some(Duration::from_secs(3600)), 1);
+        failing.get().await.unwrap();
+        CLOCK_SECS.fetch_add(3600 - 60, SeqCst);
+        let kept = failing.get().await.unwrap();
+        assert_eq!(
+            kept.access_key_id(),
+            "AKID0",
+            "a failed refresh keeps valid ones"
+        );
+        CLOCK_SECS.fetch_add(61, SeqCst);
+        let error = failing.get().await.unwrap_err();
+        assert_eq!(error.code, "NoCredentials");
+        assert!(error.message.contains("gone"), "{}", error.message);
+        assert_eq!(fetches.load(SeqCst), 3);
+
+        let none = CredentialCache::new(None);
+        assert_eq!(none.get().await.unwrap_err().code, "NoCredentials");
+    }
+}

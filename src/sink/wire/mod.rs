@@ -1,0 +1,283 @@
+//! Our own request path for the two calls that carry the data, PutRecords and PutRecordBatch:
+//! the body is written once into one buffer ([`encode`]), signed with the SDK's own SigV4
+//! signer over credentials from the same aws-config chain ([`credentials`], cached), sent with
+//! the same hyper + rustls (ring) stack the SDK uses, keep-alive, and read back borrowing from
+//! the response ([`response`]). The SDK builds, clones and serialises every record generically
+//! and holds about three copies of a request; this path holds the entries and one body.
+//! Everything else (ListShards, `consume`, credentials) still goes through the SDK.
+
+pub mod credentials;
+pub mod encode;
+pub mod response;
+
+use super::SendError;
+use super::aws::AwsSetupError;
+use crate::config::AwsSettings;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use bytes::Bytes;
+use credentials::CredentialCache;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::time::{Duration, SystemTime};
+
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const USER_AGENT: &str = concat!("edgeship/", env!("CARGO_PKG_VERSION"));
+
+/// The two services this path talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Kinesis,
+    Firehose,
+}
+
+impl Service {
+    /// SigV4 signing name, also the endpoint prefix.
+    fn name(self) -> &'static str {
+        match self {
+            Service::Kinesis => "kinesis",
+            Service::Firehose => "firehose",
+        }
+    }
+
+    fn target(self) -> &'static str {
+        match self {
+            Service::Kinesis => "Kinesis_20131202.PutRecords",
+            Service::Firehose => "Firehose_20150804.PutRecordBatch",
+        }
+    }
+
+    /// The service-specific endpoint variable the SDKs honour.
+    fn endpoint_variable(self) -> &'static str {
+        match self {
+            Service::Kinesis => "AWS_ENDPOINT_URL_KINESIS",
+            Service::Firehose => "AWS_ENDPOINT_URL_FIREHOSE",
+        }
+    }
+}
+
+/// Where requests for one service go, and the `host` header they are signed with.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    uri: http::Uri,
+    host: String,
+}
+
+/// Chooses the endpoint as the SDK does: the config file's `endpoint_url`, then the
+/// service-specific variable, then the SDK config's (`AWS_ENDPOINT_URL`, profiles), then the
+/// regional endpoint (`.amazonaws.com.cn` in the China regions).
+fn endpoint_url(
+    service: Service,
+    configured: Option<&str>,
+    variable: Option<String>,
+    sdk_default: Option<&str>,
+    region: &str,
+) -> String {
+    if let Some(url) = configured.map(str::to_owned).or(variable) {
+        return url;
+    }
+    if let Some(url) = sdk_default {
+        return url.to_owned();
+    }
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://{}.{region}.{suffix}", service.name())
+}
+
+fn parse_endpoint(url: &str) -> Result<Endpoint, AwsSetupError> {
+    let bad = |reason: &str| AwsSetupError::BadEndpoint {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(bad("it must start with http:// or https://"));
+    }
+    let host = uri
+        .authority()
+        .ok_or_else(|| bad("it has no host"))?
+        .to_string();
+    Ok(Endpoint { uri, host })
+}
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// One HTTP client, credential cache and pair of endpoints, shared by every flow.
+pub struct Wire {
+    http: HttpClient,
+    credentials: CredentialCache,
+    region: String,
+    request_timeout: Duration,
+    kinesis: Endpoint,
+    firehose: Endpoint,
+}
+
+impl Wire {
+    pub fn new(sdk: &aws_config::SdkConfig, settings: &AwsSettings) -> Result<Wire, AwsSetupError> {
+        let region = sdk.region().ok_or(AwsSetupError::NoRegion)?.to_string();
+        let endpoint = |service: Service| {
+            let variable = std::env::var(service.endpoint_variable()).ok();
+            let url = endpoint_url(
+                service,
+                settings.endpoint_url.as_deref(),
+                variable.filter(|v| !v.is_empty()),
+                sdk.endpoint_url(),
+                &region,
+            );
+            parse_endpoint(&url)
+        };
+        Ok(Wire {
+            http: http_client(),
+            credentials: CredentialCache::new(sdk.credentials_provider()),
+            kinesis: endpoint(Service::Kinesis)?,
+            firehose: endpoint(Service::Firehose)?,
+            region,
+            request_timeout: settings.request_timeout,
+        })
+    }
+
+    /// Sends one signed request with `body`; the response body of a 2xx answer, else the
+    /// service's error.
+    pub async fn call(&self, service: Service, body: Vec<u8>) -> Result<Bytes, SendError> {
+        let credentials = self.credentials.get().await?;
+        let request = self.signed_request(service, credentials.into(), body, SystemTime::now())?;
+        let exchange = async {
+            let response = self.http.request(request).await.map_err(http_error)?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.map_err(|e| {
+                SendError::new(
+                    "ConnectionError",
+                    format!("reading the response: {e}"),
+                    None,
+                )
+            })?;
+            Ok::<_, SendError>((parts, body.to_bytes()))
+        };
+        let (parts, body) = tokio::time::timeout(self.request_timeout, exchange)
+            .await
+            .map_err(|_| {
+                let message = format!(
+                    "no response within {:?} (request_timeout)",
+                    self.request_timeout
+                );
+                SendError::new("Timeout", message, None)
+            })??;
+        if parts.status.is_success() {
+            return Ok(body);
+        }
+        let error_type = parts
+            .headers
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok());
+        Err(response::error(parts.status.as_u16(), error_type, &body))
+    }
+
+    /// The POST request for `body`, signed for `time`.
+    fn signed_request(
+        &self,
+        service: Service,
+        identity: Identity,
+        body: Vec<u8>,
+        time: SystemTime,
+    ) -> Result<http::Request<Full<Bytes>>, SendError> {
+        let endpoint = match service {
+            Service::Kinesis => &self.kinesis,
+            Service::Firehose => &self.firehose,
+        };
+        let headers = [
+            ("content-type", CONTENT_TYPE),
+            ("host", endpoint.host.as_str()),
+            ("x-amz-target", service.target()),
+        ];
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(service.name())
+            .time(time)
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(signing_error)?
+            .into();
+        let uri = endpoint.uri.to_string();
+        let signable = SignableRequest::new(
+            "POST",
+            &uri,
+            headers.into_iter(),
+            SignableBody::Bytes(&body),
+        )
+        .map_err(signing_error)?;
+        let (instructions, _signature) =
+            sign(signable, &params).map_err(signing_error)?.into_parts();
+        let mut builder =
+            http::Request::post(endpoint.uri.clone()).header("user-agent", USER_AGENT);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        let mut request = builder
+            .body(Full::new(Bytes::from(body)))
+            .map_err(signing_error)?;
+        instructions.apply_to_request_http1x(&mut request);
+        Ok(request)
+    }
+}
+
+/// Keep-alive HTTP/1.1 over rustls with ring and the system's roots (`SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` are honoured by rustls-native-certs), as the SDK's client.
+fn http_client() -> HttpClient {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::warn!("loading the system's CA certificates: {error}");
+    }
+    let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut tcp = HttpConnector::new();
+    tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(50))
+        .build(https)
+}
+
+fn http_error(error: hyper_util::client::legacy::Error) -> SendError {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    SendError::new("ConnectionError", message, None)
+}
+
+fn signing_error(error: impl std::fmt::Display) -> SendError {
+    SendError::new(
+        "SigningError",
+        format!("signing the request failed: {error}"),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! Reading PutRecords / PutRecordBatch responses and `awsJson1.1` error responses. Entries are
+//! deserialised borrowing from the body: a delivered entry allocates nothing (its shard id is
+//! interned by the caller), a failed one its code and message.
+
+use super::super::{EntryStatus, SendError};
+use serde::Deserialize;
+use std::borrow::Cow;
+
+#[derive(Deserialize)]
+struct PutRecordsOutput<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<ResultEntry<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PutRecordBatchOutput<'a> {
+    #[serde(rename = "RequestResponses", borrow)]
+    responses: Vec<ResultEntry<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ResultEntry<'a> {
+    #[serde(rename = "ShardId", borrow, default)]
+    shard_id: Option<Cow<'a, str>>,
+    #[serde(rename = "ErrorCode", borrow, default)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(rename = "ErrorMessage", borrow, default)]
+    error_message: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "__type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(alias = "Message", borrow, default)]
+    message: Option<Cow<'a, str>>,
+}
+
+/// One status per entry of a successful PutRecords response; `shard` turns a shard id into the
+/// caller's shared copy of it.
+pub fn put_records(
+    body: &[u8],
+    mut shard: impl FnMut(&str) -> std::sync::Arc<str>,
+) -> Result<Vec<EntryStatus>, SendError> {
+    let output: PutRecordsOutput = serde_json::from_slice(body).map_err(unreadable)?;
+    Ok(output
+        .records
+        .into_iter()
+        .map(|entry| status(entry, &mut shard))
+        .collect())
+}
+
+/// One status per entry of a successful PutRecordBatch response.
+pub fn put_record_batch(body: &[u8]) -> Result<Vec<EntryStatus>, SendError> {
+    let output: PutRecordBatchOutput = serde_json::from_slice(body).map_err(unreadable)?;
+    Ok(output
+        .responses
+        .into_iter()
+        .map(|entry| status(entry, &mut |_: &str| unreachable!("Firehose has no shards")))
+        .collect())
+}
+
+fn status(entry: ResultEntry, shard: &mut impl FnMut(&str) -> std::sync::Arc<str>) -> EntryStatus {
+    match entry.error_code {
+        Some(code) => EntryStatus::Failed {
+            code: code.into_owned(),
+            message: entry.error_message.map(Cow::into_owned).unwrap_or_default(),
+        },
+        None => EntryStatus::Delivered {
+            shard_id: entry.shard_id.as_deref().map(&mut *shard),
+        },
+    }
+}
+
+/// The error of a non-2xx response: the code from `x-amzn-ErrorType` or the body's `__type`,
+/// without the namespace (`com.amazonaws.kinesis.v20131202#`) or the trailing `:http://…`.
+pub fn error(status: u16, error_type_header: Option<&str>, body: &[u8]) -> SendError {
+    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    let from_body = parsed.as_ref().and_then(|b| b.kind.as_deref());
+    let code = error_type_header
+        .filter(|header| !header.is_empty())
+        .or(from_body)
+        .map(bare_code)
+        .filter(|code| !code.is_empty());
+    let message = parsed
+        .as_ref()
+        .and_then(|b| b.message.as_deref())
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned());
+    let code = code.map(str::to_owned).unwrap_or_else(|| match status {
+        413 => "RequestEntityTooLarge".to_owned(),
+        s if s >= 500 => "ServiceUnavailable".to_owned(),
+        s => format!("Http{s}"),
+    });
+    SendError::new(code, message, Some(status))
+}
+
+fn bare_code(raw: &str) -> &str {
+    let after_namespace = raw.rsplit('#').next().unwrap_or(raw);
+    after_namespace
+        .split(':')
+        .next()
+        .unwrap_or(after_namespace)
+        .trim()
+}
+
+fn unreadable(error: serde_json::Error) -> SendError {
+    SendError::new(
+        "ResponseError",
+        format!("the response could not be read: {error}"),
+        Some(200),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn put_records_statuses_follow_the_entries() {
+        let body = br#"{"FailedRecordCount":1,"Records":[
+            {"SequenceNumber":"1","ShardId":"shardId-000000000001"},
+            {"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded for shard"}
+        ],"EncryptionType":"NONE"}"#;
+        let statuses = put_records(body, |id: &str| Arc::from(id)).unwrap();
+        assert_eq!(
+            statuses,
+            vec![
+                EntryStatus::Delivered {
+                    shard_id: Some(Arc::from("shardId-000000000001"))
+                },
+                EntryStatus::Failed {
+                    code: "ProvisionedThroughputExceededException".into(),
+                    message: "Rate exceeded for shard".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn put_record_batch_statuses_follow_the_entries() {
+        let body = br#"{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[
+            {"RecordId":"abc"},{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"slow \"down\""}]}"#;
+        let statuses = put_record_batch(body).unwrap();
+        assert_eq!(statuses[0], EntryStatus::Delivered { shard_id: None });
+        assert_eq!(
+            statuses[1],
+            EntryStatus::Failed {
+                code: "ServiceUnavailableException".into(),
+                message: "slow \"down\"".into()
+            }
+        );
+        assert_eq!(
+            put_record_batch(b"<html>").unwrap_err().code,
+            "ResponseError"
+        );
+    }
+
+    #[test]
+    fn error_codes_are_read_from_header_or_body() {
+        type Case<'a> = (u16, Option<&'a str>, &'a [u8], &'a str, &'a str);
+        let table: [Case; 6] = [
+            (
+                400,
+                Some("ResourceNotFoundException:http://internal.amazon.com/coral/com.amazonaws.kinesis/"),
+                br#"{"__type":"ResourceNotFoundException","message":"Stream web not found"}"#,
+                "ResourceNotFoundException",
+                "Stream web not found",
+            ),
+            (
+                400,
+                None,
+                br#"{"__type":"com.amazonaws.kinesis.v20131202#AccessDeniedException","Message":"no"}"#,
+                "AccessDeniedException",
+                "no",
+            ),
+            (
+                403,
+                None,
+                br#"{"message":"The security token included in the request is invalid."}"#,
+                "Http403",
+                "The security token included in the request is invalid.",
+            ),
+            (503, None, b"Service Unavailable", "ServiceUnavailable", "Service Unavailable"),
+            (413, None, b"", "RequestEntityTooLarge", ""),
+            (400, Some(""), br#"{"__type":"SerializationException"}"#, "SerializationException", "{\"__type\":\"SerializationException\"}"),
+        ];
+        for (status, header, body, code, message) in table {
+            let error = error(status, header, body);
+            assert_eq!(
+                (error.code.as_str(), error.message.as_str()),
+                (code, message)
+            );
+            assert_eq!(error.http_status, Some(status));
+        }
+    }
+}
