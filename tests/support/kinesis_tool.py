@@ -13,6 +13,8 @@
   create-firehose NAME BUCKET      create an S3 bucket and a DirectPut Firehose stream into it
   read-bucket BUCKET               print the concatenated contents of every object in the bucket
   read-bucket-inflated BUCKET      like read-bucket, each object inflated as one .gz or .zst file
+  sigv4-sign                       sign the request described by the JSON on stdin with botocore's
+                                   SigV4Auth at its x-amz-date; print the Authorization header
 
 The endpoint comes from AWS_ENDPOINT_URL, like edgeship's.
 """
@@ -220,7 +222,25 @@ def read_bucket_inflated(bucket):
     print(json.dumps({"objects": len(bodies), "codecs": sorted(codecs)}), file=sys.stderr)
 
 
-COMMANDS = {"create-stream": create_stream, "read-stream": read_stream,
+def sigv4_sign():
+    import datetime
+    from unittest import mock
+    from botocore import auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    spec = json.load(sys.stdin)
+    headers = {k: v for k, v in spec["headers"].items()
+               if k not in ("authorization", "x-amz-date", "x-amz-security-token")}
+    request = AWSRequest(method=spec["method"], url=spec["url"], headers=headers,
+                         data=base64.b64decode(spec["body"]))
+    when = datetime.datetime.strptime(spec["headers"]["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    credentials = Credentials(spec["access_key"], spec["secret_key"], spec.get("token"))
+    with mock.patch.object(auth, "get_current_datetime", return_value=when):
+        auth.SigV4Auth(credentials, spec["service"], spec["region"]).add_auth(request)
+    print(request.headers["Authorization"])
+
+
+COMMANDS = {"sigv4-sign": sigv4_sign, "create-stream": create_stream, "read-stream": read_stream,
             "read-deagg": read_deagg, "read-inflated": read_inflated, "kcl-check": kcl_check,
             "kcl-read": kcl_read, "split-shard": split_shard,
             "create-firehose": create_firehose, "read-bucket": read_bucket,

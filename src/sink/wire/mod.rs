@@ -13,6 +13,7 @@ pub mod response;
 use super::SendError;
 use super::aws::AwsSetupError;
 use crate::config::AwsSettings;
+use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -149,7 +150,7 @@ impl Wire {
     /// service's error.
     pub async fn call(&self, service: Service, body: Vec<u8>) -> Result<Bytes, SendError> {
         let credentials = self.credentials.get().await?;
-        let request = self.signed_request(service, credentials.into(), body, SystemTime::now())?;
+        let request = self.signed_request(service, credentials, body, SystemTime::now())?;
         let exchange = async {
             let response = self.http.request(request).await.map_err(http_error)?;
             let (parts, body) = response.into_parts();
@@ -181,14 +182,16 @@ impl Wire {
         Err(response::error(parts.status.as_u16(), error_type, &body))
     }
 
-    /// The POST request for `body`, signed for `time`.
-    fn signed_request(
+    /// The POST request for `body`, signed for `time` (public for the signature test, which
+    /// checks it against botocore's signer).
+    pub fn signed_request(
         &self,
         service: Service,
-        identity: Identity,
+        credentials: Credentials,
         body: Vec<u8>,
         time: SystemTime,
     ) -> Result<http::Request<Full<Bytes>>, SendError> {
+        let identity = Identity::from(credentials);
         let endpoint = match service {
             Service::Kinesis => &self.kinesis,
             Service::Firehose => &self.firehose,

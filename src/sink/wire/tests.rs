@@ -88,7 +88,7 @@ async fn requests_carry_the_target_and_a_signature_over_the_body() {
     );
     let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let request = wire("https://kinesis.us-east-1.amazonaws.com")
-        .signed_request(Service::Kinesis, credentials.into(), b"{}".to_vec(), time)
+        .signed_request(Service::Kinesis, credentials, b"{}".to_vec(), time)
         .unwrap();
     let header = |name: &str| {
         request
