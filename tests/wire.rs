@@ -78,8 +78,8 @@ fn sdk_body(entries: &[Entry], stream: &str) -> Vec<u8> {
             .build();
         let records = entries.iter().map(|e| {
             aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
-                .data(aws_sdk_kinesis::primitives::Blob::new(e.data.clone()))
-                .partition_key(&e.partition_key)
+                .data(aws_sdk_kinesis::primitives::Blob::new(e.data.to_vec()))
+                .partition_key(e.partition_key.as_str())
                 .set_explicit_hash_key(e.explicit_hash_key.clone())
                 .build()
                 .unwrap()
@@ -151,7 +151,7 @@ fn wire(token: Option<&str>) -> Wire {
 fn signature_equals_botocores_for_the_same_request() {
     let entry = Entry::new(
         b"GET /index.html 200\n".to_vec(),
-        "/var/log/nginx/access.log".into(),
+        "/var/log/nginx/access.log",
     );
     for (service, token) in [
         (Service::Kinesis, None),

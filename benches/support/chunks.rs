@@ -32,7 +32,7 @@ pub fn chunks(path: &str, lines: impl IntoIterator<Item = impl AsRef<[u8]>>) -> 
         out.push(Chunk {
             file: file.clone(),
             mark: None,
-            data,
+            data: data.into(),
             lines: spans,
             start_offset: offset,
             end_offset: offset + len,

@@ -9,8 +9,8 @@
 use super::compress::Compressor;
 use super::kpl::{self, KplAggregate};
 use super::shard_groups::ShardGroups;
-use super::{Batch, Entry, Progress};
-use crate::config::{Aggregation, BatchLimits, Flow, PartitionKey};
+use super::{Batch, Entry, PartitionKey, Progress};
+use crate::config::{self, Aggregation, BatchLimits, Flow};
 use crate::sink::limits::KINESIS_MAX_PARTITION_KEY_BYTES;
 use crate::sink::shard_map::ShardMapCache;
 use crate::tail::{Chunk, FileRef};
@@ -24,7 +24,7 @@ pub enum KeyPolicy {
     None,
     Random,
     File,
-    Fixed(String),
+    Fixed(Arc<str>),
 }
 
 impl KeyPolicy {
@@ -33,9 +33,9 @@ impl KeyPolicy {
             return KeyPolicy::None;
         }
         match flow.partition_key {
-            PartitionKey::Random => KeyPolicy::Random,
-            PartitionKey::File => KeyPolicy::File,
-            PartitionKey::Host => KeyPolicy::Fixed(clip_key(host).to_owned()),
+            config::PartitionKey::Random => KeyPolicy::Random,
+            config::PartitionKey::File => KeyPolicy::File,
+            config::PartitionKey::Host => KeyPolicy::Fixed(Arc::from(clip_key(host))),
         }
     }
 
@@ -53,7 +53,7 @@ impl KeyPolicy {
             KeyPolicy::None => String::new(),
             KeyPolicy::Random => format!("{:016x}", fastrand::u64(..)),
             KeyPolicy::File => clip_key(&file.path.to_string_lossy()).to_owned(),
-            KeyPolicy::Fixed(key) => key.clone(),
+            KeyPolicy::Fixed(key) => key.to_string(),
         }
     }
 }
@@ -93,6 +93,8 @@ pub struct Batcher {
     /// Shard-aware KPL: the live shard map, and the per-shard aggregates built from it.
     shard_map: Option<ShardMapCache>,
     groups: Option<ShardGroups>,
+    /// `partition_key = "file"`: the key of the file seen last.
+    file_key: Option<(Arc<FileRef>, PartitionKey)>,
     next_seq: u64,
     record: OpenRecord,
     batch: Batch,
@@ -110,6 +112,7 @@ impl Batcher {
             keys,
             shard_map: None,
             groups: None,
+            file_key: None,
             next_seq: 0,
             record: OpenRecord::default(),
             batch: Batch {
@@ -138,11 +141,56 @@ impl Batcher {
     pub fn push(&mut self, chunk: &Chunk, now: Instant, out: &mut Vec<Batch>) {
         // Every chunk carries progress worth checkpointing, even one without lines.
         self.oldest.get_or_insert(now);
+        if self.aggregation == Aggregation::None {
+            self.push_line_records(chunk, out);
+        } else {
+            self.push_lines(chunk, out);
+        }
+        // Skipped bytes of a truncated line, and the release marker, ride with what comes next.
+        self.record
+            .progress
+            .advance(&chunk.file, chunk.end_offset, chunk.released);
+        self.record.progress.mark(&chunk.file, chunk.mark);
+    }
+
+    /// `none` mode: every line is a record of its own, a slice of the chunk's buffer, with a
+    /// key that needs no allocation: the hot path of one record per line.
+    fn push_line_records(&mut self, chunk: &Chunk, out: &mut Vec<Batch>) {
+        for line in &chunk.lines {
+            let key = self.line_key(&chunk.file);
+            self.add_entry(Entry::new(chunk.line_bytes(line), key), out);
+            self.batch.lines += 1;
+            // Progress left from the previous chunk joins the batch holding the next line.
+            self.record
+                .progress
+                .advance(&chunk.file, line.next_offset, false);
+            self.batch.progress.absorb(&mut self.record.progress);
+        }
+    }
+
+    /// The key of a one-line record: file keys are built once per file, not per line.
+    fn line_key(&mut self, file: &Arc<FileRef>) -> PartitionKey {
+        match &self.keys {
+            KeyPolicy::None => PartitionKey::None,
+            KeyPolicy::Random => PartitionKey::random(),
+            KeyPolicy::Fixed(key) => PartitionKey::Shared(key.clone()),
+            KeyPolicy::File => match &self.file_key {
+                Some((known, key)) if Arc::ptr_eq(known, file) => key.clone(),
+                _ => {
+                    let key = PartitionKey::from(self.keys.key_for(file));
+                    self.file_key = Some((file.clone(), key.clone()));
+                    key
+                }
+            },
+        }
+    }
+
+    /// `lines` and `kpl` modes: lines are packed into records.
+    fn push_lines(&mut self, chunk: &Chunk, out: &mut Vec<Batch>) {
         for line in &chunk.lines {
             let bytes = chunk.line(line);
             match self.aggregation {
-                Aggregation::None => self.record.data.extend_from_slice(bytes),
-                Aggregation::Lines => self.pack_line(bytes, out),
+                Aggregation::None | Aggregation::Lines => self.pack_line(bytes, out),
                 Aggregation::Kpl if self.shard_map.is_some() => {
                     self.aggregate_by_shard(&chunk.file, bytes, out)
                 }
@@ -153,15 +201,10 @@ impl Batcher {
             self.record
                 .progress
                 .advance(&chunk.file, line.next_offset, false);
-            if self.aggregation == Aggregation::None || self.record.plain_key.is_some() {
+            if self.record.plain_key.is_some() {
                 self.seal_record(out);
             }
         }
-        // Skipped bytes of a truncated line, and the release marker, ride with what comes next.
-        self.record
-            .progress
-            .advance(&chunk.file, chunk.end_offset, chunk.released);
-        self.record.progress.mark(&chunk.file, chunk.mark);
     }
 
     fn pack_line(&mut self, bytes: &[u8], out: &mut Vec<Batch>) {

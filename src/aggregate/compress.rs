@@ -51,18 +51,18 @@ impl Compressor {
     }
 
     /// The record as sent: `data` itself when compression is off.
-    pub fn compress(&mut self, data: Vec<u8>) -> Vec<u8> {
+    pub fn compress(&mut self, data: bytes::Bytes) -> bytes::Bytes {
         match &mut self.codec {
             Codec::None => data,
-            Codec::Gzip(deflate) => gzip_member(deflate, &data),
+            Codec::Gzip(deflate) => gzip_member(deflate, &data).into(),
             Codec::Zstd => {
                 let mut out = Vec::with_capacity(data.len() / 4 + 64);
                 ruzstd::encoding::compress(
-                    data.as_slice(),
+                    &data[..],
                     &mut out,
                     ruzstd::encoding::CompressionLevel::Fastest,
                 );
-                out
+                out.into()
             }
         }
     }
@@ -145,7 +145,7 @@ mod tests {
         for compression in [Compression::gzip(), Compression::Zstd] {
             let mut compressor = Compressor::new(compression);
             for data in [log_lines(1), log_lines(500), Vec::new(), log_lines(3)] {
-                let packed = compressor.compress(data.clone());
+                let packed = compressor.compress(data.clone().into()).to_vec();
                 assert_eq!(detect(&packed).name(), compression.name());
                 assert_eq!(decompress(&packed), Some(data), "{compression:?}");
             }
@@ -160,8 +160,8 @@ mod tests {
             Compression::Zstd,
         ] {
             let mut compressor = Compressor::new(compression);
-            let mut joined = compressor.compress(log_lines(10));
-            joined.extend(compressor.compress(log_lines(20)));
+            let mut joined = compressor.compress(log_lines(10).into()).to_vec();
+            joined.extend(compressor.compress(log_lines(20).into()).to_vec());
             let mut both = log_lines(10);
             both.extend(log_lines(20));
             assert_eq!(decompress(&joined), Some(both), "{compression:?}");
@@ -171,7 +171,9 @@ mod tests {
     #[test]
     fn gzip_members_are_read_by_flate2s_own_decoder() {
         let data = log_lines(200);
-        let packed = Compressor::new(Compression::gzip()).compress(data.clone());
+        let packed = Compressor::new(Compression::gzip())
+            .compress(data.clone().into())
+            .to_vec();
         let mut inflated = Vec::new();
         flate2::read::GzDecoder::new(packed.as_slice())
             .read_to_end(&mut inflated)
@@ -187,7 +189,9 @@ mod tests {
             Compression::Gzip { level: 9 },
             Compression::Zstd,
         ] {
-            let packed = Compressor::new(compression).compress(noise.clone());
+            let packed = Compressor::new(compression)
+                .compress(noise.clone().into())
+                .to_vec();
             assert!(
                 packed.len() <= noise.len() + COMPRESSION_MARGIN_BYTES,
                 "{compression:?}: {} bytes from {}",
@@ -201,7 +205,10 @@ mod tests {
     fn plain_records_pass_through() {
         let mut compressor = Compressor::new(Compression::None);
         assert!(!compressor.is_active());
-        assert_eq!(compressor.compress(b"line\n".to_vec()), b"line\n");
+        assert_eq!(
+            compressor.compress(b"line\n".to_vec().into()).to_vec(),
+            b"line\n"
+        );
         assert_eq!(decompress(b"line\n"), None);
     }
 }

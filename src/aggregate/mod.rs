@@ -3,19 +3,23 @@
 
 pub mod batcher;
 pub mod compress;
+pub mod key;
 pub mod kpl;
 mod progress;
 pub mod shard_groups;
 
 pub use batcher::{Batcher, run_batcher};
+pub use key::PartitionKey;
 pub use progress::{FileProgress, Progress};
 
 /// One PutRecords / PutRecordBatch entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
-    pub data: Vec<u8>,
-    /// Empty for Firehose, which has no partition keys.
-    pub partition_key: String,
+    /// A slice of the read buffer (one line per record) or a record built for it: never
+    /// copied again, not even when resent.
+    pub data: bytes::Bytes,
+    /// [`PartitionKey::None`] for Firehose, which has no partition keys.
+    pub partition_key: PartitionKey,
     /// Shard-aware aggregates: routes the record into the shard its inner records hash to.
     pub explicit_hash_key: Option<String>,
     /// Shard-aware aggregates: where it should land, to detect resharding.
@@ -33,10 +37,10 @@ pub struct Route {
 }
 
 impl Entry {
-    pub fn new(data: Vec<u8>, partition_key: String) -> Entry {
+    pub fn new(data: impl Into<bytes::Bytes>, partition_key: impl Into<PartitionKey>) -> Entry {
         Entry {
-            data,
-            partition_key,
+            data: data.into(),
+            partition_key: partition_key.into(),
             ..Entry::default()
         }
     }

@@ -24,7 +24,9 @@ impl Progress {
     pub fn advance(&mut self, file: &Arc<FileRef>, offset: u64, released: bool) {
         match self.0.iter_mut().find(|p| p.file.key == file.key) {
             Some(existing) => {
-                existing.file = file.clone();
+                if !Arc::ptr_eq(&existing.file, file) {
+                    existing.file = file.clone();
+                }
                 existing.offset = offset;
                 existing.released |= released;
                 if existing.mark.is_some_and(|m| m.at > offset) {

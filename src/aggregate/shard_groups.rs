@@ -77,8 +77,8 @@ fn seal(shard: Arc<str>, group: Group) -> Entry {
         return Entry::new(data.to_vec(), group.first_key);
     }
     Entry {
-        data: group.aggregate.encode(),
-        partition_key: OUTER_KEY.to_owned(),
+        data: group.aggregate.encode().into(),
+        partition_key: OUTER_KEY.into(),
         explicit_hash_key: Some(group.first_hash.to_string()),
         route: Some(Route {
             shard,

@@ -346,7 +346,7 @@ impl Emitter {
         Chunk {
             file: self.file,
             mark: None,
-            data: self.data,
+            data: self.data.into(),
             lines: self.lines,
             start_offset,
             end_offset,

@@ -50,7 +50,7 @@ pub fn chunk_of(path: &Path, data: &[u8], max_lines: usize) -> Chunk {
             head: None,
         }),
         mark: None,
-        data: data[..end_offset as usize].to_vec(),
+        data: bytes::Bytes::copy_from_slice(&data[..end_offset as usize]),
         lines,
         start_offset: 0,
         end_offset,

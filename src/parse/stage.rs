@@ -181,7 +181,7 @@ mod tests {
                     next_offset: 15,
                 },
             ],
-            data,
+            data: data.into(),
             start_offset: 0,
             end_offset: 15,
             released: false,

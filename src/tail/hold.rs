@@ -84,7 +84,7 @@ impl Tailer {
         self.queue(Chunk {
             file: old_ref,
             mark: last_mark,
-            data: Vec::new(),
+            data: bytes::Bytes::new(),
             lines: Vec::new(),
             start_offset: consumed,
             end_offset: consumed,

@@ -146,7 +146,8 @@ pub struct Chunk {
     pub file: Arc<FileRef>,
     /// The bytes before `end_offset`, for the checkpoint (`None` on markers without data).
     pub mark: Option<Mark>,
-    pub data: Vec<u8>,
+    /// Shared, so that a record of one line is a slice of it rather than a copy.
+    pub data: bytes::Bytes,
     pub lines: Vec<Line>,
     /// File offset of `data[0]`.
     pub start_offset: u64,
@@ -161,6 +162,11 @@ pub struct Chunk {
 impl Chunk {
     pub fn line(&self, line: &Line) -> &[u8] {
         &self.data[line.start as usize..line.end as usize]
+    }
+
+    /// The line as a slice sharing the chunk's buffer: no copy, no allocation.
+    pub fn line_bytes(&self, line: &Line) -> bytes::Bytes {
+        self.data.slice(line.start as usize..line.end as usize)
     }
 }
 

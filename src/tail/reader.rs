@@ -226,10 +226,15 @@ impl FileReader {
         if consumed == 0 {
             return (None, truncations, skipped);
         }
+        // Records of one line share this buffer until they are delivered: a mostly empty read
+        // buffer is given back first, or a slow log would pin 256 KiB per line.
+        if data.capacity() > data.len() + data.len() / 4 + 4096 {
+            data.shrink_to_fit();
+        }
         let chunk = Chunk {
             file: self.file_ref.clone(),
             mark: Some(Mark::ending(self.consumed, &data)),
-            data,
+            data: data.into(),
             lines,
             start_offset: base,
             end_offset: self.consumed,

@@ -290,7 +290,7 @@ impl Tailer {
         let marker = Chunk {
             file: file.file_ref.clone(),
             mark: None,
-            data: Vec::new(),
+            data: bytes::Bytes::new(),
             lines: Vec::new(),
             start_offset: offset,
             end_offset: offset,
@@ -351,7 +351,7 @@ pub(super) fn marker(file: Arc<FileRef>, offset: u64, mark: Option<Mark>) -> Chu
     Chunk {
         file,
         mark,
-        data: Vec::new(),
+        data: bytes::Bytes::new(),
         lines: Vec::new(),
         start_offset: offset,
         end_offset: offset,

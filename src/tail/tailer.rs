@@ -409,7 +409,7 @@ impl Tailer {
         self.send(Chunk {
             file: file_ref,
             mark: tracked.last_mark,
-            data: Vec::new(),
+            data: bytes::Bytes::new(),
             lines: Vec::new(),
             start_offset: end_offset,
             end_offset,

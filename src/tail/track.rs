@@ -402,7 +402,7 @@ pub(super) fn release_marker(known: &KnownFile) -> Chunk {
             head: known.head,
         }),
         mark: known.mark,
-        data: Vec::new(),
+        data: bytes::Bytes::new(),
         lines: Vec::new(),
         start_offset: known.offset,
         end_offset: known.offset,

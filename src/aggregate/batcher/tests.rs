@@ -42,7 +42,7 @@ fn chunk(file: &Arc<FileRef>, start: u64, count: usize, len: usize) -> Chunk {
     Chunk {
         mark: None,
         file: file.clone(),
-        data,
+        data: data.into(),
         lines,
         start_offset: start,
         end_offset,
@@ -166,7 +166,7 @@ fn skipped_bytes_and_release_markers_ride_with_the_next_batch() {
         &Chunk {
             mark: None,
             file: f.clone(),
-            data: Vec::new(),
+            data: bytes::Bytes::new(),
             lines: Vec::new(),
             start_offset: 35,
             end_offset: 35,
@@ -198,7 +198,7 @@ fn a_marker_alone_still_produces_an_empty_batch_so_its_offset_is_checkpointed() 
         &Chunk {
             mark: None,
             file: f.clone(),
-            data: Vec::new(),
+            data: bytes::Bytes::new(),
             lines: Vec::new(),
             start_offset: 77,
             end_offset: 77,
@@ -230,13 +230,14 @@ fn user_records(batches: &[Batch]) -> Vec<(String, Vec<u8>)> {
             Some(inner) => {
                 for user in inner {
                     assert_eq!(
-                        user.partition_key, entry.partition_key,
+                        user.partition_key.as_str(),
+                        entry.partition_key.as_str(),
                         "one key per aggregate"
                     );
                     users.push((user.partition_key, user.data));
                 }
             }
-            None => users.push((entry.partition_key.clone(), entry.data.clone())),
+            None => users.push((entry.partition_key.to_string(), entry.data.to_vec())),
         }
     }
     users
@@ -375,7 +376,7 @@ fn a_record_of_incompressible_data_stays_within_the_record_limit() {
         mark: None,
         file: f.clone(),
         end_offset: data.len() as u64,
-        data,
+        data: data.into(),
         lines: vec![line],
         start_offset: 0,
         released: false,

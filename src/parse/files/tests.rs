@@ -38,7 +38,7 @@ fn chunk(start: u64, lines: &[&str]) -> Chunk {
         }),
         mark: None,
         end_offset: start + data.len() as u64,
-        data,
+        data: data.into(),
         lines: out,
         start_offset: start,
         released: false,

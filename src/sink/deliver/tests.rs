@@ -30,7 +30,7 @@ impl PutClient for Scripted {
         self.calls
             .lock()
             .unwrap()
-            .push(entries.iter().map(|e| e.data.clone()).collect());
+            .push(entries.iter().map(|e| e.data.to_vec()).collect());
         let next = self.script.lock().unwrap().pop_front();
         next.unwrap_or_else(|| {
             Ok(vec![
@@ -45,9 +45,7 @@ impl PutClient for Scripted {
 }
 
 fn batch(n: u8) -> Batch {
-    let entries = (0..n)
-        .map(|i| Entry::new(vec![b'a' + i], "k".into()))
-        .collect();
+    let entries = (0..n).map(|i| Entry::new(vec![b'a' + i], "k")).collect();
     Batch {
         seq: 0,
         entries,
@@ -284,4 +282,13 @@ async fn aggregate_landing_in_a_child_shard_that_splits_it_is_resplit_and_resent
         2,
         "re-split into one aggregate per child shard"
     );
+}
+
+#[test]
+fn settle_keeps_what_failed_and_what_was_not_sent() {
+    let mut pending = vec![0, 1, 2, 3, 4, 5];
+    settle(&mut pending, &[1, 2, 3, 4], &[3], 6);
+    assert_eq!(pending, vec![0, 3, 5]);
+    settle(&mut pending, &[0, 3, 5], &[], 6);
+    assert!(pending.is_empty());
 }

@@ -61,9 +61,16 @@ pub fn put_record_batch(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
     out.extend_from_slice(b"]}");
 }
 
-/// A JSON string literal. Names and keys are short: serde_json's escaper is fast enough.
+/// A JSON string literal. Keys are usually plain (random hex, paths): copied as they are;
+/// anything with a quote, backslash or control character goes through serde_json's escaper.
 fn json_string(text: &str, out: &mut Vec<u8>) {
-    serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+    }
 }
 
 #[cfg(test)]
