@@ -109,12 +109,16 @@ fn init_logging(level: &str) {
 
 /// Request buffers are megabytes. With glibc's defaults they raise its dynamic mmap threshold
 /// and then stay cached in per-thread arenas after use (RSS measured at ~200 MiB while shipping
-/// 5 MiB requests); a fixed threshold returns them to the OS, so memory stays bounded.
+/// 5 MiB requests); a fixed threshold returns them to the OS, so memory stays bounded. It sits
+/// above the 256 KiB read buffers (plus a partial line): at 256 KiB every read buffer was its
+/// own mmap, faulted in page by page and unmapped with a TLB shootdown on every core, which
+/// cost a third of the CPU of one-record-per-line shipping and varied with scheduling (peers
+/// bench, es-none: 164-178 MB per CPU-second at 256 KiB, 216-246 at 1 MiB).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_allocator() {
     // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
