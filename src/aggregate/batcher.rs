@@ -241,8 +241,7 @@ impl Batcher {
             .record
             .aggregate
             .get_or_insert_with(|| KplAggregate::new(wanted.unwrap_or_else(|| keys.key_for(file))));
-        let key = aggregate.outer_key().to_owned();
-        aggregate.push(&key, bytes);
+        aggregate.push_outer(bytes);
     }
 
     /// Shard-aware: the line joins the aggregate of the shard its own key hashes to. Without a

@@ -55,6 +55,9 @@ fn record_body_len(pk_index: u64, data_len: usize) -> usize {
 pub struct KplAggregate {
     outer_key: String,
     keys: HashMap<String, u64>,
+    /// The outer key's index once it is in the table: most aggregates hold only that key, and
+    /// comparing it is cheaper than hashing every record's key.
+    outer_index: Option<u64>,
     key_table: Vec<u8>,
     records: Vec<u8>,
     count: usize,
@@ -68,6 +71,7 @@ impl KplAggregate {
         KplAggregate {
             outer_key,
             keys: HashMap::new(),
+            outer_index: None,
             key_table: Vec::new(),
             records: Vec::new(),
             count: 0,
@@ -95,26 +99,60 @@ impl KplAggregate {
 
     /// What [`size`](Self::size) would be after adding a record.
     pub fn size_with(&self, key: &str, data_len: usize) -> usize {
-        let (index, table_growth) = match self.keys.get(key) {
-            Some(&index) => (index, 0),
+        let (index, table_growth) = match self.known_index(key) {
+            Some(index) => (index, 0),
             None => (self.keys.len() as u64, field_len(key.len())),
         };
         self.size() + table_growth + field_len(record_body_len(index, data_len))
     }
 
-    /// Adds a user record with its own partition key (used for its hash key by consumers).
-    pub fn push(&mut self, key: &str, data: &[u8]) {
-        let index = match self.keys.get(key) {
-            Some(&index) => index,
+    fn known_index(&self, key: &str) -> Option<u64> {
+        if key == self.outer_key {
+            return self.outer_index;
+        }
+        self.keys.get(key).copied()
+    }
+
+    /// Adds a user record keyed like the aggregate itself.
+    pub fn push_outer(&mut self, data: &[u8]) {
+        let index = match self.outer_index {
+            Some(index) => index,
             None => {
-                let index = self.keys.len() as u64;
-                self.keys.insert(key.to_owned(), index);
-                self.key_table.push(TAG_PK_TABLE);
-                put_varint(&mut self.key_table, key.len() as u64);
-                self.key_table.extend_from_slice(key.as_bytes());
+                let key = std::mem::take(&mut self.outer_key);
+                let index = self.add_key(&key);
+                self.outer_key = key;
+                self.outer_index = Some(index);
                 index
             }
         };
+        self.push_record(index, data);
+    }
+
+    /// Adds a user record with its own partition key (used for its hash key by consumers).
+    pub fn push(&mut self, key: &str, data: &[u8]) {
+        let index = match self.known_index(key) {
+            Some(index) => index,
+            None => {
+                let index = self.add_key(key);
+                if key == self.outer_key {
+                    self.outer_index = Some(index);
+                }
+                index
+            }
+        };
+        self.push_record(index, data);
+    }
+
+    fn add_key(&mut self, key: &str) -> u64 {
+        let index = self.keys.len() as u64;
+        self.keys.insert(key.to_owned(), index);
+        self.key_table.push(TAG_PK_TABLE);
+        put_varint(&mut self.key_table, key.len() as u64);
+        self.key_table.extend_from_slice(key.as_bytes());
+        index
+    }
+
+    fn push_record(&mut self, index: u64, data: &[u8]) {
         self.records.push(TAG_RECORD);
         put_varint(&mut self.records, record_body_len(index, data.len()) as u64);
         self.records.push(TAG_PK_INDEX);

@@ -90,3 +90,20 @@ proptest! {
         prop_assert_eq!(Reader { bytes: &out }.varint(), Some(n));
     }
 }
+
+#[test]
+fn records_keyed_like_the_aggregate_encode_as_with_their_key_spelled_out() {
+    let mut by_outer = KplAggregate::new("host-a".into());
+    let mut spelled = KplAggregate::new("host-a".into());
+    for (key, data) in [("host-a", &b"1"[..]), ("other", b"2"), ("host-a", b"3")] {
+        if key == "host-a" {
+            by_outer.push_outer(data);
+        } else {
+            by_outer.push(key, data);
+        }
+        spelled.push(key, data);
+        assert_eq!(by_outer.size(), spelled.size());
+        assert_eq!(by_outer.size_with("host-a", 9), spelled.size_with("host-a", 9));
+    }
+    assert_eq!(by_outer.encode(), spelled.encode());
+}
