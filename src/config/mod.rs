@@ -213,6 +213,10 @@ pub struct AwsSettings {
     pub permanent_error_backoff: Duration,
 }
 
+/// Encoded request bodies a flow may have in flight by default: three 1 MiB requests (a base64
+/// body is 4/3 of its data), enough to keep a link busy without growing memory.
+const DEFAULT_IN_FLIGHT_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The spool must hold at least a few files' worth of compressed lines.
 const MIN_SPOOL_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -487,7 +491,7 @@ impl Validator<'_> {
             partition_key,
             limits,
             max_in_flight: raw.max_in_flight,
-            max_in_flight_bytes: raw.max_in_flight_bytes.unwrap_or(8 * 1024 * 1024),
+            max_in_flight_bytes: raw.max_in_flight_bytes.unwrap_or(DEFAULT_IN_FLIGHT_BYTES),
             shard_aware: raw.shard_aware,
             shard_rate: (raw.rate_limit && !is_firehose).then_some(
                 crate::sink::rate_limit::ShardRate {
@@ -629,12 +633,12 @@ impl Validator<'_> {
     ) -> Result<BatchLimits, ConfigError> {
         let (default_request, max_request, record_range) = match destination {
             Destination::Kinesis { .. } => (
-                KINESIS_DEFAULT_REQUEST_BYTES,
+                DEFAULT_REQUEST_BYTES,
                 KINESIS_MAX_REQUEST_BYTES,
                 KINESIS_DEFAULT_RECORD_BYTES..=KINESIS_MAX_RECORD_BYTES,
             ),
             Destination::Firehose { .. } => (
-                FIREHOSE_MAX_REQUEST_BYTES,
+                DEFAULT_REQUEST_BYTES,
                 FIREHOSE_MAX_REQUEST_BYTES,
                 FIREHOSE_MAX_RECORD_BYTES..=FIREHOSE_MAX_RECORD_BYTES,
             ),
@@ -658,7 +662,9 @@ impl Validator<'_> {
                 ),
             ));
         }
-        let max_request_bytes = raw.batch_max_bytes.unwrap_or(default_request);
+        let max_request_bytes = raw
+            .batch_max_bytes
+            .unwrap_or(default_request.max(max_record_bytes));
         if max_request_bytes < max_record_bytes || max_request_bytes > max_request {
             return Err(self.err(
                 key("batch_max_bytes"),
@@ -671,7 +677,7 @@ impl Validator<'_> {
             // Compressed aggregates of 256 KiB fill about two 25 KB PUT payload units, where
             // 50 KB ones would pay a whole unit for ~8 KB (`cargo bench --bench compression`).
             (Aggregation::Kpl, _) => KPL_COMPRESSED_AGGREGATE_BYTES,
-            _ => max_record_bytes,
+            _ => LINES_DEFAULT_RECORD_BYTES.min(max_record_bytes),
         };
         let record_target_bytes = raw.record_target_bytes.unwrap_or(default_target);
         if aggregation != Aggregation::None

@@ -165,8 +165,9 @@ pub struct RawFlow {
     /// Records per request, 1-500. Default 500.
     #[serde(default = "default_batch_max_records")]
     pub batch_max_records: usize,
-    /// Request size (data plus partition keys). Streams: up to `"10MiB"`, default `"5MiB"`;
-    /// Firehose: up to and default `"4MiB"`.
+    /// Request size (data plus partition keys). Default `"1MiB"` (at least `record_max_bytes`);
+    /// Streams up to `"10MiB"`, Firehose up to `"4MiB"`. Larger requests save little CPU and
+    /// cost memory (README, Memory).
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub batch_max_bytes: Option<u64>,
     /// Streams: largest record (data plus partition key), as the stream's `MaxRecordSizeInKiB`
@@ -174,15 +175,16 @@ pub struct RawFlow {
     /// Longer lines are truncated to fit (and counted), never dropped whole.
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub record_max_bytes: Option<u64>,
-    /// Packed modes: target size of one record, counting data plus partition key. Default: the
-    /// record limit for `"lines"`, 50,000 bytes for `"kpl"` (two 25 KB PUT payload units).
+    /// Packed modes: target size of one record, counting data plus partition key. Default
+    /// `"256KiB"` for `"lines"`, 50,000 bytes for `"kpl"` (two 25 KB PUT payload units).
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub record_target_bytes: Option<u64>,
     /// Requests in flight at once for this flow. Default 4.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
-    /// Data of all in-flight requests of this flow together; bounds memory with large requests
-    /// (a single larger request is still sent, alone). Default `"8MiB"`.
+    /// Encoded bodies of all in-flight requests of this flow together (a body is about 4/3 of
+    /// its data); bounds memory with large requests (a single larger request is still sent,
+    /// alone). Default `"4MiB"`.
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub max_in_flight_bytes: Option<u64>,
     /// How often the `paths` globs are re-scanned for new, rotated or deleted files. Default `"5s"`.

@@ -30,8 +30,9 @@ batch_max_age = "1s"
             stream: "web-logs".into()
         }
     );
-    assert_eq!(flow.limits.max_request_bytes, 5 * 1024 * 1024);
+    assert_eq!(flow.limits.max_request_bytes, 1024 * 1024);
     assert_eq!(flow.limits.max_record_bytes, 1024 * 1024);
+    assert_eq!(flow.max_in_flight_bytes, 4 * 1024 * 1024);
     assert_eq!(flow.limits.max_records, 500);
     assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
     assert_eq!(config.aws.request_timeout, Duration::from_secs(60));
@@ -46,8 +47,9 @@ fn firehose_defaults_to_packed_lines_within_its_fixed_limits() {
             .unwrap();
     let flow = &config.flows[0];
     assert_eq!(flow.aggregation, Aggregation::Lines);
-    assert_eq!(flow.limits.max_request_bytes, 4 * 1024 * 1024);
+    assert_eq!(flow.limits.max_request_bytes, 1024 * 1024);
     assert_eq!(flow.limits.max_record_bytes, 1000 * 1024);
+    assert_eq!(flow.limits.record_target_bytes, 256 * 1024);
     assert!(parse("[[flow]]\nname = \"f\"\npaths = [\"/l/*.log\"]\nfirehose_stream = \"fh\"\nbatch_max_bytes = \"5MiB\"\n").is_err());
 }
 

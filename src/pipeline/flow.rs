@@ -27,8 +27,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Chunks (up to 256 KiB each) queued between a tailer and its batcher.
-const CHUNK_QUEUE: usize = 8;
+/// Chunks (up to 256 KiB each) queued between a tailer and its batcher: enough to keep the
+/// batcher busy while the tailer reads; more is memory, not speed (the file is the buffer).
+const CHUNK_QUEUE: usize = 4;
 /// How often the shard map is re-listed even without a sign of resharding.
 const SHARD_MAP_PERIOD: Duration = Duration::from_secs(60);
 

@@ -253,9 +253,8 @@ pub struct Sender<C> {
     /// This run of the flow (see [`Ack::instance`]).
     pub instance: u64,
     pub max_in_flight: usize,
-    /// Budget for the data of all in-flight requests together. The SDK holds about three
-    /// copies of a request while it is sent (entries, blobs, base64 JSON), so this, not the
-    /// request count, is what bounds memory when requests are large.
+    /// Budget for the encoded bodies of all in-flight requests together (each also holds its
+    /// entries), so this, not the request count, is what bounds memory when requests are large.
     pub max_in_flight_bytes: u64,
     pub policy: RetryPolicy,
     pub abort: CancellationToken,
@@ -277,7 +276,7 @@ impl<C: PutClient> Sender<C> {
                 in_flight.join_next().await;
             }
             // A batch larger than the whole budget still goes, alone.
-            let kib = u32::try_from(batch.bytes().div_ceil(1024))
+            let kib = u32::try_from(super::wire::encode::batch_body_bytes(&batch).div_ceil(1024))
                 .unwrap_or(u32::MAX)
                 .clamp(1, budget_kib);
             let permit = budget

@@ -103,7 +103,10 @@ fn records_keyed_like_the_aggregate_encode_as_with_their_key_spelled_out() {
         }
         spelled.push(key, data);
         assert_eq!(by_outer.size(), spelled.size());
-        assert_eq!(by_outer.size_with("host-a", 9), spelled.size_with("host-a", 9));
+        assert_eq!(
+            by_outer.size_with("host-a", 9),
+            spelled.size_with("host-a", 9)
+        );
     }
     assert_eq!(by_outer.encode(), spelled.encode());
 }

@@ -6,10 +6,10 @@
 use crate::aggregate::Entry;
 
 /// Bytes a request body for `entries` takes, to reserve the buffer once.
-pub fn body_capacity(entries: &[&Entry], name_len: usize) -> usize {
+pub fn body_capacity<'a>(entries: impl IntoIterator<Item = &'a Entry>, name_len: usize) -> usize {
     const PER_RECORD: usize = r#"{"Data":"","ExplicitHashKey":"","PartitionKey":""},"#.len();
     let records: usize = entries
-        .iter()
+        .into_iter()
         .map(|e| {
             e.data.len().div_ceil(3) * 4
                 + e.partition_key.len()
@@ -20,9 +20,14 @@ pub fn body_capacity(entries: &[&Entry], name_len: usize) -> usize {
     records + name_len + 64
 }
 
+/// The body size of a request for the whole of `batch`, what the in-flight budget counts.
+pub fn batch_body_bytes(batch: &crate::aggregate::Batch) -> u64 {
+    body_capacity(&batch.entries, 0) as u64
+}
+
 /// `{"Records":[{"Data":…,"ExplicitHashKey":…,"PartitionKey":…},…],"StreamName":…}`
 pub fn put_records(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
-    out.reserve(body_capacity(entries, stream.len()));
+    out.reserve(body_capacity(entries.iter().copied(), stream.len()));
     out.extend_from_slice(br#"{"Records":["#);
     for (i, entry) in entries.iter().enumerate() {
         if i > 0 {
@@ -46,7 +51,7 @@ pub fn put_records(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
 
 /// `{"DeliveryStreamName":…,"Records":[{"Data":…},…]}`
 pub fn put_record_batch(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
-    out.reserve(body_capacity(entries, stream.len()));
+    out.reserve(body_capacity(entries.iter().copied(), stream.len()));
     out.extend_from_slice(br#"{"DeliveryStreamName":"#);
     json_string(stream, out);
     out.extend_from_slice(br#","Records":["#);
@@ -99,7 +104,7 @@ mod tests {
                 {"Data": "AP8K", "ExplicitHashKey": "42", "PartitionKey": "/var/log/app.log"}
             ], "StreamName": "web \u{e9}"})
         );
-        assert!(body.len() <= body_capacity(&[&a, &b], "web \u{e9}".len()));
+        assert!(body.len() <= body_capacity([&a, &b], "web \u{e9}".len()));
     }
 
     #[test]
