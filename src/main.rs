@@ -229,6 +229,7 @@ fn consume(
         profile: None,
         request_timeout: std::time::Duration::from_secs(60),
         permanent_error_backoff: std::time::Duration::from_secs(60),
+        wire_protocol: edgeship::config::WireProtocol::Json,
     };
     runtime()?.block_on(async {
         let sdk = edgeship::sink::aws::sdk_config(&settings).await?;

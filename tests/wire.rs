@@ -143,6 +143,7 @@ fn wire(token: Option<&str>) -> Wire {
         profile: None,
         request_timeout: Duration::from_secs(5),
         permanent_error_backoff: Duration::from_secs(60),
+        wire_protocol: edgeship::config::WireProtocol::Json,
     };
     Wire::new(&sdk, &settings).unwrap()
 }
@@ -168,7 +169,13 @@ fn signature_equals_botocores_for_the_same_request() {
         );
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_633_600);
         let request = wire(token)
-            .signed_request(service, credentials, body.clone(), time)
+            .signed_request(
+                service,
+                edgeship::config::WireProtocol::Json,
+                credentials,
+                body.clone(),
+                time,
+            )
             .unwrap();
         let headers: serde_json::Map<String, serde_json::Value> = request
             .headers()

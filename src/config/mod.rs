@@ -6,7 +6,7 @@ mod raw;
 mod raw_parse;
 mod units;
 
-pub use raw::{RawAws, RawConfig, RawFlow, RawMetrics};
+pub use raw::{RawAws, RawConfig, RawFlow, RawMetrics, WireProtocol};
 pub use raw_parse::{RawParse, RawRedact};
 pub use units::parse_byte_size;
 
@@ -211,6 +211,7 @@ pub struct AwsSettings {
     pub profile: Option<String>,
     pub request_timeout: Duration,
     pub permanent_error_backoff: Duration,
+    pub wire_protocol: WireProtocol,
 }
 
 /// Encoded request bodies a flow may have in flight by default: three 1 MiB requests (a base64
@@ -347,6 +348,7 @@ impl Validator<'_> {
                 profile: raw.aws.profile,
                 request_timeout: raw.aws.request_timeout,
                 permanent_error_backoff: raw.aws.permanent_error_backoff,
+                wire_protocol: raw.aws.wire_protocol,
             },
             metrics_listen,
             flows,

@@ -85,6 +85,20 @@ pub struct RawAws {
         deserialize_with = "duration"
     )]
     pub permanent_error_backoff: Duration,
+    /// How Kinesis Data Streams requests are encoded: `"json"` (default) or `"cbor"`, the
+    /// protocol the Java SDK uses: record data travel as raw bytes instead of base64, about a
+    /// quarter fewer bytes on the wire (metered uplinks) and less CPU per byte. If the endpoint
+    /// rejects CBOR, edgeship warns once and switches to JSON. Firehose always uses JSON.
+    #[serde(default)]
+    pub wire_protocol: WireProtocol,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireProtocol {
+    #[default]
+    Json,
+    Cbor,
 }
 
 impl Default for RawAws {
@@ -95,6 +109,7 @@ impl Default for RawAws {
             profile: None,
             request_timeout: default_request_timeout(),
             permanent_error_backoff: default_permanent_error_backoff(),
+            wire_protocol: WireProtocol::Json,
         }
     }
 }

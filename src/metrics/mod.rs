@@ -36,6 +36,8 @@ pub struct FlowStats {
     pub copies_recognised: AtomicU64,
     pub read_errors: AtomicU64,
     pub requests: AtomicU64,
+    /// Encoded request bodies sent, retries included.
+    pub request_body_bytes: AtomicU64,
     pub records_delivered: AtomicU64,
     pub lines_delivered: AtomicU64,
     pub bytes_delivered: AtomicU64,
@@ -87,6 +89,7 @@ impl FlowStats {
             copies_recognised: AtomicU64::new(0),
             read_errors: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            request_body_bytes: AtomicU64::new(0),
             records_delivered: AtomicU64::new(0),
             lines_delivered: AtomicU64::new(0),
             bytes_delivered: AtomicU64::new(0),
@@ -198,13 +201,14 @@ impl FlowStats {
             .load(Relaxed)
             .saturating_sub(self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed));
         format!(
-            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} compression_ratio={:.2} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} parse_failures={} records_filtered={} files_tracked={} errors={}",
+            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} request_body_bytes={} compression_ratio={:.2} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} parse_failures={} records_filtered={} files_tracked={} errors={}",
             self.flow,
             self.lines_read.load(Relaxed),
             self.lines_delivered.load(Relaxed),
             behind,
             self.records_delivered.load(Relaxed),
             self.bytes_delivered.load(Relaxed),
+            self.request_body_bytes.load(Relaxed),
             self.compression_ratio().unwrap_or(1.0),
             self.put_payload_units.load(Relaxed),
             self.requests.load(Relaxed),

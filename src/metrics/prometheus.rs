@@ -73,6 +73,11 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |f| &f.bytes_delivered_uncompressed,
     ),
     (
+        "edgeship_request_body_bytes_total",
+        "Encoded request bodies sent (JSON with base64 data, or CBOR), retries included: the bytes on the wire before HTTP and TLS framing.",
+        |f| &f.request_body_bytes,
+    ),
+    (
         "edgeship_put_payload_units_total",
         "Provisioned-stream PUT payload units of the delivered records (25 KB per record, rounded up).",
         |f| &f.put_payload_units,

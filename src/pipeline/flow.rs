@@ -88,7 +88,7 @@ pub async fn start(
     };
     let sender = match &flow.destination {
         Destination::Kinesis { stream } => {
-            let client = Arc::new(KinesisClient::new(ctx.clients, stream));
+            let client = Arc::new(KinesisClient::new(ctx.clients, stream, stats.clone()));
             let shards = shard_knowledge(&client, flow, &stop).await;
             if let (Some(shards), true) = (&shards, flow.shard_aware) {
                 batcher = batcher.with_shard_map(shards.map.clone());
@@ -96,7 +96,7 @@ pub async fn start(
             settings.spawn(client, shards, batch_rx, ctx.acks.clone())
         }
         Destination::Firehose { stream } => {
-            let client = Arc::new(FirehoseClient::new(ctx.clients, stream));
+            let client = Arc::new(FirehoseClient::new(ctx.clients, stream, stats.clone()));
             settings.spawn(client, None, batch_rx, ctx.acks.clone())
         }
     };

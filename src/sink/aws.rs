@@ -30,13 +30,19 @@ pub enum AwsSetupError {
 pub struct AwsClients {
     pub sdk: aws_config::SdkConfig,
     pub wire: std::sync::Arc<super::wire::Wire>,
+    /// Kinesis Data Streams' `[aws] wire_protocol`.
+    pub protocol: crate::config::WireProtocol,
 }
 
 impl AwsClients {
     pub async fn load(settings: &AwsSettings) -> Result<AwsClients, AwsSetupError> {
         let sdk = sdk_config(settings).await?;
         let wire = std::sync::Arc::new(super::wire::Wire::new(&sdk, settings)?);
-        Ok(AwsClients { sdk, wire })
+        Ok(AwsClients {
+            sdk,
+            wire,
+            protocol: settings.wire_protocol,
+        })
     }
 }
 

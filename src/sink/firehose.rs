@@ -1,21 +1,24 @@
 //! Amazon Data Firehose `PutRecordBatch` (Direct PUT).
 
 use super::aws::AwsClients;
-use super::wire::{Service, Wire, encode, response};
+use super::wire::{Service, Wire, WireProtocol, encode, response};
 use super::{EntryStatus, PutClient, SendError};
 use crate::aggregate::Entry;
+use crate::metrics::FlowStats;
 use std::sync::Arc;
 
 pub struct FirehoseClient {
     wire: Arc<Wire>,
+    stats: Arc<FlowStats>,
     stream: String,
     destination: String,
 }
 
 impl FirehoseClient {
-    pub fn new(clients: &AwsClients, stream: &str) -> FirehoseClient {
+    pub fn new(clients: &AwsClients, stream: &str, stats: Arc<FlowStats>) -> FirehoseClient {
         FirehoseClient {
             wire: clients.wire.clone(),
+            stats,
             stream: stream.to_owned(),
             destination: format!("firehose stream {stream:?}"),
         }
@@ -26,8 +29,15 @@ impl PutClient for FirehoseClient {
     async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryStatus>, SendError> {
         let mut body = Vec::new();
         encode::put_record_batch(&self.stream, entries, &mut body);
-        let answer = self.wire.call(Service::Firehose, body).await?;
-        response::put_record_batch(&answer)
+        let sent = body.len() as u64;
+        self.stats
+            .request_body_bytes
+            .fetch_add(sent, std::sync::atomic::Ordering::Relaxed);
+        let answer = self
+            .wire
+            .call(Service::Firehose, WireProtocol::Json, body)
+            .await?;
+        response::put_record_batch(&answer.body)
     }
 
     fn destination(&self) -> &str {

@@ -2,9 +2,11 @@
 
 use super::aws::{AwsClients, send_error};
 use super::shard_map::{Shard, ShardSource};
-use super::wire::{Service, Wire, encode, response};
+use super::wire::{Answer, Service, Wire, WireProtocol, cbor, encode, response};
 use super::{EntryStatus, PutClient, SendError};
 use crate::aggregate::Entry;
+use crate::metrics::FlowStats;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 pub struct KinesisClient {
@@ -16,18 +18,46 @@ pub struct KinesisClient {
     destination: String,
     /// Shard ids seen in responses, shared so that a delivered entry allocates nothing.
     shard_ids: Mutex<Vec<Arc<str>>>,
+    /// `wire_protocol = "cbor"` until the endpoint rejects it.
+    cbor: AtomicBool,
+    stats: Arc<FlowStats>,
 }
 
 impl KinesisClient {
-    pub fn new(clients: &AwsClients, stream: &str) -> KinesisClient {
+    pub fn new(clients: &AwsClients, stream: &str, stats: Arc<FlowStats>) -> KinesisClient {
         KinesisClient {
             client: aws_sdk_kinesis::Client::new(&clients.sdk),
             wire: clients.wire.clone(),
             stream: stream.to_owned(),
             destination: format!("kinesis stream {stream:?}"),
             shard_ids: Mutex::default(),
+            cbor: AtomicBool::new(clients.protocol == WireProtocol::Cbor),
+            stats,
         }
     }
+}
+
+impl KinesisClient {
+    fn statuses(&self, answer: &Answer) -> Result<Vec<EntryStatus>, SendError> {
+        let mut known = self.shard_ids.lock().expect("shard id lock");
+        let shard = |id: &str| intern(&mut known, id);
+        match answer.cbor {
+            true => cbor::put_records_response(&answer.body, shard),
+            false => response::put_records(&answer.body, shard),
+        }
+    }
+}
+
+/// Whether a CBOR request failed because the endpoint does not speak CBOR (rather than for
+/// what it carried): an unsupported media type, or a body it could not parse at all.
+fn rejects_cbor(error: &SendError) -> bool {
+    error.http_status == Some(415)
+        || matches!(
+            error.code.as_str(),
+            "SerializationException"
+                | "UnknownOperationException"
+                | "UnsupportedMediaTypeException"
+        )
 }
 
 /// The shared copy of `id`; a stream has few shards, a list is enough.
@@ -42,11 +72,38 @@ fn intern(known: &mut Vec<Arc<str>>, id: &str) -> Arc<str> {
 
 impl PutClient for KinesisClient {
     async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryStatus>, SendError> {
+        if self.cbor.load(Relaxed) {
+            let mut body = Vec::new();
+            cbor::put_records(&self.stream, entries, &mut body);
+            self.stats
+                .request_body_bytes
+                .fetch_add(body.len() as u64, Relaxed);
+            match self
+                .wire
+                .call(Service::Kinesis, WireProtocol::Cbor, body)
+                .await
+            {
+                Ok(answer) => return self.statuses(&answer),
+                Err(error) if rejects_cbor(&error) => {
+                    self.cbor.store(false, Relaxed);
+                    tracing::warn!(
+                        "{}: the endpoint does not accept CBOR ({error}); sending JSON from now on (set [aws] wire_protocol = \"json\" to skip this)",
+                        self.destination
+                    );
+                }
+                Err(error) => return Err(error),
+            }
+        }
         let mut body = Vec::new();
         encode::put_records(&self.stream, entries, &mut body);
-        let answer = self.wire.call(Service::Kinesis, body).await?;
-        let mut known = self.shard_ids.lock().expect("shard id lock");
-        response::put_records(&answer, |id| intern(&mut known, id))
+        self.stats
+            .request_body_bytes
+            .fetch_add(body.len() as u64, Relaxed);
+        let answer = self
+            .wire
+            .call(Service::Kinesis, WireProtocol::Json, body)
+            .await?;
+        self.statuses(&answer)
     }
 
     fn destination(&self) -> &str {
@@ -85,6 +142,30 @@ impl ShardSource for KinesisClient {
             if next_token.is_none() {
                 return Ok(shards);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_protocol_rejections_switch_to_json() {
+        let table = [
+            ("SerializationException", Some(400), true),
+            ("UnknownOperationException", Some(400), true),
+            ("Http415", Some(415), true),
+            ("ProvisionedThroughputExceededException", Some(400), false),
+            ("ResourceNotFoundException", Some(400), false),
+            ("ConnectionError", None, false),
+        ];
+        for (code, status, expected) in table {
+            assert_eq!(
+                rejects_cbor(&SendError::new(code, "", status)),
+                expected,
+                "{code}"
+            );
         }
     }
 }

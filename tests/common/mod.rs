@@ -96,6 +96,39 @@ impl Emulator {
         }
     }
 
+    /// kinesis-mock (npm `kinesis-local`), the emulator that decodes Kinesis' CBOR protocol;
+    /// plain HTTP on a free port (its TLS port on another), streams in memory.
+    pub fn kinesis_mock() -> Emulator {
+        let (port, tls_port) = (free_port(), free_port());
+        let dir = emulators().join("node_modules/kinesis-local");
+        assert!(
+            dir.join("main.js").exists(),
+            "kinesis-local is not installed in {}: run `bash .ci/setup`",
+            dir.display()
+        );
+        let child = Command::new("node")
+            .arg("-r")
+            .arg(repo().join("tests/support/loopback.js"))
+            .arg("main.js")
+            .current_dir(&dir) // it reads its TLS certificate from server.json there
+            .env("KINESIS_MOCK_PLAIN_PORT", port.to_string())
+            .env("KINESIS_MOCK_TLS_PORT", tls_port.to_string())
+            .env("CREATE_STREAM_DURATION", "0ms")
+            .env("LOG_LEVEL", "WARN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node (kinesis-mock)");
+        wait_for(Duration::from_secs(60), "kinesis-mock to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Emulator {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+        }
+    }
+
     /// Runs the independent boto3 client against this emulator.
     pub fn tool(&self, args: &[&str]) -> Vec<u8> {
         self.tool_output(args).stdout

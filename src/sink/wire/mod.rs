@@ -6,6 +6,7 @@
 //! and holds about three copies of a request; this path holds the entries and one body.
 //! Everything else (ListShards, `consume`, credentials) still goes through the SDK.
 
+pub mod cbor;
 pub mod credentials;
 pub mod encode;
 pub mod response;
@@ -25,7 +26,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::time::{Duration, SystemTime};
 
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+pub use crate::config::WireProtocol;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const USER_AGENT: &str = concat!("edgeship/", env!("CARGO_PKG_VERSION"));
 
@@ -59,6 +60,23 @@ impl Service {
             Service::Firehose => "AWS_ENDPOINT_URL_FIREHOSE",
         }
     }
+}
+
+impl WireProtocol {
+    fn content_type(self) -> &'static str {
+        match self {
+            WireProtocol::Json => "application/x-amz-json-1.1",
+            WireProtocol::Cbor => "application/x-amz-cbor-1.1",
+        }
+    }
+}
+
+/// A 2xx answer's body, and whether the service wrote it in CBOR (a service may answer a CBOR
+/// request in JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub body: Bytes,
+    pub cbor: bool,
 }
 
 /// Where requests for one service go, and the `host` header they are signed with.
@@ -148,9 +166,15 @@ impl Wire {
 
     /// Sends one signed request with `body`; the response body of a 2xx answer, else the
     /// service's error.
-    pub async fn call(&self, service: Service, body: Vec<u8>) -> Result<Bytes, SendError> {
+    pub async fn call(
+        &self,
+        service: Service,
+        protocol: WireProtocol,
+        body: Vec<u8>,
+    ) -> Result<Answer, SendError> {
         let credentials = self.credentials.get().await?;
-        let request = self.signed_request(service, credentials, body, SystemTime::now())?;
+        let time = SystemTime::now();
+        let request = self.signed_request(service, protocol, credentials, body, time)?;
         let exchange = async {
             let response = self.http.request(request).await.map_err(http_error)?;
             let (parts, body) = response.into_parts();
@@ -172,14 +196,18 @@ impl Wire {
                 );
                 SendError::new("Timeout", message, None)
             })??;
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let cbor = header("content-type").is_some_and(|t| t.contains("cbor"));
         if parts.status.is_success() {
-            return Ok(body);
+            return Ok(Answer { body, cbor });
         }
-        let error_type = parts
-            .headers
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok());
-        Err(response::error(parts.status.as_u16(), error_type, &body))
+        let error_type = header("x-amzn-errortype");
+        Err(response::error(
+            parts.status.as_u16(),
+            error_type,
+            &body,
+            cbor,
+        ))
     }
 
     /// The POST request for `body`, signed for `time` (public for the signature test, which
@@ -187,6 +215,7 @@ impl Wire {
     pub fn signed_request(
         &self,
         service: Service,
+        protocol: WireProtocol,
         credentials: Credentials,
         body: Vec<u8>,
         time: SystemTime,
@@ -197,7 +226,7 @@ impl Wire {
             Service::Firehose => &self.firehose,
         };
         let headers = [
-            ("content-type", CONTENT_TYPE),
+            ("content-type", protocol.content_type()),
             ("host", endpoint.host.as_str()),
             ("x-amz-target", service.target()),
         ];

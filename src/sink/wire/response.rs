@@ -74,18 +74,24 @@ fn status(entry: ResultEntry, shard: &mut impl FnMut(&str) -> std::sync::Arc<str
 
 /// The error of a non-2xx response: the code from `x-amzn-ErrorType` or the body's `__type`,
 /// without the namespace (`com.amazonaws.kinesis.v20131202#`) or the trailing `:http://…`.
-pub fn error(status: u16, error_type_header: Option<&str>, body: &[u8]) -> SendError {
-    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
-    let from_body = parsed.as_ref().and_then(|b| b.kind.as_deref());
+pub fn error(status: u16, error_type_header: Option<&str>, body: &[u8], cbor: bool) -> SendError {
+    let (kind, message) = if cbor {
+        super::cbor::error_fields(body)
+    } else {
+        match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(parsed) => (
+                parsed.kind.map(Cow::into_owned),
+                parsed.message.map(Cow::into_owned),
+            ),
+            Err(_) => (None, None),
+        }
+    };
     let code = error_type_header
         .filter(|header| !header.is_empty())
-        .or(from_body)
+        .or(kind.as_deref())
         .map(bare_code)
         .filter(|code| !code.is_empty());
-    let message = parsed
-        .as_ref()
-        .and_then(|b| b.message.as_deref())
-        .map(str::to_owned)
+    let message = message
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned());
     let code = code.map(str::to_owned).unwrap_or_else(|| match status {
         413 => "RequestEntityTooLarge".to_owned(),
@@ -187,7 +193,7 @@ mod tests {
             (400, Some(""), br#"{"__type":"SerializationException"}"#, "SerializationException", "{\"__type\":\"SerializationException\"}"),
         ];
         for (status, header, body, code, message) in table {
-            let error = error(status, header, body);
+            let error = error(status, header, body, false);
             assert_eq!(
                 (error.code.as_str(), error.message.as_str()),
                 (code, message)

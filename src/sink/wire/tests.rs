@@ -88,7 +88,13 @@ async fn requests_carry_the_target_and_a_signature_over_the_body() {
     );
     let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let request = wire("https://kinesis.us-east-1.amazonaws.com")
-        .signed_request(Service::Kinesis, credentials, b"{}".to_vec(), time)
+        .signed_request(
+            Service::Kinesis,
+            WireProtocol::Json,
+            credentials,
+            b"{}".to_vec(),
+            time,
+        )
         .unwrap();
     let header = |name: &str| {
         request
@@ -114,7 +120,7 @@ async fn requests_carry_the_target_and_a_signature_over_the_body() {
 #[tokio::test]
 async fn missing_credentials_and_refused_connections_are_send_errors() {
     let error = wire("http://127.0.0.1:9")
-        .call(Service::Kinesis, b"{}".to_vec())
+        .call(Service::Kinesis, WireProtocol::Json, b"{}".to_vec())
         .await
         .unwrap_err();
     assert_eq!(error.code, "NoCredentials");
@@ -128,7 +134,7 @@ async fn missing_credentials_and_refused_connections_are_send_errors() {
         aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
     ));
     let error = refused
-        .call(Service::Kinesis, b"{}".to_vec())
+        .call(Service::Kinesis, WireProtocol::Json, b"{}".to_vec())
         .await
         .unwrap_err();
     assert_eq!(error.code, "ConnectionError", "{error}");
