@@ -9,8 +9,12 @@
 //!
 //! Absolute numbers on shared machines are noisy; compare the ratio to the baseline.
 
+#[path = "support/limits.rs"]
+mod limits;
 #[path = "support/null_kinesis.rs"]
 mod null_kinesis;
+
+use limits::Limits;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -36,12 +40,15 @@ fn main() {
     );
 
     let baseline = baseline(&log);
+    let sample = std::fs::read(&log).unwrap();
+    let limits = Limits::measure(&sample[..sample.len().min(64 << 20)]);
+    drop(sample);
     let counters = Arc::new(Counters::default());
     let port = null_kinesis(counters.clone());
-    let runs: Vec<(&str, Run, Counters)> = ["none", "lines", "kpl"]
+    let runs: Vec<(Mode, Run, Counters)> = MODES
         .into_iter()
         .map(|mode| {
-            let run = ship(dir.path(), port, mode, size);
+            let run = ship(dir.path(), port, &mode, size);
             (mode, run, counters.take())
         })
         .collect();
@@ -49,7 +56,67 @@ fn main() {
         runs[0].2.records, lines,
         "none mode sends one record per line"
     );
-    report(size, lines, baseline, &runs);
+    report(size, lines, baseline, &runs, &limits);
+    limits.print();
+    // Memory is part of the product: a regression of peak RSS fails the bench.
+    for (mode, run, _) in &runs {
+        let mib = run.peak_rss_kib as f64 / 1024.0;
+        assert!(
+            mib <= PEAK_RSS_CEILING_MIB,
+            "{}: peak RSS {mib:.1} MiB is above {PEAK_RSS_CEILING_MIB} MiB",
+            mode.name
+        );
+    }
+}
+
+/// Defaults in every mode stay under this (README, Memory: ~9 MiB of it is the binary and the
+/// runtime before the first line).
+const PEAK_RSS_CEILING_MIB: f64 = 36.0;
+
+#[derive(Clone, Copy)]
+struct Mode {
+    name: &'static str,
+    aggregation: &'static str,
+    cbor: bool,
+}
+
+const MODES: [Mode; 5] = [
+    Mode {
+        name: "none",
+        aggregation: "none",
+        cbor: false,
+    },
+    Mode {
+        name: "lines",
+        aggregation: "lines",
+        cbor: false,
+    },
+    Mode {
+        name: "kpl",
+        aggregation: "kpl",
+        cbor: false,
+    },
+    Mode {
+        name: "none, cbor",
+        aggregation: "none",
+        cbor: true,
+    },
+    Mode {
+        name: "kpl, cbor",
+        aggregation: "kpl",
+        cbor: true,
+    },
+];
+
+impl Mode {
+    /// ns per input byte this mode cannot go below.
+    fn limit(&self, limits: &Limits) -> f64 {
+        match (self.aggregation, self.cbor) {
+            ("kpl", cbor) => limits.kpl(cbor),
+            (_, true) => limits.cbor(),
+            (_, false) => limits.json(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -81,7 +148,13 @@ impl Counters {
     }
 }
 
-fn report(size: u64, lines: u64, baseline: Duration, runs: &[(&str, Run, Counters)]) {
+fn report(
+    size: u64,
+    lines: u64,
+    baseline: Duration,
+    runs: &[(Mode, Run, Counters)],
+    limits: &Limits,
+) {
     let mb = size as f64 / 1e6;
     let gib = size as f64 / (1u64 << 30) as f64;
     let secs = |d: Duration| d.as_secs_f64();
@@ -92,7 +165,7 @@ fn report(size: u64, lines: u64, baseline: Duration, runs: &[(&str, Run, Counter
     println!();
     let modes: Vec<String> = runs
         .iter()
-        .map(|(m, ..)| format!("edgeship `{m}`"))
+        .map(|(m, ..)| format!("edgeship `{}`", m.name))
         .collect();
     println!(
         "| measure | baseline (read + count lines) | {} |",
@@ -116,6 +189,24 @@ fn report(size: u64, lines: u64, baseline: Duration, runs: &[(&str, Run, Counter
         "CPU-seconds per GiB",
         format!("{:.2}", secs(baseline) / gib),
         &|r, _| format!("{:.2}", r.cpu_seconds / gib),
+    );
+    let per_cpu = |r: &Run| mb / r.cpu_seconds;
+    let cells: Vec<String> = runs
+        .iter()
+        .map(|(_, r, _)| format!("{:.0}", per_cpu(r)))
+        .collect();
+    println!(
+        "| MB per CPU-second | {:.0} | {} |",
+        mb / secs(baseline),
+        cells.join(" | ")
+    );
+    let cells: Vec<String> = runs
+        .iter()
+        .map(|(m, r, _)| format!("{:.0}%", 100.0 * per_cpu(r) * m.limit(limits) / 1000.0))
+        .collect();
+    println!(
+        "| fraction of the per-byte limit | - | {} |",
+        cells.join(" | ")
     );
     row("wall time / baseline", "1".into(), &|r, _| {
         format!("{:.1}x", secs(r.wall) / secs(baseline))
@@ -180,13 +271,14 @@ struct Run {
 }
 
 /// Runs the agent on the file until its checkpoint reaches `size` (everything acknowledged).
-fn ship(dir: &Path, port: u16, aggregation: &str, size: u64) -> Run {
-    let state = dir.join(format!("state-{aggregation}"));
-    let config = dir.join(format!("edgeship-{aggregation}.toml"));
+fn ship(dir: &Path, port: u16, mode: &Mode, size: u64) -> Run {
+    let (aggregation, protocol) = (mode.aggregation, if mode.cbor { "cbor" } else { "json" });
+    let state = dir.join(format!("state-{aggregation}-{protocol}"));
+    let config = dir.join(format!("edgeship-{aggregation}-{protocol}.toml"));
     std::fs::write(
         &config,
         format!(
-            "state_dir = \"{}\"\ncheckpoint_interval = \"50ms\"\n[aws]\nregion = \"us-east-1\"\n[[flow]]\nname = \"bench\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\nkinesis_stream = \"bench\"\naggregation = \"{aggregation}\"\n",
+            "state_dir = \"{}\"\ncheckpoint_interval = \"50ms\"\n[aws]\nregion = \"us-east-1\"\nwire_protocol = \"{protocol}\"\n[[flow]]\nname = \"bench\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\nkinesis_stream = \"bench\"\naggregation = \"{aggregation}\"\n",
             state.display(),
             dir.join("bench.log").display()
         ),
@@ -260,9 +352,7 @@ fn null_kinesis(counters: Arc<Counters>) -> u16 {
     null_kinesis::start(move |entries| {
         let (mut billed, mut units) = (0u64, 0u64);
         for entry in entries {
-            let b64 = entry["Data"].as_str().unwrap();
-            let data_len = b64.len() / 4 * 3 - b64.bytes().rev().take_while(|&b| b == b'=').count();
-            let record = (data_len + entry["PartitionKey"].as_str().unwrap().len()) as u64;
+            let record = (entry.data + entry.key) as u64;
             billed += record;
             units += record.div_ceil(25_000).max(1);
         }
