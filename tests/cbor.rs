@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::proxy::{FaultPlan, FaultProxy};
 use common::*;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ fn cbor_requests_ship_every_line_once_in_about_a_quarter_fewer_bytes() {
     ws.wait_fully_checkpointed(&files, Duration::from_secs(240));
     assert!(agent.stop().0.success(), "{}", agent.log());
     let log = agent.log();
-    assert!(!log.contains("does not accept CBOR"), "{log}");
+    assert!(!log.contains("sending JSON from now on"), "{log}");
 
     let mut expected = single;
     expected.extend(packed);
@@ -49,4 +50,28 @@ fn cbor_requests_ship_every_line_once_in_about_a_quarter_fewer_bytes() {
         (1.0..1.01).contains(&ratio),
         "body / data = {ratio:.4}: {line}"
     );
+}
+
+#[test]
+fn an_endpoint_without_cbor_gets_one_warning_and_json_from_then_on() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("fallback", 1);
+    let plan = FaultPlan {
+        reject_cbor: true,
+        ..FaultPlan::default()
+    };
+    let proxy = FaultProxy::start(kinesis.port, plan);
+    let ws = Workspace::new();
+    let file = ws.logs().join("app.log");
+    let expected = write_lines(&file, "fb", 0..3_000, 60);
+    ws.config("[aws]\nwire_protocol = \"cbor\"\n\n[[flow]]\nname = \"fallback\"\npaths = [\"$LOGS/app.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"fallback\"\nrate_limit = false\n");
+    let mut agent = ws.start(&proxy.url);
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(120));
+    assert!(agent.stop().0.success(), "{}", agent.log());
+    let log = agent.log();
+    assert_eq!(log.matches("sending JSON from now on").count(), 1, "{log}");
+    assert_exactly_once(&expected, &kinesis.read_lines("fallback"));
+    // Only the requests already in flight (at most max_in_flight = 4) tried CBOR.
+    let rejected = proxy.stats().cbor_rejected;
+    assert!((1..=4).contains(&rejected), "{rejected} CBOR requests");
 }

@@ -38,6 +38,35 @@ impl KinesisClient {
 }
 
 impl KinesisClient {
+    /// One CBOR attempt; `CborUnsupported` when the endpoint does not speak CBOR: it rejects
+    /// the content type, or answers in CBOR that cannot be read (kinesalite's CBOR responses
+    /// carry a wrong length; the records may then be stored, and are resent in JSON:
+    /// duplicates, never loss).
+    async fn put_cbor(&self, entries: &[&Entry]) -> Result<Vec<EntryStatus>, SendError> {
+        let mut body = Vec::new();
+        cbor::put_records(&self.stream, entries, &mut body);
+        self.stats
+            .request_body_bytes
+            .fetch_add(body.len() as u64, Relaxed);
+        let unsupported = |why: String| SendError::new("CborUnsupported", why, None);
+        match self
+            .wire
+            .call(Service::Kinesis, WireProtocol::Cbor, body)
+            .await
+        {
+            Err(error) if rejects_cbor(&error) => Err(unsupported(format!(
+                "the endpoint does not accept CBOR ({error})"
+            ))),
+            Err(error) => Err(error),
+            Ok(answer) => match self.statuses(&answer) {
+                Err(error) if answer.cbor => Err(unsupported(format!(
+                    "the endpoint's CBOR response could not be read ({error}); the records of that request are sent again in JSON"
+                ))),
+                result => result,
+            },
+        }
+    }
+
     fn statuses(&self, answer: &Answer) -> Result<Vec<EntryStatus>, SendError> {
         let mut known = self.shard_ids.lock().expect("shard id lock");
         let shard = |id: &str| intern(&mut known, id);
@@ -73,25 +102,18 @@ fn intern(known: &mut Vec<Arc<str>>, id: &str) -> Arc<str> {
 impl PutClient for KinesisClient {
     async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryStatus>, SendError> {
         if self.cbor.load(Relaxed) {
-            let mut body = Vec::new();
-            cbor::put_records(&self.stream, entries, &mut body);
-            self.stats
-                .request_body_bytes
-                .fetch_add(body.len() as u64, Relaxed);
-            match self
-                .wire
-                .call(Service::Kinesis, WireProtocol::Cbor, body)
-                .await
-            {
-                Ok(answer) => return self.statuses(&answer),
-                Err(error) if rejects_cbor(&error) => {
-                    self.cbor.store(false, Relaxed);
-                    tracing::warn!(
-                        "{}: the endpoint does not accept CBOR ({error}); sending JSON from now on (set [aws] wire_protocol = \"json\" to skip this)",
-                        self.destination
-                    );
+            match self.put_cbor(entries).await {
+                // Requests already in flight in CBOR fall back too; one warning says it.
+                Err(error) if error.code == "CborUnsupported" => {
+                    if self.cbor.swap(false, Relaxed) {
+                        tracing::warn!(
+                            "{}: {}; sending JSON from now on (set [aws] wire_protocol = \"json\" to skip this)",
+                            self.destination,
+                            error.message
+                        );
+                    }
                 }
-                Err(error) => return Err(error),
+                result => return result,
             }
         }
         let mut body = Vec::new();

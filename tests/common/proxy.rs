@@ -23,6 +23,9 @@ pub struct FaultPlan {
     pub error_500_every: u64,
     /// Answer every PutRecords request with AccessDeniedException.
     pub deny_all: bool,
+    /// Answer every CBOR request with a `SerializationException`, as an endpoint that speaks
+    /// only JSON would.
+    pub reject_cbor: bool,
     /// Emulate per-shard write limits on a 2-shard stream (hash space split in half, as
     /// kinesalite creates it): entries beyond these budgets fail with
     /// ProvisionedThroughputExceededException (0: no limit).
@@ -40,6 +43,7 @@ pub struct ProxyStats {
     /// Whole requests rejected, and the entries they held.
     pub requests_rejected: u64,
     pub entries_in_rejected: u64,
+    pub cbor_rejected: u64,
 }
 
 #[derive(Default)]
@@ -216,7 +220,17 @@ fn serve(client: TcpStream, upstream_port: u16, state: &Mutex<State>) {
         let is_put_records = request
             .header("x-amz-target")
             .is_some_and(|t| t.ends_with(".PutRecords"));
-        let response = if is_put_records {
+        let cbor = request
+            .header("content-type")
+            .is_some_and(|t| t.contains("cbor"));
+        let response = if cbor && state.lock().unwrap().plan.reject_cbor {
+            state.lock().unwrap().stats.cbor_rejected += 1;
+            Some(error_response(
+                "400 Bad Request",
+                "SerializationException",
+                "Unsupported content type application/x-amz-cbor-1.1",
+            ))
+        } else if is_put_records {
             put_records(request, upstream_port, state)
         } else {
             forward(&request, upstream_port)
