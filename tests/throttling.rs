@@ -13,6 +13,7 @@ const PLAN: FaultPlan = FaultPlan {
     throttle_request_every: 0,
     error_500_every: 0,
     deny_all: false,
+    reject_cbor: false,
     shard_records_per_sec: 50,
     shard_bytes_per_sec: 50 * 1024,
 };
