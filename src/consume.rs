@@ -6,7 +6,8 @@
 //! the whole aggregate, which is the misconfiguration this command helps diagnose.
 //! Stops when every shard is caught up.
 
-use crate::aggregate::{compress, kpl};
+use crate::aggregate::compress;
+use crate::kinesis::kpl;
 use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use std::io::Write;

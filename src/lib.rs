@@ -22,7 +22,10 @@
 //! - [`aggregate`]: records and API-sized batches (plain, newline-packed, KPL aggregates, per
 //!   shard when shard-aware), each carrying the offsets it covers.
 //! - [`sink`]: the [`sink::PutClient`] trait, Kinesis and Firehose clients, retries and partial
-//!   failures, the shard map and per-shard rate limits.
+//!   failures, keeping the shard map fresh, per-shard rate limits, and [`sink::wire`], the
+//!   request path for the data (JSON and CBOR bodies, signing, the HTTP client).
+//! - [`kinesis`]: the domain without I/O that `aggregate`, `sink`, `config` and `consume` build
+//!   on: service limits, the shard map, the KPL aggregated record.
 //! - [`checkpoint`]: in-order acknowledgement tracking and the durable store.
 //! - [`pipeline`]: starts and stops each flow's stages, SIGHUP reload.
 //! - [`config`], [`metrics`] (counters, Prometheus endpoint), [`shutdown`], [`systemd`]
@@ -38,6 +41,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod consume;
 pub mod import;
+pub mod kinesis;
 pub mod logging;
 pub mod metrics;
 pub mod parse;

@@ -7,12 +7,12 @@
 //! entries and `max_request_bytes` of data plus partition keys.
 
 use super::compress::Compressor;
-use super::kpl::{self, KplAggregate};
 use super::shard_groups::ShardGroups;
 use super::{Batch, Entry, PartitionKey, Progress};
 use crate::config::{self, Aggregation, BatchLimits, Flow};
-use crate::sink::limits::KINESIS_MAX_PARTITION_KEY_BYTES;
-use crate::sink::shard_map::ShardMapCache;
+use crate::kinesis::kpl::{self, KplAggregate};
+use crate::kinesis::limits::KINESIS_MAX_PARTITION_KEY_BYTES;
+use crate::kinesis::shard_map::ShardMapCache;
 use crate::tail::{Chunk, FileRef};
 use std::sync::Arc;
 use tokio::sync::mpsc;

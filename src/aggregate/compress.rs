@@ -9,9 +9,7 @@
 use crate::config::Compression;
 use std::io::Read;
 
-/// Room a compressed record may need beyond its input when the data does not compress (stored
-/// deflate blocks cost 5 bytes per 64 KiB, raw zstd blocks 3 bytes per 128 KiB, plus headers).
-pub const COMPRESSION_MARGIN_BYTES: usize = 1024;
+pub use crate::kinesis::limits::COMPRESSION_MARGIN_BYTES;
 
 /// Largest record `edgeship consume` inflates: a record is at most 1 MiB compressed, and logs
 /// compress well below 64×; anything beyond is not one of ours.

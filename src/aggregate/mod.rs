@@ -4,7 +4,6 @@
 pub mod batcher;
 pub mod compress;
 pub mod key;
-pub mod kpl;
 mod progress;
 pub mod shard_groups;
 

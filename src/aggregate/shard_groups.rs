@@ -5,9 +5,9 @@
 //! the sender re-splits the aggregate with [`regroup`] once the map is refreshed.
 
 use super::compress::{self, Compressor};
-use super::kpl::{self, KplAggregate};
 use super::{Entry, Route};
-use crate::sink::shard_map::ShardMap;
+use crate::kinesis::kpl::{self, KplAggregate};
+use crate::kinesis::shard_map::ShardMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -117,7 +117,7 @@ pub fn regroup(entry: &Entry, map: &Arc<ShardMap>) -> Option<Vec<Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::shard_map::Shard;
+    use crate::kinesis::shard_map::Shard;
 
     fn two_shards() -> Arc<ShardMap> {
         let half = u128::MAX / 2;

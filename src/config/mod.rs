@@ -10,7 +10,7 @@ pub use raw::{RawAws, RawConfig, RawFlow, RawMetrics, WireProtocol};
 pub use raw_parse::{RawParse, RawRedact};
 pub use units::parse_byte_size;
 
-use crate::sink::limits::*;
+use crate::kinesis::limits::*;
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -168,7 +168,7 @@ impl BatchLimits {
     pub fn max_record_payload_bytes(&self) -> usize {
         let margin = match self.compression {
             Compression::None => 0,
-            _ => crate::aggregate::compress::COMPRESSION_MARGIN_BYTES,
+            _ => COMPRESSION_MARGIN_BYTES,
         };
         self.max_record_bytes as usize - KINESIS_MAX_PARTITION_KEY_BYTES - margin
     }
@@ -194,7 +194,7 @@ pub struct Flow {
     /// KPL only: one aggregator per shard, per-record keys.
     pub shard_aware: bool,
     /// Per-shard budget when rate limiting is on.
-    pub shard_rate: Option<crate::sink::rate_limit::ShardRate>,
+    pub shard_rate: Option<ShardRate>,
     pub scan_interval: Duration,
     pub poll_interval: Duration,
     /// `[flow.parse]`, validated; `None`: lines go to the batcher untouched.
@@ -495,12 +495,10 @@ impl Validator<'_> {
             max_in_flight: raw.max_in_flight,
             max_in_flight_bytes: raw.max_in_flight_bytes.unwrap_or(DEFAULT_IN_FLIGHT_BYTES),
             shard_aware: raw.shard_aware,
-            shard_rate: (raw.rate_limit && !is_firehose).then_some(
-                crate::sink::rate_limit::ShardRate {
-                    records_per_sec: f64::from(raw.shard_records_per_sec),
-                    bytes_per_sec: raw.shard_bytes_per_sec as f64,
-                },
-            ),
+            shard_rate: (raw.rate_limit && !is_firehose).then_some(ShardRate {
+                records_per_sec: f64::from(raw.shard_records_per_sec),
+                bytes_per_sec: raw.shard_bytes_per_sec as f64,
+            }),
             scan_interval: raw.scan_interval,
             poll_interval: raw.poll_interval,
             parse,

@@ -6,6 +6,7 @@ use crate::aggregate::batcher::KeyPolicy;
 use crate::aggregate::{Batch, Batcher, run_batcher};
 use crate::checkpoint::{CheckpointMsg, CheckpointView};
 use crate::config::{AwsSettings, Destination, Flow};
+use crate::kinesis::shard_map::ShardMapCache;
 use crate::metrics::FlowStats;
 use crate::parse::ec2::Ec2Metadata;
 use crate::parse::stage::run_parser;
@@ -16,7 +17,7 @@ use crate::sink::deliver::{RetryPolicy, Sender};
 use crate::sink::firehose::FirehoseClient;
 use crate::sink::kinesis::KinesisClient;
 use crate::sink::rate_limit::ShardRateLimiter;
-use crate::sink::shard_map::ShardMapCache;
+use crate::sink::shard_map;
 use crate::sink::shards::Shards;
 use crate::tail::spool::Spool;
 use crate::tail::tailer::Tailer;
@@ -184,9 +185,14 @@ async fn shard_knowledge(
     }
     let map = ShardMapCache::default();
     if flow.shard_aware {
-        let _ = tokio::time::timeout(Duration::from_secs(10), map.load_once(client.as_ref())).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            shard_map::load_once(&map, client.as_ref()),
+        )
+        .await;
     }
-    let refresher = map.clone().run(
+    let refresher = shard_map::keep_fresh(
+        map.clone(),
         client.clone(),
         SHARD_MAP_PERIOD,
         stop.clone(),

@@ -8,11 +8,11 @@
 //! forever and never dropped silently. A delivery is abandoned only when `abort` fires (shutdown
 //! deadline): it is then not acknowledged, so its lines are read again after restart.
 
-use super::limits::PUT_PAYLOAD_UNIT_BYTES;
 use super::shards::Shards;
 use super::{EntryStatus, ErrorClass, PutClient, classify, hint_for};
 use crate::aggregate::{Batch, Entry};
 use crate::checkpoint::{Ack, CheckpointMsg};
+use crate::kinesis::limits::PUT_PAYLOAD_UNIT_BYTES;
 use crate::metrics::FlowStats;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;

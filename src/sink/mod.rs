@@ -6,7 +6,6 @@ pub mod aws;
 pub mod deliver;
 pub mod firehose;
 pub mod kinesis;
-pub mod limits;
 pub mod rate_limit;
 pub mod shard_map;
 pub mod shards;

@@ -6,6 +6,7 @@
 //! the stream, hot keys) lowers that shard's rate multiplicatively; successes restore it
 //! slowly (AIMD).
 
+pub use crate::kinesis::limits::ShardRate;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -17,12 +18,6 @@ use tokio::time::Instant;
 /// with a few in flight (half a second of budget each): this is for a share that keeps losing
 /// the budget to others.
 const PIECES_AFTER: Duration = Duration::from_secs(3);
-
-#[derive(Debug, Clone, Copy)]
-pub struct ShardRate {
-    pub records_per_sec: f64,
-    pub bytes_per_sec: f64,
-}
 
 #[derive(Debug)]
 struct Bucket {

@@ -6,9 +6,9 @@
 use super::EntryStatus;
 use super::rate_limit::ShardRateLimiter;
 use super::shard_map::{ShardMap, ShardMapCache};
-use crate::aggregate::kpl;
 use crate::aggregate::shard_groups::regroup;
 use crate::aggregate::{Entry, Route};
+use crate::kinesis::kpl;
 use crate::metrics::FlowStats;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;

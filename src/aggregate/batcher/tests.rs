@@ -226,7 +226,7 @@ fn long_paths_are_clipped_to_a_valid_partition_key() {
 fn user_records(batches: &[Batch]) -> Vec<(String, Vec<u8>)> {
     let mut users = Vec::new();
     for entry in batches.iter().flat_map(|b| &b.entries) {
-        match crate::aggregate::kpl::decode(&entry.data) {
+        match crate::kinesis::kpl::decode(&entry.data) {
             Some(inner) => {
                 for user in inner {
                     assert_eq!(

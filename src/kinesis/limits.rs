@@ -32,3 +32,15 @@ pub const KPL_COMPRESSED_AGGREGATE_BYTES: u64 = 256 * 1024;
 /// Provisioned streams bill each record in steps of this many bytes (data plus partition key);
 /// 25 KB read as 25,000 bytes, the more expensive reading.
 pub const PUT_PAYLOAD_UNIT_BYTES: u64 = 25_000;
+
+/// A per-shard write budget, what pacing keeps each shard under.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShardRate {
+    pub records_per_sec: f64,
+    pub bytes_per_sec: f64,
+}
+
+/// Room a compressed record may need beyond its input when the data does not compress (stored
+/// deflate blocks cost 5 bytes per 64 KiB, raw zstd blocks 3 bytes per 128 KiB, plus headers):
+/// record budgets keep it free so a compressed record stays within the record limit.
+pub const COMPRESSION_MARGIN_BYTES: usize = 1024;
