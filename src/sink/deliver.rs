@@ -8,8 +8,9 @@
 //! forever and never dropped silently. A delivery is abandoned only when `abort` fires (shutdown
 //! deadline): it is then not acknowledged, so its lines are read again after restart.
 
+use super::observer::SinkObserver;
 use super::shards::Shards;
-use super::{EntryStatus, ErrorClass, PutClient, classify, hint_for};
+use super::{EntryStatus, ErrorClass, PutClient, SendError, classify};
 use crate::aggregate::{Batch, Entry};
 use crate::checkpoint::{Ack, CheckpointMsg};
 use crate::kinesis::limits::PUT_PAYLOAD_UNIT_BYTES;
@@ -85,108 +86,44 @@ pub async fn deliver<C: PutClient>(
     stats: &FlowStats,
     shards: Option<&Shards>,
 ) -> Delivery {
-    let mut pending: Vec<usize> = (0..batch.entries.len()).collect();
-    let mut one_by_one = false;
+    let mut attempts = Attempts::new(batch, shards, stats, client.destination());
     let mut backoff = Backoff { policy, attempt: 0 };
-    let mut undeliverable = 0;
-    let mut sent = 0u64;
     let outcome = loop {
-        if pending.is_empty() {
-            break Delivery::Delivered { undeliverable };
+        if attempts.pending.is_empty() {
+            break Delivery::Delivered {
+                undeliverable: attempts.undeliverable,
+            };
         }
-        let group: Vec<usize> = if one_by_one {
-            vec![pending[0]]
-        } else {
-            pending.clone()
+        let Some((group, routes)) = attempts.next_group(abort).await else {
+            break Delivery::Abandoned;
         };
-        let (group, routes) = match shards {
-            Some(shards) => {
-                let candidates: Vec<&Entry> = group.iter().map(|&i| &batch.entries[i]).collect();
-                let (routes, admitted) = tokio::select! {
-                    biased;
-                    _ = abort.cancelled() => break Delivery::Abandoned,
-                    paced = shards.pace(&candidates) => paced,
-                };
-                let group: Vec<usize> = admitted_only(group, &admitted);
-                let routes = admitted_only(routes, &admitted);
-                (group, routes)
+        let result = {
+            let entries: Vec<&Entry> = group.iter().map(|&i| &attempts.batch.entries[i]).collect();
+            attempts.sent += entries.len() as u64;
+            stats.attempt(entries.len());
+            tokio::select! {
+                biased;
+                _ = abort.cancelled() => break Delivery::Abandoned,
+                result = client.put(&entries) => result,
             }
-            None => (group, Vec::new()),
         };
-        let entries: Vec<&Entry> = group.iter().map(|&i| &batch.entries[i]).collect();
-        sent += entries.len() as u64;
-        stats.entries_sent.fetch_add(entries.len() as u64, Relaxed);
-        stats.requests.fetch_add(1, Relaxed);
-        let result = tokio::select! {
-            biased;
-            _ = abort.cancelled() => break Delivery::Abandoned,
-            result = client.put(&entries) => result,
-        };
-        let class = match result {
-            Ok(statuses) if statuses.len() == entries.len() => {
-                let mut failed = failed_indices(&group, &statuses, stats);
-                if let Some(shards) = shards {
-                    shards.learn(&routes, &statuses);
-                    let misplaced = shards
-                        .misplaced(&group, &statuses, &batch.entries, stats)
-                        .await;
-                    failed.extend(&misplaced);
-                    settle(&mut pending, &group, &failed, batch.entries.len());
-                    pending.extend(shards.resplit(&misplaced, &mut batch.entries));
-                } else {
-                    settle(&mut pending, &group, &failed, batch.entries.len());
-                }
-                if failed.is_empty() {
-                    backoff.reset();
-                    continue;
-                }
-                if stats.limiter.allow("partial_failure") {
-                    tracing::warn!(flow = %stats.flow, failed = failed.len(), of = group.len(), "{}: part of a request failed; resending only the failed records", client.destination());
-                }
-                ErrorClass::Throttled
+        let next = match result {
+            Ok(statuses) if statuses.len() == group.len() => {
+                attempts.answered(&group, &routes, &statuses).await
             }
             Ok(statuses) => {
-                stats.count_error("ResponseCountMismatch", entries.len() as u64);
-                tracing::warn!(flow = %stats.flow, sent = entries.len(), statuses = statuses.len(), "response does not match the request; resending all of it");
-                ErrorClass::Transient
+                stats.response_mismatch(group.len(), statuses.len());
+                Next::Wait(ErrorClass::Transient)
             }
-            Err(error) => {
-                stats.count_error(&error.code, entries.len() as u64);
-                let class = classify(&error);
-                if class == ErrorClass::Throttled {
-                    stats
-                        .entries_throttled
-                        .fetch_add(entries.len() as u64, Relaxed);
-                    if let Some(shards) = shards {
-                        shards.slow_down(&routes);
-                    }
-                }
-                match class {
-                    ErrorClass::Invalid if entries.len() > 1 => {
-                        tracing::warn!(flow = %stats.flow, "{}: request rejected as invalid ({error}); retrying its records one at a time to isolate the bad one", client.destination());
-                        one_by_one = true;
-                        continue;
-                    }
-                    ErrorClass::Invalid => {
-                        undeliverable += 1;
-                        stats.records_undeliverable.fetch_add(1, Relaxed);
-                        tracing::error!(flow = %stats.flow, record_bytes = entries[0].billed_bytes(), "{}: record rejected as invalid and will not be resent: {error}; it is counted in records_undeliverable", client.destination());
-                        pending.remove(0);
-                        continue;
-                    }
-                    ErrorClass::Config => {
-                        if let Some(suppressed) = stats.limiter.allow_counting(&error.code) {
-                            tracing::error!(flow = %stats.flow, suppressed, "{}: {error}. {}. Data is kept and retried every {:?}.", client.destination(), hint_for(&error.code, client.destination()), policy.config_backoff);
-                        }
-                    }
-                    ErrorClass::Throttled | ErrorClass::Transient => {
-                        if let Some(suppressed) = stats.limiter.allow_counting(&error.code) {
-                            tracing::warn!(flow = %stats.flow, suppressed, "{}: {error}; retrying with backoff", client.destination());
-                        }
-                    }
-                }
-                class
+            Err(error) => attempts.rejected(&error, &group, &routes, policy),
+        };
+        let class = match next {
+            Next::Accepted => {
+                backoff.reset();
+                continue;
             }
+            Next::Retry => continue,
+            Next::Wait(class) => class,
         };
         tokio::select! {
             biased;
@@ -194,10 +131,148 @@ pub async fn deliver<C: PutClient>(
             _ = tokio::time::sleep(backoff.next(class)) => {}
         }
     };
-    stats
-        .entries_resent
-        .fetch_add(sent.saturating_sub(batch.entries.len() as u64), Relaxed);
+    let resent = attempts
+        .sent
+        .saturating_sub(attempts.batch.entries.len() as u64);
+    stats.resent(resent);
     outcome
+}
+
+/// What the loop does after an attempt.
+enum Next {
+    /// Every entry sent was accepted: go on with the rest at once.
+    Accepted,
+    /// Go on at once without resetting the backoff (narrowing down an invalid record).
+    Retry,
+    /// Wait, as this class of error asks, then resend what is pending.
+    Wait(ErrorClass),
+}
+
+/// One batch on its way: which entries are still pending, and what was learnt so far.
+struct Attempts<'a> {
+    batch: &'a mut Batch,
+    shards: Option<&'a Shards>,
+    stats: &'a FlowStats,
+    destination: &'a str,
+    pending: Vec<usize>,
+    /// An invalid request is narrowed down to its bad record, one record per request.
+    one_by_one: bool,
+    undeliverable: u64,
+    sent: u64,
+}
+
+type Routes = Vec<Option<Arc<str>>>;
+
+impl<'a> Attempts<'a> {
+    fn new(
+        batch: &'a mut Batch,
+        shards: Option<&'a Shards>,
+        stats: &'a FlowStats,
+        destination: &'a str,
+    ) -> Attempts<'a> {
+        Attempts {
+            pending: (0..batch.entries.len()).collect(),
+            batch,
+            shards,
+            stats,
+            destination,
+            one_by_one: false,
+            undeliverable: 0,
+            sent: 0,
+        }
+    }
+
+    /// The entries of the next request, with the shard each was paced for; `None` if `abort`
+    /// fired while waiting for the shards' budget.
+    async fn next_group(&self, abort: &CancellationToken) -> Option<(Vec<usize>, Routes)> {
+        let group: Vec<usize> = if self.one_by_one {
+            vec![self.pending[0]]
+        } else {
+            self.pending.clone()
+        };
+        let Some(shards) = self.shards else {
+            return Some((group, Vec::new()));
+        };
+        let candidates: Vec<&Entry> = group.iter().map(|&i| &self.batch.entries[i]).collect();
+        let (routes, admitted) = tokio::select! {
+            biased;
+            _ = abort.cancelled() => return None,
+            paced = shards.pace(&candidates) => paced,
+        };
+        Some((
+            admitted_only(group, &admitted),
+            admitted_only(routes, &admitted),
+        ))
+    }
+
+    /// An answered request: accepted entries leave `pending`, failed and misplaced ones stay.
+    async fn answered(
+        &mut self,
+        group: &[usize],
+        routes: &[Option<Arc<str>>],
+        statuses: &[EntryStatus],
+    ) -> Next {
+        let mut failed = Vec::new();
+        for (&index, status) in group.iter().zip(statuses) {
+            if let EntryStatus::Failed { code, .. } = status {
+                self.stats.entry_failed(code);
+                failed.push(index);
+            }
+        }
+        let entries = self.batch.entries.len();
+        match self.shards {
+            Some(shards) => {
+                shards.learn(routes, statuses);
+                let misplaced = shards
+                    .misplaced(group, statuses, &self.batch.entries, self.stats)
+                    .await;
+                failed.extend(&misplaced);
+                settle(&mut self.pending, group, &failed, entries);
+                let resplit = shards.resplit(&misplaced, &mut self.batch.entries);
+                self.pending.extend(resplit);
+            }
+            None => settle(&mut self.pending, group, &failed, entries),
+        }
+        if failed.is_empty() {
+            return Next::Accepted;
+        }
+        self.stats
+            .partial_failure(self.destination, failed.len(), group.len());
+        Next::Wait(ErrorClass::Throttled)
+    }
+
+    /// A request of `group` that failed as a whole.
+    fn rejected(
+        &mut self,
+        error: &SendError,
+        group: &[usize],
+        routes: &[Option<Arc<str>>],
+        policy: &RetryPolicy,
+    ) -> Next {
+        let class = classify(error);
+        let backoff = policy.config_backoff;
+        self.stats
+            .request_failed(self.destination, error, class, group.len(), backoff);
+        if let (ErrorClass::Throttled, Some(shards)) = (class, self.shards) {
+            shards.slow_down(routes);
+        }
+        match class {
+            ErrorClass::Invalid if group.len() > 1 => {
+                self.stats.narrowing(self.destination, error);
+                self.one_by_one = true;
+                Next::Retry
+            }
+            ErrorClass::Invalid => {
+                let bad = group[0];
+                self.pending.retain(|&i| i != bad);
+                self.undeliverable += 1;
+                let bytes = self.batch.entries[bad].billed_bytes();
+                self.stats.undeliverable(self.destination, error, bytes);
+                Next::Retry
+            }
+            class => Next::Wait(class),
+        }
+    }
 }
 
 /// Drops from `pending` the entries of `group` that were accepted (all but `failed`), in time
@@ -220,21 +295,6 @@ fn admitted_only<T>(items: Vec<T>, admitted: &[bool]) -> Vec<T> {
         .zip(admitted)
         .filter_map(|(item, ok)| ok.then_some(item))
         .collect()
-}
-
-/// Positions (in the batch) of the entries that failed; counts their error codes.
-fn failed_indices(group: &[usize], statuses: &[EntryStatus], stats: &FlowStats) -> Vec<usize> {
-    let mut failed = Vec::new();
-    for (&index, status) in group.iter().zip(statuses) {
-        if let EntryStatus::Failed { code, .. } = status {
-            stats.count_error(code, 1);
-            if code == "ProvisionedThroughputExceededException" {
-                stats.entries_throttled.fetch_add(1, Relaxed);
-            }
-            failed.push(index);
-        }
-    }
-    failed
 }
 
 /// Billing units of a batch: each record rounded up to 25 KB, at least one.

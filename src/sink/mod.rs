@@ -6,6 +6,7 @@ pub mod aws;
 pub mod deliver;
 pub mod firehose;
 pub mod kinesis;
+pub mod observer;
 pub mod rate_limit;
 pub mod shard_map;
 pub mod shards;
