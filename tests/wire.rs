@@ -125,14 +125,21 @@ proptest! {
     }
 }
 
-fn wire(token: Option<&str>) -> Wire {
-    let credentials = Credentials::new(
-        "AKIDEXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+const ACCESS_KEY: &str = "AKIDEXAMPLE";
+const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+fn credentials(token: Option<&str>) -> Credentials {
+    Credentials::new(
+        ACCESS_KEY,
+        SECRET_KEY,
         token.map(str::to_owned),
         None,
         "test",
-    );
+    )
+}
+
+fn wire(token: Option<&str>) -> Wire {
+    let credentials = credentials(token);
     let sdk = aws_config::SdkConfig::builder()
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
@@ -160,13 +167,7 @@ fn signature_equals_botocores_for_the_same_request() {
     ] {
         let mut body = Vec::new();
         encode::put_records("web", &[&entry], &mut body);
-        let credentials = Credentials::new(
-            "AKIDEXAMPLE",
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            token.map(str::to_owned),
-            None,
-            "test",
-        );
+        let credentials = credentials(token);
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_633_600);
         let request = wire(token)
             .signed_request(
@@ -187,8 +188,8 @@ fn signature_equals_botocores_for_the_same_request() {
             "url": request.uri().to_string(),
             "headers": headers,
             "body": base64_standard(&body),
-            "access_key": "AKIDEXAMPLE",
-            "secret_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "access_key": ACCESS_KEY,
+            "secret_key": SECRET_KEY,
             "token": token,
             "region": "eu-west-1",
             "service": if service == Service::Kinesis { "kinesis" } else { "firehose" },
