@@ -6,11 +6,11 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn config(ws: &Workspace, shutdown_timeout: &str, stream: &str) {
+fn config(ws: &Workspace, shutdown_timeout: &str, stream: &str, batch_max_age: &str) {
     std::fs::write(
         ws.path("edgeship.toml"),
         format!(
-            "state_dir = \"{}\"\ncheckpoint_interval = \"10s\"\nshutdown_timeout = \"{shutdown_timeout}\"\n[[flow]]\nname = \"s\"\npaths = [\"{}/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"{stream}\"\nbatch_max_age = \"1h\"\nscan_interval = \"100ms\"\n",
+            "state_dir = \"{}\"\ncheckpoint_interval = \"10s\"\nshutdown_timeout = \"{shutdown_timeout}\"\n[[flow]]\nname = \"s\"\npaths = [\"{}/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"{stream}\"\nbatch_max_age = \"{batch_max_age}\"\nscan_interval = \"100ms\"\n",
             ws.path("state").display(),
             ws.logs().display()
         ),
@@ -25,7 +25,7 @@ fn sigterm_flushes_partial_batches_and_a_restart_sends_no_duplicates() {
     let ws = Workspace::new();
     let file = ws.logs().join("app.log");
     let expected = write_lines(&file, "s", 0..123, 10);
-    config(&ws, "20s", "s");
+    config(&ws, "20s", "s", "1h");
     let mut agent = ws.start(&kinesis.url);
     wait_for(Duration::from_secs(20), "the lines to be read", || {
         agent.log().contains("tailing file")
@@ -54,13 +54,15 @@ fn unreachable_aws_exits_after_shutdown_timeout_without_checkpointing() {
     let ws = Workspace::new();
     let file = ws.logs().join("app.log");
     write_lines(&file, "u", 0..50, 10);
-    config(&ws, "2s", "nowhere");
+    // Sent at once, so that the stop finds a delivery in flight.
+    config(&ws, "2s", "nowhere", "100ms");
     let closed_port = free_port();
     let mut agent = ws.start(&format!("http://127.0.0.1:{closed_port}"));
-    wait_for(Duration::from_secs(20), "the file to be tracked", || {
-        agent.log().contains("tailing file")
+    // A fact, not a pause: a request has failed, so a delivery is in flight at the stop (under
+    // load, half a second was sometimes not enough to read the file and try a request).
+    wait_for(Duration::from_secs(20), "a request to fail", || {
+        agent.log().contains("retrying with backoff")
     });
-    std::thread::sleep(Duration::from_millis(500));
     let (status, took) = agent.stop();
     assert!(status.success(), "{status:?}\n{}", agent.log());
     assert!(

@@ -214,8 +214,9 @@ pub struct AwsSettings {
     pub wire_protocol: WireProtocol,
 }
 
-/// Encoded request bodies a flow may have in flight by default: three 1 MiB requests (a base64
-/// body is 4/3 of its data), enough to keep a link busy without growing memory.
+/// Encoded request bodies a flow may have in flight by default: two full 1 MiB requests (a JSON
+/// body is about 4/3 of its data) or more smaller ones, enough to keep a link busy without
+/// growing memory.
 const DEFAULT_IN_FLIGHT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The spool must hold at least a few files' worth of compressed lines.

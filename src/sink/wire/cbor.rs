@@ -87,12 +87,19 @@ enum Item<'a> {
     /// `None`: indefinite length, items until a break.
     Array(Option<u64>),
     Map(Option<u64>),
+    /// `null` or `undefined`.
+    Null,
     Break,
 }
+
+/// Nesting deeper than this is refused rather than followed (a broken or hostile answer must
+/// not exhaust the stack).
+const MAX_DEPTH: u32 = 16;
 
 struct Reader<'a> {
     body: &'a [u8],
     at: usize,
+    depth: u32,
 }
 
 type Read<T> = Result<T, &'static str>;
@@ -131,8 +138,15 @@ impl<'a> Reader<'a> {
         let length = |n: Option<u64>| n.and_then(|n| usize::try_from(n).ok());
         Ok(match major {
             0 => Item::Uint(argument.ok_or("indefinite integer")?),
+            7 if matches!(info, 22 | 23) => Item::Null,
             1 | 7 => Item::Other,
-            6 => return self.next(), // a tag: the tagged item follows
+            6 => {
+                // A tag: the tagged item follows.
+                self.descend()?;
+                let item = self.next();
+                self.depth -= 1;
+                return item;
+            }
             2 | 3 if argument.is_none() => {
                 self.skip_chunks()?;
                 Item::Other
@@ -158,18 +172,33 @@ impl<'a> Reader<'a> {
         self.skip_rest(item)
     }
 
+    fn descend(&mut self) -> Read<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err("nested too deeply");
+        }
+        Ok(())
+    }
+
     fn skip_rest(&mut self, item: Item) -> Read<()> {
-        match item {
-            Item::Array(Some(n)) => (0..n).try_for_each(|_| self.skip()),
-            Item::Map(Some(n)) => (0..n * 2).try_for_each(|_| self.skip()),
-            Item::Array(None) | Item::Map(None) => loop {
+        let items = match item {
+            Item::Array(Some(n)) => Some(n),
+            Item::Map(Some(n)) => Some(n.checked_mul(2).ok_or("length")?),
+            Item::Array(None) | Item::Map(None) => None,
+            _ => return Ok(()),
+        };
+        self.descend()?;
+        let result = match items {
+            Some(n) => (0..n).try_for_each(|_| self.skip()),
+            None => loop {
                 match self.next()? {
-                    Item::Break => return Ok(()),
+                    Item::Break => break Ok(()),
                     inner => self.skip_rest(inner)?,
                 }
             },
-            _ => Ok(()),
-        }
+        };
+        self.depth -= 1;
+        result
     }
 
     /// Calls `member` with each key of the map that starts here; `member` reads or skips the
@@ -194,6 +223,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// An entry's `ErrorCode`: any value but `null` means the entry failed, so a value that
+    /// cannot be read (a chunked string, say) fails the entry rather than passing it.
+    fn error_code(&mut self) -> Read<Option<String>> {
+        match self.next()? {
+            Item::Null => Ok(None),
+            Item::Text(code) => Ok(Some(code.to_owned())),
+            other => {
+                self.skip_rest(other)?;
+                Ok(Some("UnreadableErrorCode".to_owned()))
+            }
+        }
+    }
+
     fn text(&mut self) -> Read<Option<&'a str>> {
         match self.next()? {
             Item::Text(text) => Ok(Some(text)),
@@ -207,7 +249,11 @@ pub fn put_records_response(
     body: &[u8],
     mut shard: impl FnMut(&str) -> Arc<str>,
 ) -> Result<Vec<EntryStatus>, SendError> {
-    let mut reader = Reader { body, at: 0 };
+    let mut reader = Reader {
+        body,
+        at: 0,
+        depth: 0,
+    };
     let mut statuses = Vec::new();
     reader
         .map(|r, key| match key {
@@ -240,7 +286,7 @@ fn records<'a>(
         reader.map(|r, key| {
             match key {
                 "ShardId" => shard_id = r.text()?,
-                "ErrorCode" => code = r.text()?,
+                "ErrorCode" => code = r.error_code()?,
                 "ErrorMessage" => message = r.text()?,
                 _ => r.skip()?,
             }
@@ -248,7 +294,7 @@ fn records<'a>(
         })?;
         statuses.push(match code {
             Some(code) => EntryStatus::Failed {
-                code: code.to_owned(),
+                code,
                 message: message.unwrap_or_default().to_owned(),
             },
             None => EntryStatus::Delivered {
@@ -262,7 +308,11 @@ fn records<'a>(
 
 /// `__type` and `message` of a CBOR error body, if it is one.
 pub fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
-    let mut reader = Reader { body, at: 0 };
+    let mut reader = Reader {
+        body,
+        at: 0,
+        depth: 0,
+    };
     let (mut kind, mut message) = (None, None);
     let _ = reader.map(|r, key| {
         match key {

@@ -9,14 +9,29 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use std::sync::RwLock;
 use std::time::{Duration, SystemTime};
 
-/// Credentials this close to their expiry are refreshed before the next request. The SDK's
-/// lazy identity cache uses the same five minutes: a request signed now must still be valid
-/// when it arrives, and a refresh that fails leaves time to retry.
+/// Credentials this close to their expiry are refreshed before the next request: a request
+/// signed now must still be valid when it arrives, and a refresh that fails leaves minutes to
+/// retry (the SDK's own cache waits until 10 s before expiry).
 pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
+/// Credentials without an expiry (keys in a file or the environment) are loaded again this
+/// often, as the SDK does, so that rotated keys are picked up without a restart.
+pub const RELOAD_STATIC_AFTER: Duration = Duration::from_secs(15 * 60);
+/// A load taking longer than this fails (the SDK's default too): a hung provider must not hold
+/// every request.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// After a failed refresh, valid credentials are used this long before the next attempt.
+const RETRY_REFRESH_AFTER: Duration = Duration::from_secs(10);
+
+struct Cached {
+    credentials: Credentials,
+    fetched_at: SystemTime,
+    /// A refresh failed: the next one waits until then.
+    retry_at: Option<SystemTime>,
+}
 
 pub struct CredentialCache {
     provider: Option<SharedCredentialsProvider>,
-    cached: RwLock<Option<Credentials>>,
+    cached: RwLock<Option<Cached>>,
     /// Serialises refreshes: many requests that find stale credentials fetch once.
     refreshing: tokio::sync::Mutex<()>,
     now: fn() -> SystemTime,
@@ -40,57 +55,81 @@ impl CredentialCache {
     }
 
     /// Credentials valid for at least [`REFRESH_BEFORE_EXPIRY`], fetched only when the cached
-    /// ones are missing or about to expire. A failed refresh falls back to cached credentials
-    /// that have not expired yet.
+    /// ones are missing, about to expire or (without an expiry) older than
+    /// [`RELOAD_STATIC_AFTER`]. A failed refresh falls back to cached credentials that have not
+    /// expired yet, and is retried after [`RETRY_REFRESH_AFTER`].
     pub async fn get(&self) -> Result<Credentials, SendError> {
-        if let Some(fresh) = self.cached_if(|c| self.is_fresh(c)) {
+        if let Some(fresh) = self.usable() {
             return Ok(fresh);
         }
         let _refreshing = self.refreshing.lock().await;
         // Another request may have refreshed while this one waited.
-        if let Some(fresh) = self.cached_if(|c| self.is_fresh(c)) {
+        if let Some(fresh) = self.usable() {
             return Ok(fresh);
         }
+        let now = (self.now)();
         match self.fetch().await {
             Ok(credentials) => {
-                *self.cached.write().expect("credential lock") = Some(credentials.clone());
+                let fetched = Cached {
+                    credentials: credentials.clone(),
+                    fetched_at: now,
+                    retry_at: None,
+                };
+                *self.cached.write().expect("credential lock") = Some(fetched);
                 Ok(credentials)
             }
-            Err(error) => match self.cached_if(|c| !self.expires_within(c, Duration::ZERO)) {
-                Some(still_valid) => {
+            Err(error) => {
+                let mut cached = self.cached.write().expect("credential lock");
+                let Some(old) = cached.as_mut().filter(|c| !self.expired(&c.credentials)) else {
+                    return Err(error);
+                };
+                if old.retry_at.is_none() {
                     tracing::warn!(
-                        "refreshing the AWS credentials failed ({error}); signing with the current ones until they expire"
+                        "refreshing the AWS credentials failed ({error}); signing with the current ones until they expire, retrying every {RETRY_REFRESH_AFTER:?}"
                     );
-                    Ok(still_valid)
                 }
-                None => Err(error),
-            },
+                old.retry_at = Some(now + RETRY_REFRESH_AFTER);
+                Ok(old.credentials.clone())
+            }
         }
+    }
+
+    /// Forgets the cached credentials (the service said they expired): the next request loads
+    /// them again.
+    pub fn invalidate(&self) {
+        *self.cached.write().expect("credential lock") = None;
     }
 
     async fn fetch(&self) -> Result<Credentials, SendError> {
         let Some(provider) = &self.provider else {
             return Err(no_credentials("no credential provider is configured"));
         };
-        provider
-            .provide_credentials()
-            .await
-            .map_err(|e| no_credentials(&error_chain(&e)))
+        match tokio::time::timeout(LOAD_TIMEOUT, provider.provide_credentials()).await {
+            Ok(result) => result.map_err(|e| no_credentials(&error_chain(&e))),
+            Err(_) => Err(no_credentials(&format!(
+                "the credential provider did not answer within {LOAD_TIMEOUT:?}"
+            ))),
+        }
     }
 
-    fn cached_if(&self, keep: impl Fn(&Credentials) -> bool) -> Option<Credentials> {
+    /// The cached credentials if no refresh is due.
+    fn usable(&self) -> Option<Credentials> {
         let cached = self.cached.read().expect("credential lock");
-        cached.as_ref().filter(|c| keep(c)).cloned()
+        let cached = cached.as_ref()?;
+        let now = (self.now)();
+        let backing_off = cached.retry_at.is_some_and(|at| now < at);
+        let due = match cached.credentials.expiry() {
+            Some(expiry) => expiry <= now + REFRESH_BEFORE_EXPIRY,
+            None => cached.fetched_at + RELOAD_STATIC_AFTER <= now,
+        };
+        let valid = !self.expired(&cached.credentials);
+        (valid && (!due || backing_off)).then(|| cached.credentials.clone())
     }
 
-    fn is_fresh(&self, credentials: &Credentials) -> bool {
-        !self.expires_within(credentials, REFRESH_BEFORE_EXPIRY)
-    }
-
-    fn expires_within(&self, credentials: &Credentials, margin: Duration) -> bool {
+    fn expired(&self, credentials: &Credentials) -> bool {
         credentials
             .expiry()
-            .is_some_and(|expiry| expiry <= (self.now)() + margin)
+            .is_some_and(|expiry| expiry <= (self.now)())
     }
 }
 

@@ -138,6 +138,40 @@ pub struct Wire {
     request_timeout: Duration,
     kinesis: Endpoint,
     firehose: Endpoint,
+    clock: SkewedClock,
+}
+
+/// The time requests are signed with: this machine's clock corrected by the offset of the
+/// service's `Date` headers, as the SDK does. A gateway whose clock is minutes off would
+/// otherwise get every request refused as signed too early or too late.
+#[derive(Default)]
+struct SkewedClock {
+    skew_ms: std::sync::atomic::AtomicI64,
+}
+
+impl SkewedClock {
+    fn now(&self) -> SystemTime {
+        let skew = self.skew_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let magnitude = Duration::from_millis(skew.unsigned_abs());
+        match skew >= 0 {
+            true => SystemTime::now() + magnitude,
+            false => SystemTime::now() - magnitude,
+        }
+    }
+
+    /// Learns the offset from a response's `Date` header (whole seconds).
+    fn learn(&self, date: &str) {
+        use aws_smithy_types::date_time::{DateTime, Format};
+        let Ok(server) = DateTime::from_str(date, Format::HttpDate) else {
+            return;
+        };
+        let local = DateTime::from(SystemTime::now());
+        let skew_ms = (server.secs() - local.secs()) * 1000;
+        // Differences below a second are the header's rounding, not skew.
+        let skew_ms = if skew_ms.abs() <= 1000 { 0 } else { skew_ms };
+        self.skew_ms
+            .store(skew_ms, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Wire {
@@ -161,6 +195,7 @@ impl Wire {
             firehose: endpoint(Service::Firehose)?,
             region,
             request_timeout: settings.request_timeout,
+            clock: SkewedClock::default(),
         })
     }
 
@@ -173,7 +208,7 @@ impl Wire {
         body: Vec<u8>,
     ) -> Result<Answer, SendError> {
         let credentials = self.credentials.get().await?;
-        let time = SystemTime::now();
+        let time = self.clock.now();
         let request = self.signed_request(service, protocol, credentials, body, time)?;
         let exchange = async {
             let response = self.http.request(request).await.map_err(http_error)?;
@@ -197,17 +232,22 @@ impl Wire {
                 SendError::new("Timeout", message, None)
             })??;
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        if let Some(date) = header("date") {
+            self.clock.learn(date);
+        }
         let cbor = header("content-type").is_some_and(|t| t.contains("cbor"));
         if parts.status.is_success() {
             return Ok(Answer { body, cbor });
         }
         let error_type = header("x-amzn-errortype");
-        Err(response::error(
-            parts.status.as_u16(),
-            error_type,
-            &body,
-            cbor,
-        ))
+        let error = response::error(parts.status.as_u16(), error_type, &body, cbor);
+        if matches!(
+            error.code.as_str(),
+            "ExpiredTokenException" | "ExpiredToken"
+        ) {
+            self.credentials.invalidate();
+        }
+        Err(error)
     }
 
     /// The POST request for `body`, signed for `time` (public for the signature test, which

@@ -5,6 +5,7 @@
 use super::super::{EntryStatus, SendError};
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 struct PutRecordsOutput<'a> {
@@ -32,15 +33,17 @@ struct ResultEntry<'a> {
 struct ErrorBody<'a> {
     #[serde(rename = "__type", borrow, default)]
     kind: Option<Cow<'a, str>>,
-    #[serde(alias = "Message", borrow, default)]
+    #[serde(borrow, default)]
     message: Option<Cow<'a, str>>,
+    #[serde(rename = "Message", borrow, default)]
+    message_capitalised: Option<Cow<'a, str>>,
 }
 
 /// One status per entry of a successful PutRecords response; `shard` turns a shard id into the
 /// caller's shared copy of it.
 pub fn put_records(
     body: &[u8],
-    mut shard: impl FnMut(&str) -> std::sync::Arc<str>,
+    mut shard: impl FnMut(&str) -> Arc<str>,
 ) -> Result<Vec<EntryStatus>, SendError> {
     let output: PutRecordsOutput = serde_json::from_slice(body).map_err(unreadable)?;
     Ok(output
@@ -56,11 +59,20 @@ pub fn put_record_batch(body: &[u8]) -> Result<Vec<EntryStatus>, SendError> {
     Ok(output
         .responses
         .into_iter()
-        .map(|entry| status(entry, &mut |_: &str| unreachable!("Firehose has no shards")))
+        // Firehose has no shards: a ShardId in its answer would be ignored.
+        .map(|entry| {
+            status(
+                ResultEntry {
+                    shard_id: None,
+                    ..entry
+                },
+                &mut |id: &str| Arc::from(id),
+            )
+        })
         .collect())
 }
 
-fn status(entry: ResultEntry, shard: &mut impl FnMut(&str) -> std::sync::Arc<str>) -> EntryStatus {
+fn status(entry: ResultEntry, shard: &mut impl FnMut(&str) -> Arc<str>) -> EntryStatus {
     match entry.error_code {
         Some(code) => EntryStatus::Failed {
             code: code.into_owned(),
@@ -81,7 +93,10 @@ pub fn error(status: u16, error_type_header: Option<&str>, body: &[u8], cbor: bo
         match serde_json::from_slice::<ErrorBody>(body) {
             Ok(parsed) => (
                 parsed.kind.map(Cow::into_owned),
-                parsed.message.map(Cow::into_owned),
+                parsed
+                    .message
+                    .or(parsed.message_capitalised)
+                    .map(Cow::into_owned),
             ),
             Err(_) => (None, None),
         }
@@ -101,13 +116,13 @@ pub fn error(status: u16, error_type_header: Option<&str>, body: &[u8], cbor: bo
     SendError::new(code, message, Some(status))
 }
 
+/// As the awsJson protocols specify: the part before the first `:`, then after the first `#`.
 fn bare_code(raw: &str) -> &str {
-    let after_namespace = raw.rsplit('#').next().unwrap_or(raw);
-    after_namespace
-        .split(':')
-        .next()
-        .unwrap_or(after_namespace)
-        .trim()
+    let before_colon = raw.split(':').next().unwrap_or(raw);
+    let code = before_colon
+        .split_once('#')
+        .map_or(before_colon, |(_, code)| code);
+    code.trim()
 }
 
 fn unreadable(error: serde_json::Error) -> SendError {
@@ -121,7 +136,6 @@ fn unreadable(error: serde_json::Error) -> SendError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn put_records_statuses_follow_the_entries() {
@@ -200,5 +214,23 @@ mod tests {
             );
             assert_eq!(error.http_status, Some(status));
         }
+    }
+
+    #[test]
+    fn codes_are_cut_as_the_protocol_says_and_either_message_key_is_read() {
+        assert_eq!(
+            bare_code("aws.protocoltests#FooError:http://x/#frag"),
+            "FooError"
+        );
+        assert_eq!(
+            bare_code("FooError:http://internal.amazon.com/coral/a#b/"),
+            "FooError"
+        );
+        let both = br#"{"__type":"X","message":"lower","Message":"upper"}"#;
+        let error = error(400, None, both, false);
+        assert_eq!(
+            (error.code.as_str(), error.message.as_str()),
+            ("X", "lower")
+        );
     }
 }

@@ -74,6 +74,7 @@ fn wire(endpoint: &str) -> Wire {
         request_timeout: Duration::from_secs(1),
         kinesis: parse_endpoint(endpoint).unwrap(),
         firehose: parse_endpoint(endpoint).unwrap(),
+        clock: SkewedClock::default(),
     }
 }
 
@@ -138,4 +139,30 @@ async fn missing_credentials_and_refused_connections_are_send_errors() {
         .await
         .unwrap_err();
     assert_eq!(error.code, "ConnectionError", "{error}");
+}
+
+#[test]
+fn signing_time_follows_the_services_clock() {
+    let clock = SkewedClock::default();
+    let ahead = SystemTime::now() + Duration::from_secs(600);
+    let date = aws_smithy_types::date_time::DateTime::from(ahead)
+        .fmt(aws_smithy_types::date_time::Format::HttpDate)
+        .unwrap();
+    clock.learn(&date);
+    let skew = clock.now().duration_since(SystemTime::now()).unwrap();
+    assert!((598..=601).contains(&skew.as_secs()), "{skew:?}");
+    clock.learn("not a date");
+    assert!(
+        clock.now() > SystemTime::now() + Duration::from_secs(590),
+        "a bad header changes nothing"
+    );
+    let now = aws_smithy_types::date_time::DateTime::from(SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::HttpDate)
+        .unwrap();
+    clock.learn(&now);
+    let left = clock
+        .now()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    assert!(left < Duration::from_secs(1), "{left:?}");
 }

@@ -36,7 +36,11 @@ fn put_records_body_reads_back_member_by_member() {
     let mut body = Vec::new();
     put_records("web", &[&a, &b], &mut body);
     assert!(body.len() <= body_capacity([&a, &b], 3));
-    let mut reader = Reader { body: &body, at: 0 };
+    let mut reader = Reader {
+        body: &body,
+        at: 0,
+        depth: 0,
+    };
     let mut seen = Vec::new();
     reader
         .map(|r, key| {
@@ -131,4 +135,32 @@ fn error_bodies_give_type_and_message() {
         )
     );
     assert_eq!(error_fields(b"{\"__type\":\"x\"}"), (None, None));
+}
+
+#[test]
+fn an_error_code_that_cannot_be_read_fails_the_entry_and_deep_nesting_is_refused() {
+    let mut body = vec![0xa1];
+    text("Records", &mut body);
+    body.extend_from_slice(&[0x82, 0xa1]);
+    text("ErrorCode", &mut body);
+    body.extend_from_slice(&[0x7f, 0x62, b'I', b'n', 0xff]); // chunked text "In"
+    body.push(0xa1);
+    text("ErrorCode", &mut body);
+    body.push(0xf6); // null: no error
+    let statuses = put_records_response(&body, |id: &str| Arc::from(id)).unwrap();
+    assert!(
+        matches!(&statuses[0], EntryStatus::Failed { code, .. } if code == "UnreadableErrorCode")
+    );
+    assert_eq!(statuses[1], EntryStatus::Delivered { shard_id: None });
+
+    let mut deep = vec![0xa1];
+    text("Other", &mut deep);
+    deep.extend(std::iter::repeat_n(0x81, 100));
+    deep.push(0x00);
+    let error = put_records_response(&deep, |id: &str| Arc::from(id)).unwrap_err();
+    assert!(
+        error.message.contains("nested too deeply"),
+        "{}",
+        error.message
+    );
 }
