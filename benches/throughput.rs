@@ -28,7 +28,7 @@ const LINE_BYTES: usize = 200;
 fn main() {
     let bytes = std::env::var("EDGESHIP_BENCH_BYTES")
         .ok()
-        .map(|s| edgeship::config::parse_byte_size(&s).expect("EDGESHIP_BENCH_BYTES"))
+        .map(|s| edgeship::units::parse_byte_size(&s).expect("EDGESHIP_BENCH_BYTES"))
         .unwrap_or(1 << 30);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("bench.log");

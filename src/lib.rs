@@ -28,7 +28,7 @@
 //!   on: service limits, the shard map, the KPL aggregated record.
 //! - [`checkpoint`]: in-order acknowledgement tracking and the durable store.
 //! - [`pipeline`]: starts and stops each flow's stages, SIGHUP reload.
-//! - [`config`], [`metrics`] (counters, Prometheus endpoint), [`shutdown`], [`systemd`]
+//! - [`config`] (with [`units`], the size and duration syntax), [`metrics`] (counters, Prometheus endpoint), [`shutdown`], [`systemd`]
 //!   (sd_notify, watchdog), [`logging`], [`status`] (`edgeship status`), [`consume`] (read a
 //!   stream back, de-aggregating KPL records).
 //!
@@ -51,3 +51,5 @@ pub mod sink;
 pub mod status;
 pub mod systemd;
 pub mod tail;
+pub mod units;
+pub mod validate;

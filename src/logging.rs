@@ -40,32 +40,75 @@ pub fn priority(level: Level) -> u8 {
     }
 }
 
-/// Installs the global subscriber; `level` is the config's `log_level`.
-pub fn init(level: &str) {
+/// Changes the level of the installed subscriber (a reload of `log_level`); false when
+/// `RUST_LOG` decides the filter or no subscriber was installed.
+pub fn set_level(level: &str) -> bool {
+    match RELOAD.get() {
+        Some(reload) if env_filter().is_none() => {
+            reload(level);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Swaps the filter of the installed subscriber. Global because the subscriber is.
+type Reload = Box<dyn Fn(&str) + Send + Sync>;
+static RELOAD: std::sync::OnceLock<Reload> = std::sync::OnceLock::new();
+
+/// `RUST_LOG`, when set, not empty and valid.
+fn env_filter() -> Option<EnvFilter> {
+    let value = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())?;
+    EnvFilter::try_new(value).ok()
+}
+
+/// The filter for `level`, with the SDK's own logs kept to errors.
+fn filter(level: &str) -> EnvFilter {
     // The SDK logs every failed credential or connection attempt at WARN; during an outage of
     // hours that floods the journal. edgeship reports those failures itself, rate-limited and
     // with a hint, so the SDK's own lines are kept to errors.
-    let quiet_sdk = format!(
+    EnvFilter::new(format!(
         "{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error,aws_smithy_http_client=error,hyper_util=error,rustls=error"
-    );
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(quiet_sdk));
+    ))
+}
+
+/// Installs the global subscriber; `level` is the config's `log_level`.
+pub fn init(level: &str) {
+    let (initial, from_env) = match env_filter() {
+        Some(filter) => (filter, true),
+        None => (filter(level), false),
+    };
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(initial)
         .with_writer(std::io::stderr)
         .with_target(false);
+    // The reload handle is typed by the finished subscriber, so it is taken last, per branch.
+    macro_rules! install {
+        ($builder:expr) => {{
+            let builder = $builder.with_filter_reloading();
+            let handle = builder.reload_handle();
+            if !from_env {
+                let _ = RELOAD.set(Box::new(move |level| {
+                    let _ = handle.reload(filter(level));
+                }));
+            }
+            builder.init();
+        }};
+    }
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         let format = Format::default()
             .without_time()
             .with_target(false)
             .with_ansi(false);
-        builder
-            .with_ansi(false)
-            .event_format(JournalPriority(format))
-            .init();
+        install!(
+            builder
+                .with_ansi(false)
+                .event_format(JournalPriority(format))
+        );
     } else {
-        builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init();
+        install!(builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())));
     }
 }
 

@@ -95,9 +95,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("edgeship: {error:#}");
-            let is_config = error
-                .chain()
-                .any(|cause| cause.downcast_ref::<ConfigError>().is_some());
+            let is_config = error.chain().any(|cause| {
+                cause.downcast_ref::<ConfigError>().is_some()
+                    || cause
+                        .downcast_ref::<edgeship::pipeline::RunError>()
+                        .is_some_and(|e| e.is_config())
+            });
             ExitCode::from(if is_config { EXIT_CONFIG as u8 } else { 1 })
         }
     }
@@ -136,7 +139,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn run(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    init_logging(&config.log_level);
+    init_logging(config.log_level.name());
     runtime()?.block_on(async {
         let shutdown = Shutdown::default();
         shutdown
@@ -149,71 +152,16 @@ fn run(path: &Path) -> anyhow::Result<()> {
 
 fn validate(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    println!("config {} is valid", path.display());
-    for flow in &config.flows {
-        let compression = match flow.limits.compression {
-            edgeship::config::Compression::Gzip { level } => {
-                format!(", compression gzip level {level}")
-            }
-            edgeship::config::Compression::Zstd => ", compression zstd".to_owned(),
-            edgeship::config::Compression::None => String::new(),
-        };
-        println!(
-            "flow {:?} -> {} (aggregation {}{compression}, start_at {})",
-            flow.name,
-            flow.destination,
-            flow.aggregation.name(),
-            flow.start_at.name()
-        );
-        if let Some(parse) = &flow.parse {
-            println!(
-                "  parse: format {}, multiline {}, on_failure {:?}",
-                parse.format.name(),
-                if parse.frame.is_multiline() {
-                    "on"
-                } else {
-                    "off"
-                },
-                parse.on_failure
-            );
-        }
-        let scan = edgeship::tail::discovery::scan(flow);
-        for (dir, error) in &scan.errors {
-            println!("  warning: cannot list {}: {error}", dir.display());
-        }
-        if scan.files.is_empty() {
-            println!(
-                "  no files match {:?} yet (they are picked up when they appear)",
-                flow.paths
-            );
-        }
-        for file in &scan.files {
-            match std::fs::File::open(file) {
-                Ok(_) => println!("  {}", file.display()),
-                Err(error) => println!("  {} (NOT READABLE: {error})", file.display()),
-            }
-        }
-    }
+    let report = runtime()?.block_on(edgeship::validate::report(&config));
+    print!("{report}");
     Ok(())
 }
 
 fn validate_sample(path: &Path, file: &Path, lines: usize) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    println!("\nsample: first {lines} lines of {}", file.display());
-    for flow in &config.flows {
-        let Some(spec) = &flow.parse else {
-            println!(
-                "flow {:?}: no [flow.parse]: lines are sent as read",
-                flow.name
-            );
-            continue;
-        };
-        println!("flow {:?}:", flow.name);
-        let core = edgeship::parse::ParseCore::new(spec.clone(), None);
-        let sample = edgeship::parse::sample::run(&core, file, &data, lines);
-        print!("{}", edgeship::parse::sample::render(&sample));
-    }
+    let report = edgeship::validate::sample(&config, file, lines)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    print!("{report}");
     Ok(())
 }
 

@@ -101,11 +101,15 @@ fn values_out_of_range_say_what_is_allowed() {
     );
     rejected(
         &format!("{GOOD_FLOW}partition_key = \"shard\"\n"),
-        &["partition_key", "\"random\", \"file\" or \"host\""],
+        &[
+            "partition_key",
+            "unknown variant `shard`",
+            "`random`, `file`, `host`",
+        ],
     );
     rejected(
         &format!("{GOOD_FLOW}start_at = \"middle\"\n"),
-        &["start_at", "\"beginning\" or \"end\""],
+        &["start_at", "line 5", "expected `beginning` or `end`"],
     );
     rejected(
         "[[flow]]\nname = \"f\"\npaths = [\"/x/*\"]\nfirehose_stream = \"f\"\naggregation = \"kpl\"\n",
@@ -122,7 +126,73 @@ fn missing_config_file_is_a_config_error() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(78));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/edgeship.toml"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/edgeship.toml"), "{stderr}");
+    assert!(
+        stderr.contains("--config FILE"),
+        "says how to pass one: {stderr}"
+    );
+    assert!(
+        stderr.contains("edgeship.toml.example"),
+        "names the example: {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "the OS error once: {stderr}"
+    );
+}
+
+#[test]
+fn common_slips_get_a_message_that_says_what_to_write() {
+    rejected(
+        "[flow]\nname = \"app\"\npaths = [\"/x/*.log\"]\nkinesis_stream = \"s\"\n",
+        &["line 1", "[[flow]] (two brackets"],
+    );
+    rejected(
+        &format!("{GOOD_FLOW}batch_max_age = 5\n"),
+        &["line 5", "5 has no unit", "\"5s\""],
+    );
+    rejected(
+        &format!("{GOOD_FLOW}batch_max_bytes = \"5MB\"\n"),
+        &["line 5", "did you mean \"5MiB\"", "binary units"],
+    );
+    rejected(
+        "[[flow]]\nname = \"app\"\npaths = [\"/x/*.log\"]\nkinesis_strem = \"s\"\n",
+        &[
+            "unknown field `kinesis_strem`",
+            "did you mean `kinesis_stream`?",
+        ],
+    );
+    rejected(
+        &format!("{GOOD_FLOW}start_at = \"begining\"\n"),
+        &["did you mean `beginning`?"],
+    );
+    rejected(
+        &format!("log_level = \"warning\"\n{GOOD_FLOW}"),
+        &["unknown variant `warning`", "did you mean `warn`?"],
+    );
+}
+
+#[test]
+fn keys_without_effect_on_firehose_are_rejected() {
+    let firehose = "[[flow]]\nname = \"f\"\npaths = [\"/x/*\"]\nfirehose_stream = \"f\"\n";
+    for key in [
+        "partition_key = \"file\"",
+        "rate_limit = false",
+        "shard_records_per_sec = 500",
+        "shard_bytes_per_sec = \"512KiB\"",
+    ] {
+        let field = key.split(' ').next().unwrap();
+        rejected(
+            &format!("{firehose}{key}\n"),
+            &[
+                &format!("(\"f\").{field}"),
+                "no effect on a Firehose stream",
+                "remove",
+            ],
+        );
+    }
 }
 
 #[test]
@@ -195,6 +265,67 @@ fn compression_needs_packed_records_and_a_known_codec() {
     );
     rejected(
         &format!("{GOOD_FLOW}aggregation = \"lines\"\ncompression = \"lz4\"\n"),
-        &["compression", "unknown value \"lz4\"", "\"zstd\""],
+        &["compression", "unknown variant `lz4`", "`zstd`"],
     );
+}
+
+/// `validate` checks the machine as `run` will find it: the region's source, the state
+/// directory, directories that do not exist, matched paths that are not files.
+#[test]
+fn validate_reports_what_run_would_meet() {
+    let ws = Workspace::new();
+    write_lines(&ws.logs().join("a.log"), "a", 0..1, 0);
+    std::fs::create_dir(ws.logs().join("old.log")).unwrap();
+    let config = ws.config(
+        "[[flow]]\nname = \"app\"\npaths = [\"$LOGS/*.log\", \"/nonexistent/app/*.log\"]\nkinesis_stream = \"s\"\n[flow.parse]\nformat = \"json\"\non_failure = \"dead_letter\"\ndead_letter_path = \"/tmp/dl.jsonl\"\n",
+    );
+    let run = |envs: &[(&str, &str)]| {
+        let output = edgeship()
+            .args(["validate", "--config"])
+            .arg(&config)
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env("AWS_CONFIG_FILE", ws.path("no-aws-config"))
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let stdout = run(&[("AWS_REGION", "eu-west-3")]);
+    for expected in [
+        "region eu-west-3 (from AWS_REGION",
+        "does not exist yet and will be created",
+        "warning: directory /nonexistent/app of \"/nonexistent/app/*.log\" does not exist",
+        "old.log is a directory, not a regular file",
+        "on_failure dead_letter to /tmp/dl.jsonl",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+    assert!(!stdout.contains("DeadLetter"), "{stdout}");
+    let stdout = run(&[]);
+    assert!(stdout.contains("warning: no region"), "{stdout}");
+    std::fs::write(ws.path("state"), "a file").unwrap();
+    assert!(run(&[]).contains("warning: state_dir"));
+}
+
+/// Without a region, `run` stops with the config exit code (systemd's
+/// `RestartPreventExitStatus=78` then does not restart it every 5 s).
+#[test]
+fn run_without_a_region_exits_as_a_config_error() {
+    let ws = Workspace::new();
+    let config =
+        ws.config("[[flow]]\nname = \"app\"\npaths = [\"$LOGS/*.log\"]\nkinesis_stream = \"s\"\n");
+    let output = edgeship()
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", ws.path("no-aws-config"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("no AWS region is configured"), "{stderr}");
 }

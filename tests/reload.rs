@@ -91,3 +91,44 @@ fn sighup_applies_added_changed_and_removed_flows_without_loss_or_duplicates() {
     assert_exactly_once(&want_b, &kinesis.read_lines("rb"));
     assert_exactly_once(&want_c, &kinesis.read_lines("rc"));
 }
+
+/// `log_level` and `status_interval` take effect on SIGHUP, without restarting any flow.
+#[test]
+fn sighup_applies_log_level_and_status_interval() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("lv", 1);
+    let ws = Workspace::new();
+    let write = |level: &str, status: &str| {
+        let text = format!(
+            "state_dir = \"{}\"\nlog_level = \"{level}\"\nstatus_interval = \"{status}\"\n{}",
+            ws.path("state").display(),
+            flow("lv", "*.log", "").replace("$LOGS", &ws.logs().display().to_string())
+        );
+        std::fs::write(ws.path("edgeship.toml"), text).unwrap();
+    };
+    write("info", "1h");
+    std::fs::write(ws.logs().join("a.log"), "x\n").unwrap();
+    // An empty RUST_LOG leaves the level to the config.
+    let agent = ws.start_with_env(&kinesis.url, &[("RUST_LOG", "")]);
+    ws.wait_fully_checkpointed(&[ws.logs().join("a.log")], Duration::from_secs(60));
+    write("debug", "1s");
+    agent.signal("HUP");
+    wait_for(Duration::from_secs(30), "the reload", || {
+        agent.log().contains("configuration reloaded")
+    });
+    let log = agent.log();
+    assert!(log.contains("log level changed"), "{log}");
+    assert!(log.contains("flow unchanged, still running"), "{log}");
+    // A debug line, from a matched path that is not a file, now shows; status lines follow
+    // the new interval.
+    std::fs::create_dir(ws.logs().join("dir.log")).unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "a debug line and status lines",
+        || {
+            let log = agent.log();
+            log.contains("is a directory, not a regular file")
+                && log.matches("status: ").count() >= 2
+        },
+    );
+}

@@ -2,13 +2,13 @@
 //! key is an error, not a silently ignored setting. The `///` docs here are the key reference;
 //! `config/edgeship.toml` shows every key with an example.
 
-use super::units::{byte_size, duration};
+use crate::units::{byte_size, duration, optional_byte_size};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Top level of `edgeship.toml`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// Directory holding `checkpoints.json` and the agent lock. Must survive reboots
@@ -41,8 +41,8 @@ pub struct RawConfig {
     #[serde(default = "default_status_interval", deserialize_with = "duration")]
     pub status_interval: Duration,
     /// `error`, `warn`, `info`, `debug` or `trace`; `RUST_LOG` overrides it. Default `"info"`.
-    #[serde(default = "default_log_level")]
-    pub log_level: String,
+    #[serde(default)]
+    pub log_level: LogLevel,
     /// AWS connection settings shared by all flows.
     #[serde(default)]
     pub aws: RawAws,
@@ -50,12 +50,12 @@ pub struct RawConfig {
     #[serde(default)]
     pub metrics: RawMetrics,
     /// One `[[flow]]` table per set of files and their destination.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flows")]
     pub flow: Vec<RawFlow>,
 }
 
 /// `[metrics]`: off unless `listen` is set.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
     /// Address of the Prometheus text endpoint (`GET /metrics`), e.g. `"127.0.0.1:9187"`.
@@ -64,7 +64,7 @@ pub struct RawMetrics {
 }
 
 /// `[aws]`: optional; the standard AWS environment variables and profiles also work.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAws {
     /// AWS region, e.g. `"eu-west-1"`. Default: `AWS_REGION` / the profile's region.
@@ -101,6 +101,114 @@ pub enum WireProtocol {
     Cbor,
 }
 
+/// `start_at`: where to start in files without a checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartAt {
+    Beginning,
+    #[default]
+    End,
+}
+
+/// `aggregation`: how lines become records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// One line per record, without its terminator.
+    None,
+    /// Newline-terminated lines packed into records up to a target size.
+    Lines,
+    /// KPL aggregated records (Streams only), one partition key per aggregate.
+    Kpl,
+}
+
+/// `compression`, without its level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompressionKind {
+    #[default]
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// `partition_key`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartitionKey {
+    #[default]
+    Random,
+    File,
+    Host,
+}
+
+/// `watch`: inotify with polling as fallback, or polling only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Watch {
+    #[default]
+    Auto,
+    Poll,
+}
+
+/// `log_level`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+/// Names as written in the config file, for messages.
+macro_rules! config_names {
+    ($($ty:ident { $($variant:ident => $name:literal),+ })+) => {$(
+        impl $ty {
+            /// The name used in the configuration.
+            pub fn name(&self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    )+};
+}
+
+config_names! {
+    StartAt { Beginning => "beginning", End => "end" }
+    Aggregation { None => "none", Lines => "lines", Kpl => "kpl" }
+    CompressionKind { None => "none", Gzip => "gzip", Zstd => "zstd" }
+    PartitionKey { Random => "random", File => "file", Host => "host" }
+    Watch { Auto => "auto", Poll => "poll" }
+    LogLevel { Error => "error", Warn => "warn", Info => "info", Debug => "debug", Trace => "trace" }
+}
+
+/// `flow` must be an array of tables; `[flow]` (one bracket) is the usual slip.
+fn flows<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<RawFlow>, D::Error> {
+    struct Flows;
+    impl<'de> serde::de::Visitor<'de> for Flows {
+        type Value = Vec<RawFlow>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("[[flow]] tables")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Vec<RawFlow>, A::Error> {
+            Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Vec<RawFlow>, A::Error> {
+            Err(serde::de::Error::custom(
+                "a flow is written [[flow]] (two brackets: one table per flow), not [flow]",
+            ))
+        }
+    }
+    deserializer.deserialize_any(Flows)
+}
+
 impl Default for RawAws {
     fn default() -> RawAws {
         RawAws {
@@ -115,7 +223,7 @@ impl Default for RawAws {
 }
 
 /// `[[flow]]`: files matched by `paths` shipped to exactly one stream.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFlow {
     /// Unique name; it keys the flow's checkpoints, so renaming a flow re-reads per `start_at`.
@@ -129,8 +237,8 @@ pub struct RawFlow {
     pub exclude: Vec<String>,
     /// `"beginning"` or `"end"`: where to start in files that have no checkpoint when the agent
     /// starts. Files that appear later are always read from the beginning. Default `"end"`.
-    #[serde(default = "default_start_at")]
-    pub start_at: String,
+    #[serde(default)]
+    pub start_at: StartAt,
     /// Name of the Kinesis data stream. Exactly one of `kinesis_stream` / `firehose_stream`.
     pub kinesis_stream: Option<String>,
     /// Name of the Firehose stream (Direct PUT).
@@ -139,20 +247,19 @@ pub struct RawFlow {
     /// packed into records) or `"kpl"` (KPL aggregated records, one partition key per aggregate,
     /// de-aggregated by KCL, Firehose-from-stream, `aws-kinesis-agg` and `edgeship consume`).
     /// Firehose: `"lines"` (default) or `"none"`.
-    pub aggregation: Option<String>,
+    pub aggregation: Option<Aggregation>,
     /// `"none"` (default), `"gzip"` or `"zstd"`: each record (a packed `lines` record, a KPL
     /// aggregate, a Firehose record) is compressed on its own after aggregation, so consumers
     /// inflate each record and then de-aggregate it (`edgeship consume` does both). Firehose
     /// writes such records as concatenated gzip members or zstd frames: valid `.gz` / `.zst`
     /// objects in S3. `record_target_bytes` counts bytes before compression. Needs
     /// `aggregation = "lines"` or `"kpl"`.
-    #[serde(default = "default_compression")]
-    pub compression: String,
+    #[serde(default)]
+    pub compression: CompressionKind,
     /// gzip: 1 (fastest) to 9 (smallest), default 3 (about 8× on web logs). zstd: only 1.
     pub compression_level: Option<u32>,
     /// Streams only: `"random"` (default), `"file"` (the file's path) or `"host"` (host name).
-    #[serde(default = "default_partition_key")]
-    pub partition_key: String,
+    pub partition_key: Option<PartitionKey>,
     /// `"kpl"` only: group records by the shard their own partition key hashes to (one
     /// aggregator per shard, from `ListShards`), so per-record keys (`"file"`, `"host"`, random
     /// per line) survive aggregation and consumers' shard checks pass. Default `false`: one key
@@ -161,18 +268,14 @@ pub struct RawFlow {
     pub shard_aware: bool,
     /// Streams: pace requests per shard, from the shard map (`ListShards`), instead of learning
     /// the limits by being throttled. Default `true`; without `kinesis:ListShards` it is off.
-    #[serde(default = "default_true")]
-    pub rate_limit: bool,
-    /// Per-shard record budget. Default 980 (just under the 1,000/s shard limit); raise it only
-    /// for streams whose shards are known to take more.
-    #[serde(default = "default_shard_records_per_sec")]
-    pub shard_records_per_sec: u32,
-    /// Per-shard byte budget (data plus partition keys). Default `"1000KiB"` (just under 1 MiB/s).
-    #[serde(
-        default = "default_shard_bytes_per_sec",
-        deserialize_with = "byte_size"
-    )]
-    pub shard_bytes_per_sec: u64,
+    pub rate_limit: Option<bool>,
+    /// Streams: per-shard record budget. Default 980 (just under the 1,000/s shard limit);
+    /// raise it only for streams whose shards are known to take more.
+    pub shard_records_per_sec: Option<u32>,
+    /// Streams: per-shard byte budget (data plus partition keys). Default `"1000KiB"` (just
+    /// under 1 MiB/s).
+    #[serde(default, deserialize_with = "optional_byte_size")]
+    pub shard_bytes_per_sec: Option<u64>,
     /// A partially filled request is sent at the latest this long after its first line was read.
     /// Default `"1s"`.
     #[serde(default = "default_batch_max_age", deserialize_with = "duration")]
@@ -211,13 +314,13 @@ pub struct RawFlow {
     pub poll_interval: Duration,
     /// `[flow.parse]`: turn lines into records (multiline, formats, filters, metadata); see
     /// `RawParse`. Default: none, lines are shipped as read.
-    pub parse: Option<super::RawParse>,
+    pub parse: Option<crate::parse::RawParse>,
     /// `"auto"`: inotify wakes the tailer when a file changes, and the periodic scan catches
     /// anything inotify missed; if inotify cannot be used (watch limit, some network
     /// filesystems) the flow warns and polls. `"poll"`: never use inotify (NFS, FUSE).
     /// Default `"auto"`.
-    #[serde(default = "default_watch")]
-    pub watch: String,
+    #[serde(default)]
+    pub watch: Watch,
     /// Most file handles this flow holds open. Idle files read to their end are closed and
     /// reopened when they grow; files rotated away or deleted stay open until read to their
     /// end. Files beyond the cap wait their turn; nothing is skipped. Default 1024.
@@ -225,15 +328,8 @@ pub struct RawFlow {
     pub max_open_files: usize,
 }
 
-fn default_watch() -> String {
-    "auto".into()
-}
 fn default_max_open_files() -> usize {
     1024
-}
-
-fn optional_byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    byte_size(d).map(Some)
 }
 
 fn default_state_dir() -> PathBuf {
@@ -254,34 +350,11 @@ fn default_spool_max_bytes() -> u64 {
 fn default_status_interval() -> Duration {
     Duration::from_secs(60)
 }
-fn default_log_level() -> String {
-    "info".into()
-}
 fn default_request_timeout() -> Duration {
     Duration::from_secs(60)
 }
 fn default_permanent_error_backoff() -> Duration {
     Duration::from_secs(60)
-}
-fn default_true() -> bool {
-    true
-}
-fn default_shard_records_per_sec() -> u32 {
-    980
-}
-fn default_shard_bytes_per_sec() -> u64 {
-    1000 * 1024
-}
-fn default_start_at() -> String {
-    "end".into()
-}
-
-fn default_compression() -> String {
-    "none".to_owned()
-}
-
-fn default_partition_key() -> String {
-    "random".into()
 }
 fn default_batch_max_age() -> Duration {
     Duration::from_secs(1)

@@ -145,7 +145,26 @@ fn parse_errors_name_the_key_and_say_what_to_do() {
             "parse.multiline_start",
             "regex syntax",
         ),
-        ("types = { a = \"date\" }", "parse.types.a", "\"int\""),
+        (
+            "format = \"csv\"\nfield_names = [\"a\"]\ntypes = { a = \"date\" }",
+            "parse.types.a",
+            "\"int\"",
+        ),
+        (
+            "format = \"json\"\ntimestamp_field = \"time\"",
+            "parse.timestamp_field",
+            "formats with fields",
+        ),
+        (
+            "types = { a = \"int\" }",
+            "parse.types",
+            "formats with fields",
+        ),
+        (
+            "multiline_flush = \"2s\"",
+            "parse.multiline_flush",
+            "set multiline_start or multiline_continue",
+        ),
     ];
     for (keys, key, hint) in cases {
         let text = parse(&format!("{PARSE_FLOW}{keys}\n"))
@@ -170,7 +189,7 @@ fn misspelt_parse_key_is_rejected() {
 #[test]
 fn every_parse_key_is_in_the_example_config() {
     let example = include_str!("../../config/edgeship.toml");
-    let raw = include_str!("raw_parse.rs");
+    let raw = include_str!("../parse/raw.rs");
     let keys: Vec<&str> = raw
         .lines()
         .filter_map(|l| l.trim().strip_prefix("pub "))

@@ -43,8 +43,9 @@ impl Parse {
 
 pub fn convert(flow: &Object) -> Result<Parse, String> {
     let mut parse = Parse::default();
-    if let Some(p) = flow.get("multiLineStartPattern").and_then(string) {
-        parse.regex("multiline_start", "multiLineStartPattern", p);
+    if let Some(p) = flow.get("multiLineStartPattern").and_then(string)
+        && parse.regex("multiline_start", "multiLineStartPattern", p)
+    {
         parse.set("multiline_flush", "\"1s\"".into(), Some("The agent had no flush timeout; edgeship sends a quiet file's last record after this."));
     }
     if let Some(v) = flow.get("skipHeaderLines") {

@@ -62,6 +62,10 @@ impl TailObserver for FlowStats {
         }
     }
 
+    fn not_a_file(&self, path: &Path, kind: &'static str) {
+        tracing::debug!(flow = %self.flow, file = %path.display(), "matches the flow's paths but is {kind}, not a regular file: skipped");
+    }
+
     fn read_error(&self, path: &Path, error: &std::io::Error) {
         self.read_errors.fetch_add(1, Relaxed);
         if !self

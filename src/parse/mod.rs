@@ -25,6 +25,7 @@ pub mod frame;
 pub mod json;
 pub mod line;
 mod output;
+pub mod raw;
 pub mod regex;
 pub mod rfc3339_syslog;
 pub mod sample;
@@ -37,6 +38,7 @@ pub mod timestamp;
 
 pub use self::core::{Outcome, ParseCore};
 pub use files::{FileParser, Report};
+pub use raw::{RawParse, RawRedact};
 pub use spec::{FailurePolicy, Format, ParseSpec};
 
 use std::borrow::Cow;

@@ -21,6 +21,21 @@ pub struct Sample {
     pub report: Report,
 }
 
+/// The first `max_lines` lines of a file (at most `max_bytes`), so a sample of a large log reads
+/// only what it shows.
+pub fn read_head(path: &Path, max_lines: usize, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path)?;
+    let mut reader = std::io::BufReader::new(std::io::Read::take(file, max_bytes));
+    let mut data = Vec::new();
+    for _ in 0..max_lines {
+        if reader.read_until(b'\n', &mut data)? == 0 {
+            break;
+        }
+    }
+    Ok(data)
+}
+
 /// Splits `data` into at most `max_lines` lines, as one tailer chunk read from offset 0.
 pub fn chunk_of(path: &Path, data: &[u8], max_lines: usize) -> Chunk {
     let mut lines = Vec::new();
@@ -107,4 +122,18 @@ pub fn render(sample: &Sample) -> String {
         sample.report.lines_absorbed,
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_head_stops_after_the_lines_it_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.log");
+        std::fs::write(&path, "line\n".repeat(100_000)).unwrap();
+        assert_eq!(read_head(&path, 3, 1 << 20).unwrap(), b"line\nline\nline\n");
+        assert_eq!(read_head(&path, 1_000_000, 12).unwrap(), b"line\nline\nli");
+    }
 }

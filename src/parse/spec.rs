@@ -5,10 +5,10 @@ use super::csv::Csv;
 use super::decorate::Decorations;
 use super::frame::FrameSpec;
 use super::json::Json;
+use super::raw::RawParse;
 use super::regex::RegexFormat;
 use super::single_line::SingleLine;
 use super::timestamp::FieldType;
-use crate::config::RawParse;
 use regex::bytes::{Regex, RegexSet};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -112,17 +112,21 @@ pub struct ParseSpec {
     pub append_newline: bool,
 }
 
+/// A multiline record is sent when no line joined it for this long.
+const DEFAULT_MULTILINE_FLUSH: Duration = Duration::from_secs(1);
+
 impl ParseSpec {
     /// `max_record_bytes`: the flow's limit for one record's data.
     pub fn from_raw(raw: &RawParse, max_record_bytes: u64) -> Result<ParseSpec, SpecError> {
         let format = format(raw)?;
         let rename = rename(raw, &format)?;
+        fields_are_refined(raw, &format)?;
         let frame = frame(raw, max_record_bytes)?;
         Ok(ParseSpec {
             format,
             rename,
             frame,
-            multiline_flush: raw.multiline_flush,
+            multiline_flush: raw.multiline_flush.unwrap_or(DEFAULT_MULTILINE_FLUSH),
             skip_header_lines: raw.skip_header_lines,
             on_failure: failure_policy(raw)?,
             include: regex_set("include", &raw.include)?,
@@ -257,12 +261,25 @@ fn frame(raw: &RawParse, max_record_bytes: u64) -> Result<FrameSpec, SpecError> 
             "keep one: a start pattern, or a continuation pattern",
         ));
     }
-    if raw.multiline_flush.is_zero() {
-        return Err(err(
-            "multiline_flush",
-            "must be greater than zero",
-            "use e.g. \"1s\"",
-        ));
+    match raw.multiline_flush {
+        Some(flush) if raw.multiline_start.is_none() && raw.multiline_continue.is_none() => {
+            return Err(err(
+                "multiline_flush",
+                format!(
+                    "multiline_flush = {:?} has no effect without a multiline pattern",
+                    humantime::format_duration(flush).to_string()
+                ),
+                "set multiline_start or multiline_continue, or remove multiline_flush",
+            ));
+        }
+        Some(flush) if flush.is_zero() => {
+            return Err(err(
+                "multiline_flush",
+                "must be greater than zero",
+                "use e.g. \"1s\"",
+            ));
+        }
+        _ => {}
     }
     let max_bytes = raw.max_record_bytes.unwrap_or(max_record_bytes);
     if !(64..=max_record_bytes).contains(&max_bytes) {
@@ -315,6 +332,29 @@ fn redactions(raw: &RawParse) -> Result<Vec<(Regex, String)>, SpecError> {
             ))
         })
         .collect()
+}
+
+/// `types` and `timestamp_field` act on fields; these formats send text (or JSON as written).
+fn fields_are_refined(raw: &RawParse, format: &Format) -> Result<(), SpecError> {
+    if !matches!(
+        format,
+        Format::Line | Format::SingleLine(_) | Format::Json(_)
+    ) {
+        return Ok(());
+    }
+    let key = match (raw.types.is_empty(), &raw.timestamp_field) {
+        (false, _) => "types",
+        (true, Some(_)) => "timestamp_field",
+        (true, None) => return Ok(()),
+    };
+    Err(err(
+        key,
+        format!(
+            "{key} has no effect with format = {:?}, which sends each record as written",
+            raw.format
+        ),
+        "types and timestamp_field apply to formats with fields: csv, regex, apache_*, syslog*",
+    ))
 }
 
 fn types(raw: &RawParse) -> Result<Vec<(String, FieldType)>, SpecError> {

@@ -43,6 +43,14 @@ pub enum RunError {
     Signal(std::io::Error),
 }
 
+impl RunError {
+    /// A setting the user must change (no region, an unusable endpoint): exit 78 like a
+    /// config error, so systemd does not restart into the same failure.
+    pub fn is_config(&self) -> bool {
+        matches!(self, RunError::Aws(_))
+    }
+}
+
 /// The running flows and what starting more of them needs.
 struct Agent {
     config: Config,
@@ -55,6 +63,8 @@ struct Agent {
     next_instance: u64,
     /// Persisted checkpoints: tells tailers when a released file's handle may be closed.
     view: CheckpointView,
+    /// The periodic status line; restarted when `status_interval` changes.
+    status_log: Option<JoinHandle<()>>,
 }
 
 /// Runs every flow until `shutdown.stop` fires and everything has drained.
@@ -76,6 +86,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
         running: BTreeMap::new(),
         registry: FlowList::default(),
         next_instance: 0,
+        status_log: None,
     };
     for flow in agent.config.flows.clone() {
         agent.start(&flow, checkpoints.resume(&flow.name)).await?;
@@ -92,7 +103,10 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
             .await
             .map_err(|source| RunError::Metrics { listen, source })?;
     }
-    let status = spawn_status_log(agent.registry.clone(), agent.config.status_interval);
+    agent.status_log = Some(spawn_status_log(
+        agent.registry.clone(),
+        agent.config.status_interval,
+    ));
     tracing::info!(flows = agent.running.len(), state_dir = %agent.config.state_dir.display(), "edgeship is running");
     systemd::ready(&systemd::status_line(&agent.registry));
     let watchdog_done = tokio_util::sync::CancellationToken::new();
@@ -109,7 +123,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     }
     systemd::stopping();
     shutdown.arm_deadline(agent.config.shutdown_timeout);
-    status.abort();
+    if let Some(status) = agent.status_log.take() {
+        status.abort();
+    }
     let stats = agent.stop_all().await;
     let _ = checkpointer.await;
     watchdog_done.cancel();
@@ -168,6 +184,7 @@ impl Agent {
                 return;
             }
         };
+        self.apply_globals(&new);
         if new.state_dir != self.config.state_dir
             || new.metrics_listen != self.config.metrics_listen
             || new.checkpoint_interval != self.config.checkpoint_interval
@@ -176,7 +193,7 @@ impl Agent {
                 "state_dir, checkpoint_interval and [metrics] changes take effect at the next restart"
             );
         }
-        let aws_changed = format!("{:?}", new.aws) != format!("{:?}", self.config.aws);
+        let aws_changed = new.aws != self.config.aws;
         if aws_changed {
             match AwsClients::load(&new.aws).await {
                 Ok(clients) => self.aws = clients,
@@ -195,7 +212,7 @@ impl Agent {
                     || !new
                         .flows
                         .iter()
-                        .any(|f| &f.name == *name && f.fingerprint == running.flow.fingerprint)
+                        .any(|f| &f.name == *name && f.settings == running.flow.settings)
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -218,6 +235,24 @@ impl Agent {
         self.publish();
         tracing::info!(flows = self.running.len(), "configuration reloaded");
         systemd::ready(&systemd::status_line(&self.registry));
+    }
+
+    /// The settings a reload applies in place: the log level and the status interval.
+    fn apply_globals(&mut self, new: &Config) {
+        if new.log_level != self.config.log_level {
+            if crate::logging::set_level(new.log_level.name()) {
+                tracing::info!(log_level = %new.log_level, "log level changed");
+            } else {
+                tracing::warn!("log_level changed, but RUST_LOG is set and takes precedence");
+            }
+        }
+        if new.status_interval != self.config.status_interval {
+            if let Some(old) = self.status_log.take() {
+                old.abort();
+            }
+            self.status_log = Some(spawn_status_log(self.registry.clone(), new.status_interval));
+            tracing::info!(status_interval = ?new.status_interval, "status interval changed");
+        }
     }
 
     /// Stops every flow (intake already stopped by the shutdown token) and lets the

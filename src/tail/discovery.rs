@@ -13,6 +13,25 @@ pub struct Scan {
     /// The matched paths that are symlinks (inotify reports their targets' directories).
     pub symlinks: BTreeSet<PathBuf>,
     pub errors: Vec<(PathBuf, std::io::Error)>,
+    /// Matched paths that are not regular files (directories, FIFOs, sockets, devices): never
+    /// read, named so a user can tell why.
+    pub not_files: Vec<(PathBuf, &'static str)>,
+}
+
+/// What a matched path that is not a regular file is, for messages.
+fn kind_of(file_type: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Lists the regular files (symlinks followed) that the flow matches right now.
@@ -28,11 +47,18 @@ pub fn scan(flow: &Flow) -> Scan {
                 Ok(entry) => {
                     // With follow_links the type is the target's: one stat per entry.
                     let path = entry.path();
-                    if entry.file_type().is_file() && flow.matches(path) {
+                    if !flow.matches(path) {
+                        continue;
+                    }
+                    if entry.file_type().is_file() {
                         result.files.insert(path.to_owned());
                         if entry.path_is_symlink() {
                             result.symlinks.insert(path.to_owned());
                         }
+                    } else {
+                        result
+                            .not_files
+                            .push((path.to_owned(), kind_of(entry.file_type())));
                     }
                 }
                 Err(err) => {
@@ -85,6 +111,27 @@ fn has_glob_syntax(component: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matched_paths_that_are_not_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.log"), "x\n").unwrap();
+        std::fs::create_dir(root.join("d.log")).unwrap();
+        let fifo = std::ffi::CString::new(root.join("p.log").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let text = format!(
+            "[[flow]]\nname = \"t\"\npaths = [\"{}/*.log\"]\nkinesis_stream = \"s\"\n",
+            root.display()
+        );
+        let config = crate::config::Config::parse(&text, std::path::Path::new("t.toml")).unwrap();
+        let scan = scan(&config.flows[0]);
+        assert_eq!(scan.files.len(), 1);
+        let mut kinds: Vec<_> = scan.not_files.iter().map(|(_, kind)| *kind).collect();
+        kinds.sort();
+        assert_eq!(kinds, ["a FIFO", "a directory"]);
+    }
 
     #[test]
     fn walk_root_stops_at_first_glob_component() {

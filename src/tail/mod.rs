@@ -193,6 +193,9 @@ pub trait TailObserver: Send + Sync {
     fn watch_degraded(&self, reason: &str);
     fn line_truncated(&self, path: &Path, offset: u64, kept_bytes: usize);
     fn read_error(&self, path: &Path, error: &std::io::Error);
+    /// A matched path that is not a regular file (`kind`: "a directory", "a FIFO", ...) and
+    /// is never read; reported once per path.
+    fn not_a_file(&self, path: &Path, kind: &'static str);
     fn lines_read(&self, lines: u64, bytes: u64);
     /// The tail loop is alive (called every pass, and while waiting for room downstream).
     fn alive(&self);

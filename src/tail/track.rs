@@ -28,6 +28,11 @@ impl Tailer {
                 self.observer.read_error(path, error);
             }
         }
+        for (path, kind) in &scan.not_files {
+            if self.reported_errors.insert(path.clone()) {
+                self.observer.not_a_file(path, kind);
+            }
+        }
         let mut present: HashMap<FileKey, PathBuf> = HashMap::new();
         let mut new_files = Vec::new();
         self.by_path.clear();

@@ -1,15 +1,15 @@
 use super::*;
-use crate::config::Config;
+use crate::parse::raw::RawParse;
 use crate::parse::spec::ParseSpec;
-use std::path::Path;
 use std::time::Duration;
 
+/// The spec of `[flow.parse]` with these keys, with the line limit of a default Streams flow.
 pub(crate) fn spec(parse_keys: &str) -> Arc<ParseSpec> {
-    let text = format!(
-        "[[flow]]\nname = \"t\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\n[flow.parse]\n{parse_keys}\n"
-    );
-    let config = Config::parse(&text, Path::new("test.toml")).unwrap();
-    config.flows[0].parse.clone().unwrap()
+    let raw: RawParse = toml::from_str(&parse_keys.replace("[[flow.parse.", "[[")).unwrap();
+    let max_line = crate::kinesis::limits::KINESIS_DEFAULT_RECORD_BYTES
+        - crate::kinesis::limits::KINESIS_MAX_PARTITION_KEY_BYTES as u64
+        - 1;
+    Arc::new(ParseSpec::from_raw(&raw, max_line).unwrap())
 }
 
 fn parser(keys: &str) -> FileParser {

@@ -1,13 +1,13 @@
 //! `[flow.parse]` as written. Optional: without it a flow ships lines untouched (no parse stage
 //! at all). The `///` docs here are the key reference; README "Parsing" has the walkthrough.
 
-use super::units::{byte_size, duration};
+use crate::units::{byte_size, duration, optional_byte_size, optional_duration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawParse {
     /// How a record becomes output: `"line"` (as read, default), `"single_line"`, `"csv"`,
@@ -47,9 +47,10 @@ pub struct RawParse {
     /// before it, e.g. `'^\s'` for stack traces. Exclusive with `multiline_start`.
     pub multiline_continue: Option<String>,
     /// Multiline: a record is sent when no line was added to it for this long, so the last
-    /// event of a quiet file is not held. Default `"1s"`.
-    #[serde(default = "default_multiline_flush", deserialize_with = "duration")]
-    pub multiline_flush: Duration,
+    /// event of a quiet file is not held. Default `"1s"`; needs `multiline_start` or
+    /// `multiline_continue`.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub multiline_flush: Option<Duration>,
     /// Largest record before formatting; longer ones are cut and end with
     /// `truncated_record_terminator`. Default: the flow's record limit minus 256 bytes.
     #[serde(default, deserialize_with = "optional_byte_size")]
@@ -82,11 +83,13 @@ pub struct RawParse {
     #[serde(default)]
     pub redact: Vec<RawRedact>,
     /// Field types: `{ response = "int", bytes = "int", ratio = "float", ok = "bool" }`. A
-    /// value that does not convert stays a string.
+    /// value that does not convert stays a string. Formats with fields only (not `line`,
+    /// `single_line` or `json`).
     #[serde(default)]
     pub types: BTreeMap<String, String>,
     /// A field holding the event time, rewritten to RFC 3339 (Apache, syslog, ISO 8601 and
-    /// epoch times are recognised; times without a zone are taken as UTC).
+    /// epoch times are recognised; times without a zone are taken as UTC). Formats with fields
+    /// only, as `types`.
     pub timestamp_field: Option<String>,
     /// Add `_host` (the host name). Default `false`.
     #[serde(default)]
@@ -122,7 +125,7 @@ pub struct RawParse {
 }
 
 /// One `[[flow.parse.redact]]` rule.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRedact {
     /// Regex; every match is replaced.
@@ -132,9 +135,6 @@ pub struct RawRedact {
     pub replacement: String,
 }
 
-fn optional_byte_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    byte_size(d).map(Some)
-}
 fn default_format() -> String {
     "line".into()
 }
@@ -143,9 +143,6 @@ fn default_delimiter() -> String {
 }
 fn default_true() -> bool {
     true
-}
-fn default_multiline_flush() -> Duration {
-    Duration::from_secs(1)
 }
 fn default_on_failure() -> String {
     "send_raw".into()
