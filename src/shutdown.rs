@@ -19,6 +19,10 @@ impl Shutdown {
         let shutdown = self.clone();
         tokio::spawn(async move {
             shutdown.stop.cancelled().await;
+            tracing::info!(
+                ?timeout,
+                "waiting up to shutdown_timeout for in-flight requests; a second SIGTERM or SIGINT abandons them now (their lines are sent again after restart)"
+            );
             tokio::select! {
                 _ = tokio::time::sleep(timeout) => {
                     tracing::warn!(?timeout, "shutdown_timeout reached: abandoning in-flight requests (their lines will be sent again after restart)");

@@ -83,7 +83,7 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-// One test per Kinesis Agent option (peers.md §1.6-1.8). `append_newline = true` reproduces
+// One test per Kinesis Agent option (dataProcessingOptions and the framing keys). `append_newline = true` reproduces
 // the agent's trailing "\n"; here each record is one line, so it shows as an empty line.
 
 #[test]

@@ -70,6 +70,12 @@ fn unreachable_aws_exits_after_shutdown_timeout_without_checkpointing() {
         "took {took:?} with shutdown_timeout = 2s"
     );
     assert!(agent.log().contains("shutdown_timeout reached"));
+    assert!(
+        agent
+            .log()
+            .contains("a second SIGTERM or SIGINT abandons them now"),
+        "says how to stop at once"
+    );
     let offset = ws.checkpoints().get(&file).copied().unwrap_or(0);
     assert_eq!(offset, 0, "undelivered lines must not be checkpointed");
 }

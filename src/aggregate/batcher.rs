@@ -222,7 +222,7 @@ impl Batcher {
         (self.limits.record_target_bytes as usize).min(self.limits.max_record_payload_bytes())
     }
 
-    /// One partition key per aggregate (kinesis-facts §4.11a): every inner record shares the
+    /// One partition key per aggregate: every inner record shares the
     /// outer record's key, so a consumer's shard-range check passes by construction, even
     /// during resharding. A new key (random, per file, or the host) starts a new aggregate.
     fn aggregate_line(&mut self, file: &FileRef, bytes: &[u8], out: &mut Vec<Batch>) {

@@ -1,4 +1,4 @@
-//! Shard-aware KPL aggregation (kinesis-facts §4.11b): one aggregate per shard of the current
+//! Shard-aware KPL aggregation: one aggregate per shard of the current
 //! map, each inner record keeping its own partition key. The outer record carries an explicit
 //! hash key (the first inner record's) so it lands in the shard all its inner records hash to,
 //! which is the rule KCL 2.x/3.x enforce. If the map turns out stale (a record lands elsewhere),

@@ -1,4 +1,4 @@
-//! One agent flow (peers.md §1.5) -> one `[[flow]]`, with `[flow.parse]` when the flow has
+//! One agent flow (`filePattern`, `kinesisStream` or `deliveryStream`, ...) -> one `[[flow]]`, with `[flow.parse]` when the flow has
 //! framing or processing options.
 
 use super::Object;

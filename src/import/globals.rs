@@ -1,4 +1,4 @@
-//! The agent's global keys (peers.md §1.3): mapped to edgeship's top level and `[aws]`, or
+//! The agent's global keys (`kinesis.endpoint`, `checkpointFile`, ...): mapped to edgeship's top level and `[aws]`, or
 //! explained.
 
 use super::Object;

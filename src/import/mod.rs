@@ -2,7 +2,7 @@
 //! comments, string numbers, and the flows of an `agent.d/` directory beside it, as the agent
 //! merges them) into an edgeship TOML config. Every agent key is either mapped or explained in a
 //! comment; nothing is dropped silently, because the agent itself ignoring unknown keys is a
-//! known trap (peers.md §1.2, §1.13).
+//! known trap (a misspelt key there silently keeps its default).
 
 mod flow;
 mod globals;

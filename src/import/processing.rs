@@ -1,4 +1,5 @@
-//! Framing keys and `dataProcessingOptions` (peers.md §1.7, §1.8) -> `[flow.parse]`.
+//! The agent's framing keys (`multiLineStartPattern`, `skipHeaderLines`, ...) and
+//! `dataProcessingOptions` -> `[flow.parse]`.
 
 use super::Object;
 use super::value::{boolean, number, string, toml_str};

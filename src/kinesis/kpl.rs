@@ -1,4 +1,4 @@
-//! The KPL aggregated-record envelope (kinesis-facts §4): magic `F3 89 9A C2`, a proto2
+//! The KPL aggregated-record envelope (as the KPL and `aws-kinesis-agg` write it): magic `F3 89 9A C2`, a proto2
 //! `AggregatedRecord`, then the MD5 of the protobuf bytes. Hand-written: three tiny messages do
 //! not justify protoc at build time.
 //!

@@ -1,4 +1,4 @@
-//! Service limits of PutRecords and PutRecordBatch (see kinesis-facts §1.1, §2). The batcher
+//! Service limits of PutRecords and PutRecordBatch, as AWS documents them. The batcher
 //! enforces them; the validated config clamps user settings to them.
 
 /// Entries per PutRecords / PutRecordBatch request.

@@ -1,6 +1,7 @@
 //! Delivering one batch, and the send stage that runs up to `max_in_flight` deliveries at once.
 //!
-//! Rules (kinesis-facts §0, §1.4-1.5): a batch is delivered only when every entry has a success
+//! Rules (PutRecords and PutRecordBatch answer 200 even when entries failed: each entry has
+//! its own ErrorCode): a batch is delivered only when every entry has a success
 //! status; after a partial failure only the failed entries are resent; transient errors and
 //! throttling are retried without limit, with exponential backoff and jitter; configuration and
 //! permission errors are retried after a long pause with one loud log line per window; a single

@@ -1,4 +1,4 @@
-//! Per-shard rate limiting (kinesis-facts §1.3): a shard takes 1 MiB/s and 1,000 records/s, so
+//! Per-shard rate limiting: a shard takes 1 MiB/s and 1,000 records/s, so
 //! the sender paces itself per shard instead of learning the limit by being throttled. Each
 //! shard has two token buckets (records, bytes) holding one second of budget. A request may
 //! take a bucket into debt (one aggregate can exceed a second's worth); the next request to that

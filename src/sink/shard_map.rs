@@ -1,4 +1,4 @@
-//! Keeping a stream's shard map fresh (kinesis-facts §1.6, §4.11b): fetched at start,
+//! Keeping a stream's shard map (ListShards: shard ids and hash-key ranges) fresh: fetched at start,
 //! refreshed periodically and on demand (a record landed on another shard than predicted, i.e.
 //! the stream was resharded), with backoff on failure. The map itself is `kinesis::shard_map`.
 
@@ -25,10 +25,24 @@ pub async fn load_once<S: ShardSource>(cache: &ShardMapCache, source: &S) -> boo
         }
         Err(error) => {
             tracing::warn!(
-                "cannot list the stream's shards yet ({error}); lines are sent un-aggregated until the shard map is known"
+                "cannot list the stream's shards yet ({error}); lines are sent un-aggregated until the shard map is known{}",
+                list_shards_hint(&error)
             );
             false
         }
+    }
+}
+
+/// What to do about a failed ListShards: a missing stream is not a permission problem.
+fn list_shards_hint(error: &SendError) -> &'static str {
+    match error.code.as_str() {
+        "ResourceNotFoundException" => {
+            "; the stream does not exist in this account and region: create it or fix kinesis_stream"
+        }
+        code if code.starts_with("AccessDenied") || code == "UnauthorizedOperation" => {
+            "; grant kinesis:ListShards on the stream"
+        }
+        _ => "; retrying",
     }
 }
 
@@ -60,7 +74,7 @@ pub async fn keep_fresh<S: ShardSource>(
             }
             Err(error) => {
                 if !warned {
-                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({error}); per-shard rate limiting and shard-aware aggregation wait for it (grant kinesis:ListShards)");
+                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({error}); per-shard rate limiting and shard-aware aggregation wait for it{}", list_shards_hint(&error));
                     warned = true;
                 }
                 tokio::select! {
@@ -69,6 +83,26 @@ pub async fn keep_fresh<S: ShardSource>(
                 }
                 failure_backoff = (failure_backoff.mul_f64(1.5)).min(Duration::from_secs(30));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_shards_failures_say_what_to_fix() {
+        for (code, hint) in [
+            (
+                "ResourceNotFoundException",
+                "create it or fix kinesis_stream",
+            ),
+            ("AccessDeniedException", "grant kinesis:ListShards"),
+            ("ConnectionError", "retrying"),
+        ] {
+            let error = SendError::new(code, "x", None);
+            assert!(list_shards_hint(&error).contains(hint), "{code}");
         }
     }
 }

@@ -1,5 +1,5 @@
 //! A small fault-injecting HTTP proxy between the agent and kinesalite, because the emulators
-//! never throttle or fail part of a request on their own (kinesis-facts §9b).
+//! never throttle or fail part of a request on their own.
 //!
 //! For PutRecords it can: fail chosen entries with `ProvisionedThroughputExceededException`
 //! (those entries are removed from the forwarded request, so the stream never stores them and a

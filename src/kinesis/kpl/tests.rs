@@ -7,7 +7,7 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn worked_example_from_the_format_notes() {
-    // kinesis-facts §4.5: key table ["h"], records {0, "x"} and {0, "yz"}.
+    // A worked example: key table ["h"], records {0, "x"} and {0, "yz"}.
     let mut aggregate = KplAggregate::new("h".into());
     aggregate.push("h", b"x");
     aggregate.push("h", b"yz");
