@@ -95,6 +95,46 @@ fn kill_9_midway_loses_nothing_and_duplicates_only_in_flight_data() {
     assert_eq!(got.len(), expected.len() + duplicates);
 }
 
+/// A checkpoint file cut short while stopped, with `start_at = "end"`: what was written
+/// meanwhile is skipped (its delivery is unknown), and the skipped bytes are counted, not
+/// silently passed over; what follows the restart is shipped.
+#[test]
+fn start_at_end_with_an_unreadable_checkpoint_counts_what_it_skips() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("tail", 1);
+    let ws = Workspace::new();
+    let file = ws.logs().join("app.log");
+    let mut expected = write_lines(&file, "first", 0..100, 10);
+    ws.config("[[flow]]\nname = \"t\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"tail\"\n");
+    let mut agent = ws.start(&kinesis.url);
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
+    assert!(agent.stop().0.success());
+    write_lines(&file, "while-stopped", 0..50, 10);
+    let size = std::fs::metadata(&file).unwrap().len();
+    std::fs::write(
+        ws.path("state/checkpoints.json"),
+        "{\"version\": 2, \"files\": [",
+    )
+    .unwrap();
+    ws.config("[[flow]]\nname = \"t\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"end\"\nkinesis_stream = \"tail\"\n");
+    let mut agent = ws.start(&kinesis.url);
+    wait_for(Duration::from_secs(20), "the file to be tracked", || {
+        agent.log().contains("skipped bytes counted")
+    });
+    expected.extend(write_lines(&file, "after", 0..30, 10));
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
+    assert!(agent.stop().0.success());
+    assert_eq!(agent.final_counter("skipped_unverified_bytes"), size);
+    assert!(
+        agent
+            .log()
+            .contains(&format!("bytes 0..{size} not shipped")),
+        "{}",
+        agent.log()
+    );
+    assert_exactly_once(&expected, &kinesis.read_lines("tail"));
+}
+
 #[test]
 fn start_at_end_skips_old_lines_only_on_first_start() {
     let kinesis = Emulator::kinesalite();

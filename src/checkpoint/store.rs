@@ -64,6 +64,9 @@ pub struct Checkpoints {
     /// Files rotated away or deleted after being shipped completely, kept for a while (see
     /// the tracker) so a compressed copy of them is not shipped again.
     pub finished: Vec<FileCheckpoint>,
+    /// The checkpoint file was unreadable and moved aside: when it was last written. Which
+    /// bytes were acknowledged is unknown, so what `start_at = "end"` skips is counted.
+    pub unreadable_since: Option<std::time::SystemTime>,
 }
 
 impl Checkpoints {
@@ -88,7 +91,9 @@ impl Checkpoints {
                 .chain(&self.finished)
                 .filter(|c| c.flow == flow)
                 .filter_map(|c| humantime::parse_rfc3339_weak(&c.updated).ok())
-                .max(),
+                .max()
+                .or(self.unreadable_since),
+            checkpoints_unreadable: self.unreadable_since.is_some(),
         }
     }
 
@@ -96,6 +101,7 @@ impl Checkpoints {
         Checkpoints {
             files: files.into_iter().map(|c| (c.key(), c)).collect(),
             finished,
+            unreadable_since: None,
         }
     }
 }
@@ -198,9 +204,13 @@ impl Store {
                 Ok(state) => state.into_checkpoints(),
                 Err(error) if source == path => {
                     let aside = self.dir.join(format!("{FILE_NAME}.corrupt-{}", unix_now()));
-                    tracing::warn!(file = %path.display(), moved_to = %aside.display(), "checkpoint file is unreadable ({error}); moved aside, starting without checkpoints (start_at applies to every file)");
+                    tracing::warn!(file = %path.display(), moved_to = %aside.display(), "checkpoint file is unreadable ({error}); moved aside, starting without checkpoints (start_at applies to every file; with start_at = \"end\" what is skipped is counted in edgeship_skipped_bytes_total)");
+                    let written = fs::metadata(&path).and_then(|m| m.modified()).ok();
                     let _ = fs::rename(&path, &aside);
-                    Checkpoints::default()
+                    Checkpoints {
+                        unreadable_since: Some(written.unwrap_or(std::time::UNIX_EPOCH)),
+                        ..Checkpoints::default()
+                    }
                 }
                 // An interrupted first write: nothing was committed yet.
                 Err(_) => Checkpoints::default(),

@@ -40,9 +40,13 @@ impl AckTracker {
         &self.checkpoints
     }
 
-    /// Where one flow resumes, as of every acknowledgement applied so far.
+    /// Where one flow resumes, as of every acknowledgement applied so far (a flow started on
+    /// reload: what it skips was never followed by this run, so it is not unverified).
     pub fn resume(&self, flow: &str) -> Resume {
-        self.checkpoints.resume(flow)
+        Resume {
+            checkpoints_unreadable: false,
+            ..self.checkpoints.resume(flow)
+        }
     }
 
     /// A file followed from `offset`: checkpointed there unless it already has a checkpoint.

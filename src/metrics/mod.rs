@@ -26,6 +26,8 @@ pub struct FlowStats {
     pub lines_read: AtomicU64,
     pub bytes_read: AtomicU64,
     pub lines_truncated: AtomicU64,
+    /// Bytes `start_at = "end"` skipped while the checkpoints were unreadable.
+    pub bytes_skipped_unverified: AtomicU64,
     pub files_added: AtomicU64,
     pub files_released: AtomicU64,
     /// Data physically gone before it could be read (each event is also logged with its range).
@@ -82,6 +84,7 @@ impl FlowStats {
             lines_read: AtomicU64::new(0),
             bytes_read: AtomicU64::new(0),
             lines_truncated: AtomicU64::new(0),
+            bytes_skipped_unverified: AtomicU64::new(0),
             files_added: AtomicU64::new(0),
             files_released: AtomicU64::new(0),
             data_loss_events: AtomicU64::new(0),
@@ -201,7 +204,7 @@ impl FlowStats {
             .load(Relaxed)
             .saturating_sub(self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed));
         format!(
-            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} request_body_bytes={} compression_ratio={:.2} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} parse_failures={} records_filtered={} files_tracked={} errors={}",
+            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} request_body_bytes={} compression_ratio={:.2} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} parse_failures={} records_filtered={} skipped_unverified_bytes={} files_tracked={} errors={}",
             self.flow,
             self.lines_read.load(Relaxed),
             self.lines_delivered.load(Relaxed),
@@ -221,6 +224,7 @@ impl FlowStats {
             self.records_undeliverable.load(Relaxed),
             self.parse_failures.load(Relaxed),
             self.records_filtered.load(Relaxed),
+            self.bytes_skipped_unverified.load(Relaxed),
             self.files_added
                 .load(Relaxed)
                 .saturating_sub(self.files_released.load(Relaxed)),

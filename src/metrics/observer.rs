@@ -99,6 +99,14 @@ impl TailObserver for FlowStats {
         tracing::debug!(flow = %self.flow, file = %path.display(), bytes, "bytes not shipped: {reason}");
     }
 
+    fn skipped_unverified(&self, path: &Path, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        self.bytes_skipped_unverified.fetch_add(bytes, Relaxed);
+        tracing::warn!(flow = %self.flow, file = %path.display(), from = 0, to = bytes, "bytes 0..{bytes} not shipped: the checkpoint file was unreadable, so whether they were delivered before is unknown, and start_at = \"end\" skips them; to ship them anyway (duplicates likely), stop edgeship and set start_at = \"beginning\" for this start");
+    }
+
     fn lines_read(&self, lines: u64, bytes: u64) {
         if lines > 0 {
             self.note_read();

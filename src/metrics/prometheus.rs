@@ -108,6 +108,11 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |f| &f.lines_truncated,
     ),
     (
+        "edgeship_skipped_bytes_total",
+        "Bytes start_at = \"end\" skipped while the checkpoint file was unreadable (perhaps shipped before, perhaps not).",
+        |f| &f.bytes_skipped_unverified,
+    ),
+    (
         "edgeship_records_undeliverable_total",
         "Records the service rejected as invalid even alone (counted, not resent).",
         |f| &f.records_undeliverable,

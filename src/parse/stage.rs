@@ -86,7 +86,7 @@ impl FailureHandler {
                     failure.error,
                     if failure.written { "sent as {\"unparsed\": ...}" } else if self.dead_letter.is_some() { "written to the dead-letter file" } else { "dropped (on_failure = \"drop\")" },
                     String::from_utf8_lossy(shown),
-                    if suppressed > 0 { format!(" ({suppressed} more failures since the last report)") } else { String::new() },
+                    suppressed_note(suppressed),
                 );
             }
             if let Some(dead) = &self.dead_letter {
@@ -97,15 +97,35 @@ impl FailureHandler {
                     "error": failure.error.to_string(),
                     "record": String::from_utf8_lossy(&failure.record),
                 });
-                if let Err(error) = dead.append(line.to_string().as_bytes()) {
-                    // The record is lost to the agent now: say so, count it.
-                    stats.count_lost("dead_letter_write_failed", failure.record.len() as u64);
-                    if stats.limiter.allow("dead_letter_error") {
-                        tracing::error!(flow = %stats.flow, "cannot write the dead-letter file {}: {error}; failed records are being lost", dead.path.display());
+                match dead.append(line.to_string().as_bytes()) {
+                    Ok(0) => {}
+                    Ok(discarded) => {
+                        // The only copy of those records is gone: count it, say so.
+                        stats.count_lost("dead_letter_rotated", discarded);
+                        if let Some(suppressed) =
+                            stats.limiter.allow_counting("dead_letter_rotated")
+                        {
+                            tracing::warn!(flow = %stats.flow, "dead-letter file {} reached dead_letter_max_bytes: its older rotation {} ({discarded} bytes of failed records) was replaced{}; raise dead_letter_max_bytes or fix the parse settings to keep them", dead.path.display(), rotated(&dead.path).display(), suppressed_note(suppressed));
+                        }
+                    }
+                    Err(error) => {
+                        // The record is lost to the agent now: say so, count it.
+                        stats.count_lost("dead_letter_write_failed", failure.record.len() as u64);
+                        if stats.limiter.allow("dead_letter_error") {
+                            tracing::error!(flow = %stats.flow, "cannot write the dead-letter file {}: {error}; failed records are being lost", dead.path.display());
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+fn suppressed_note(suppressed: u64) -> String {
+    if suppressed > 0 {
+        format!(" ({suppressed} more since the last report)")
+    } else {
+        String::new()
     }
 }
 
@@ -117,13 +137,17 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    pub fn append(&self, line: &[u8]) -> std::io::Result<()> {
+    /// Appends one line; returns the size of the older rotation it replaced (0 if none).
+    pub fn append(&self, line: &[u8]) -> std::io::Result<u64> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        let mut discarded = 0;
         if size > 0 && size + line.len() as u64 + 1 > self.max_bytes {
-            std::fs::rename(&self.path, rotated(&self.path))?;
+            let older = rotated(&self.path);
+            discarded = std::fs::metadata(&older).map(|m| m.len()).unwrap_or(0);
+            std::fs::rename(&self.path, older)?;
         }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -132,7 +156,8 @@ impl DeadLetter {
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line);
         buf.push(b'\n');
-        file.write_all(&buf)
+        file.write_all(&buf)?;
+        Ok(discarded)
     }
 }
 
@@ -146,6 +171,7 @@ fn rotated(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::parse::ParseCore;
+    use crate::parse::files::Failure;
     use crate::tail::{FileKey, FileRef, Line};
 
     #[tokio::test]
@@ -205,15 +231,58 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_dead_letter_rotation_is_counted_as_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dead.jsonl");
+        let policy = FailurePolicy::DeadLetter {
+            path: path.clone(),
+            max_bytes: 150,
+        };
+        let stats = Arc::new(FlowStats::new("t"));
+        let mut handler = FailureHandler::new(&policy, stats.clone());
+        let failure = |offset| Failure {
+            file: Arc::new(FileRef {
+                key: FileKey { dev: 1, inode: 2 },
+                path: "/l/a.log".into(),
+                head: None,
+            }),
+            offset,
+            record: b"broken".to_vec(),
+            error: crate::parse::ParseError::new("not JSON"),
+            written: false,
+        };
+        for offset in 0..4 {
+            handler.handle(Report {
+                failures: vec![failure(offset)],
+                ..Report::default()
+            });
+        }
+        let lost = stats.bytes_lost.lock().unwrap().clone();
+        let replaced = *lost.get("dead_letter_rotated").expect("counted");
+        assert!(replaced > 0, "{lost:?}");
+        assert!(std::fs::metadata(rotated(&path)).is_ok());
+    }
+
+    #[test]
     fn dead_letter_rotates_at_its_size_limit() {
         let dir = tempfile::tempdir().unwrap();
         let dead = DeadLetter {
             path: dir.path().join("dl/flow.jsonl"),
             max_bytes: 20,
         };
-        dead.append(b"0123456789").unwrap();
-        dead.append(b"abcdefghij").unwrap();
+        assert_eq!(dead.append(b"0123456789").unwrap(), 0);
+        assert_eq!(
+            dead.append(b"abcdefghij").unwrap(),
+            0,
+            "nothing older to replace"
+        );
         assert_eq!(std::fs::read(&dead.path).unwrap(), b"abcdefghij\n");
         assert_eq!(std::fs::read(rotated(&dead.path)).unwrap(), b"0123456789\n");
+        assert_eq!(
+            dead.append(b"ABCDEFGHIJ").unwrap(),
+            11,
+            "the replaced rotation's bytes are reported"
+        );
+        assert_eq!(std::fs::read(rotated(&dead.path)).unwrap(), b"abcdefghij\n");
     }
 }

@@ -75,6 +75,9 @@ pub struct Resume {
     /// The latest checkpoint update of the flow (to the second): a file created after it
     /// appeared while the agent was stopped, so none of it was shipped.
     pub checkpointed_at: Option<std::time::SystemTime>,
+    /// The checkpoint file was unreadable: files found at the start have no trustworthy
+    /// offset, so what `start_at = "end"` skips of them is reported.
+    pub checkpoints_unreadable: bool,
 }
 
 impl Resume {
@@ -197,6 +200,9 @@ pub trait TailObserver: Send + Sync {
     /// is never read; reported once per path.
     fn not_a_file(&self, path: &Path, kind: &'static str);
     fn lines_read(&self, lines: u64, bytes: u64);
+    /// `bytes` at the start of a file skipped by `start_at = "end"` while the checkpoints
+    /// were unreadable: perhaps shipped before, perhaps not.
+    fn skipped_unverified(&self, path: &Path, bytes: u64);
     /// The tail loop is alive (called every pass, and while waiting for room downstream).
     fn alive(&self);
 }

@@ -137,6 +137,19 @@ impl Tailer {
                 0,
                 "no checkpoint, created while edgeship was stopped (read from the start)",
             ),
+            (true, StartAt::End) if self.resume.checkpoints_unreadable => {
+                self.observer.skipped_unverified(path, size);
+                if source.is_compressed() {
+                    Start::discard(
+                        "checkpoint file unreadable, start_at = \"end\" (compressed file skipped, counted)",
+                    )
+                } else {
+                    Start::at(
+                        size,
+                        "checkpoint file unreadable, start_at = \"end\" (skipped bytes counted)",
+                    )
+                }
+            }
             (true, StartAt::End) if source.is_compressed() => {
                 Start::discard("no checkpoint, start_at = \"end\" (compressed file skipped)")
             }
