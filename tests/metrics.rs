@@ -130,3 +130,55 @@ fn a_second_agent_cannot_reuse_a_metrics_port_and_says_so() {
     assert_run_refused(&ws, "cannot listen for metrics");
     drop(busy);
 }
+
+/// While AWS is unreachable the tailer stops reading (backpressure), yet `lag_bytes` follows
+/// the files' growth and `lag_seconds` the age of what waits; both return to 0 once the
+/// outage ends and everything is delivered.
+#[test]
+fn lag_follows_an_outage_and_returns_to_zero() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("m", 1);
+    let gate = common::gate::Gate::start(kinesis.port);
+    let ws = Workspace::new();
+    let file = ws.logs().join("busy.log");
+    write_lines(&file, "before", 0..100, 100);
+    let port = free_port();
+    std::fs::write(
+        ws.path("edgeship.toml"),
+        format!(
+            "state_dir = \"{}\"\ncheckpoint_interval = \"100ms\"\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n[[flow]]\nname = \"m\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\nkinesis_stream = \"m\"\nscan_interval = \"500ms\"\nmax_in_flight_bytes = \"2MiB\"\nbatch_max_bytes = \"1MiB\"\nrate_limit = false\n",
+            ws.path("state").display(),
+            file.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = ws.start(&gate.url);
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
+    let series = |name: &str| value(&get(port, "/metrics"), &format!("{name}{{flow=\"m\"}}"));
+    gate.down();
+    let mut written = write_lines(&file, "during", 0..50_000, 100);
+    let behind = std::fs::metadata(&file).unwrap().len() - ws.checkpoints()[&file];
+    wait_for(
+        Duration::from_secs(30),
+        "lag_bytes to reach what was written",
+        || series("edgeship_lag_bytes") >= behind as f64,
+    );
+    // Written while reading is blocked: only a scan can see it.
+    written.extend(write_lines(&file, "blocked", 0..1_000, 100));
+    let behind = std::fs::metadata(&file).unwrap().len() - ws.checkpoints()[&file];
+    wait_for(
+        Duration::from_secs(30),
+        "lag_bytes to follow the growth",
+        || series("edgeship_lag_bytes") >= behind as f64,
+    );
+    wait_for(Duration::from_secs(30), "lag_seconds to grow", || {
+        series("edgeship_lag_seconds") >= 2.0
+    });
+    gate.up();
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(120));
+    wait_for(Duration::from_secs(30), "the lag to return to 0", || {
+        series("edgeship_lag_bytes") == 0.0 && series("edgeship_lag_seconds") == 0.0
+    });
+    assert!(agent.stop().0.success());
+    assert_eq!(written.len(), 51_000);
+}

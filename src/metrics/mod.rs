@@ -2,6 +2,7 @@
 //! `observer`), the log-flood guard, process figures from `/proc`, and the optional Prometheus
 //! text endpoint ([`server`], rendered by [`prometheus`]).
 
+mod lag;
 mod limiter;
 mod observer;
 pub mod process;
@@ -73,8 +74,8 @@ pub struct FlowStats {
     pub file_sizes: Mutex<HashMap<FileKey, u64>>,
     /// Bytes that will never be shipped, by reason.
     pub bytes_lost: Mutex<BTreeMap<&'static str, u64>>,
-    /// Milliseconds since `started` when lines last started waiting (0: nothing pending).
-    pending_since_ms: AtomicU64,
+    /// When the lines still waiting were read (for the lag).
+    read_times: Mutex<lag::ReadTimes>,
 }
 
 impl FlowStats {
@@ -112,7 +113,7 @@ impl FlowStats {
             started: Instant::now(),
             file_sizes: Mutex::new(HashMap::new()),
             bytes_lost: Mutex::new(BTreeMap::new()),
-            pending_since_ms: AtomicU64::new(0),
+            read_times: Mutex::new(lag::ReadTimes::default()),
         }
     }
 
@@ -120,29 +121,34 @@ impl FlowStats {
         self.started.elapsed().as_millis() as u64 + 1
     }
 
-    /// Lines were read: if nothing was pending, the waiting starts now.
-    pub(crate) fn note_read(&self) {
-        let _ = self
-            .pending_since_ms
-            .compare_exchange(0, self.now_ms(), Relaxed, Relaxed);
+    /// `lines` more were read, just now.
+    pub(crate) fn note_read(&self, lines: u64) {
+        let total = self.lines_read.fetch_add(lines, Relaxed) + lines;
+        let now = self.now_ms();
+        self.read_times.lock().expect("stats lock").read(total, now);
     }
 
-    /// A batch was delivered: if everything read is delivered, nothing waits any more.
+    fn lines_done(&self) -> u64 {
+        self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed)
+    }
+
+    /// A batch was delivered: the read times of delivered lines are no longer needed.
     pub fn note_delivered(&self) {
-        if self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed)
-            >= self.lines_read.load(Relaxed)
-        {
-            self.pending_since_ms.store(0, Relaxed);
-        }
+        let done = self.lines_done();
+        self.read_times.lock().expect("stats lock").done(done);
     }
 
-    /// How long the oldest undelivered line has been waiting (approximately: since the
-    /// pipeline last had nothing pending).
+    /// How long the oldest line read and not yet delivered has been waiting (see `lag.rs`).
     pub fn lag_seconds(&self) -> f64 {
-        match self.pending_since_ms.load(Relaxed) {
-            0 => 0.0,
-            since => self.now_ms().saturating_sub(since) as f64 / 1000.0,
-        }
+        let done = self.lines_done();
+        let oldest = self
+            .read_times
+            .lock()
+            .expect("stats lock")
+            .oldest_waiting(done);
+        oldest.map_or(0.0, |read_at| {
+            self.now_ms().saturating_sub(read_at) as f64 / 1000.0
+        })
     }
 
     /// How long the tailer has not shown a sign of life.

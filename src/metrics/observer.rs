@@ -109,9 +109,8 @@ impl TailObserver for FlowStats {
 
     fn lines_read(&self, lines: u64, bytes: u64) {
         if lines > 0 {
-            self.note_read();
+            self.note_read(lines);
         }
-        self.lines_read.fetch_add(lines, Relaxed);
         self.bytes_read.fetch_add(bytes, Relaxed);
     }
 }

@@ -46,7 +46,18 @@ impl Tailer {
                 continue; // the same file under two matching names (a symlink): read it once
             }
             match self.files.get_mut(&key) {
-                Some(file) => note_seen(file, path, &metadata),
+                Some(file) => {
+                    note_seen(file, path, &metadata);
+                    // Sizes move on while reading is blocked: lag_bytes must show it. (A
+                    // compressed file's offsets count decompressed bytes: its size is no use.)
+                    if !file
+                        .reader
+                        .as_mut()
+                        .is_some_and(|r| r.source().is_compressed())
+                    {
+                        self.observer.file_size(key, metadata.len());
+                    }
+                }
                 None => new_files.push((path.clone(), metadata)),
             }
         }
