@@ -67,6 +67,91 @@ fn unit_verifies_and_is_hardened() {
     );
 }
 
+/// A fake `NOTIFY_SOCKET` in the workspace: its path, and the messages it receives.
+fn notify_socket(ws: &Workspace) -> (String, Arc<Mutex<Vec<String>>>) {
+    let socket_path = ws.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    let messages = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = messages.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = socket.recv(&mut buffer) {
+            sink.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+        }
+    });
+    (socket_path.to_string_lossy().into_owned(), messages)
+}
+
+fn count_of(messages: &Mutex<Vec<String>>, wanted: &str) -> usize {
+    messages
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.contains(wanted))
+        .count()
+}
+
+/// A checkpoint write that does not return (its temp file made a FIFO nobody reads: `open`
+/// blocks, as on a hung disk) stops the watchdog pings, so systemd would restart the agent;
+/// the log says which stage is wedged. Once the write returns, the pings resume.
+#[test]
+fn a_wedged_checkpoint_write_withholds_the_watchdog_ping() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("wd", 1);
+    let ws = Workspace::new();
+    let file = ws.logs().join("a.log");
+    write_lines(&file, "wd", 0..100, 10);
+    ws.config("[[flow]]\nname = \"wd\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"wd\"\n");
+    let (socket_env, messages) = notify_socket(&ws);
+    let mut agent = ws.start_with_env(
+        &kinesis.url,
+        &[("NOTIFY_SOCKET", &socket_env), ("WATCHDOG_USEC", "1000000")],
+    );
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
+    let fifo = ws.path("state/checkpoints.json.tmp");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    write_lines(&file, "wedge", 0..10, 10);
+    let wedged = |n: usize| {
+        agent
+            .log()
+            .matches("the checkpoint write has not returned")
+            .count()
+            >= n
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "the wedged write to be named",
+        || wedged(1),
+    );
+    let pings = count_of(&messages, "WATCHDOG=1");
+    wait_for(Duration::from_secs(30), "the next watchdog tick", || {
+        wedged(2)
+    });
+    assert_eq!(
+        count_of(&messages, "WATCHDOG=1"),
+        pings,
+        "no ping while wedged"
+    );
+    // Release the write (a reader opens the FIFO), and let the next one use a real file.
+    let reader = std::thread::spawn(move || {
+        let mut drained = Vec::new();
+        std::io::Read::read_to_end(&mut std::fs::File::open(&fifo).unwrap(), &mut drained).unwrap();
+        std::fs::remove_file(&fifo).unwrap();
+    });
+    reader.join().unwrap();
+    wait_for(Duration::from_secs(30), "pings to resume", || {
+        count_of(&messages, "WATCHDOG=1") > pings
+    });
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
+    assert!(agent.stop().0.success());
+}
+
 #[test]
 fn agent_notifies_ready_status_watchdog_and_stopping() {
     let kinesis = Emulator::kinesalite();
@@ -74,37 +159,13 @@ fn agent_notifies_ready_status_watchdog_and_stopping() {
     let ws = Workspace::new();
     write_lines(&ws.logs().join("a.log"), "sd", 0..100, 10);
     ws.config("[[flow]]\nname = \"sd\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"sd\"\n");
-    let socket_path = ws.path("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let messages = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = messages.clone();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 4096];
-        loop {
-            if let Ok(n) = socket.recv(&mut buffer) {
-                sink.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&buffer[..n]).into_owned());
-            }
-        }
-    });
-    let socket_env = socket_path.to_string_lossy().into_owned();
+    let (socket_env, messages) = notify_socket(&ws);
     let mut agent = ws.start_with_env(
         &kinesis.url,
         &[("NOTIFY_SOCKET", &socket_env), ("WATCHDOG_USEC", "1000000")],
     );
     let has = |wanted: &str| messages.lock().unwrap().iter().any(|m| m.contains(wanted));
-    let count = |wanted: &str| {
-        messages
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|m| m.contains(wanted))
-            .count()
-    };
+    let count = |wanted: &str| count_of(&messages, wanted);
     wait_for(Duration::from_secs(20), "READY=1", || has("READY=1"));
     wait_for(Duration::from_secs(20), "three watchdog pings", || {
         count("WATCHDOG=1") >= 3

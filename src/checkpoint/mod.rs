@@ -9,6 +9,7 @@ pub use store::{Checkpoints, FileCheckpoint, Store, StoreError};
 pub use tracker::AckTracker;
 
 use crate::aggregate::Progress;
+use crate::metrics::Activity;
 use crate::tail::{FileKey, FileRef, ReleaseView, Resume};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -145,6 +146,7 @@ pub async fn run_checkpointer(
     mut acks: mpsc::Receiver<CheckpointMsg>,
     interval: Duration,
     view: CheckpointView,
+    writes: Arc<Activity>,
 ) {
     let store = Arc::new(store);
     let mut tracker = AckTracker::new(checkpoints);
@@ -165,12 +167,12 @@ pub async fn run_checkpointer(
                 None => break,
             },
             _ = tick.tick(), if dirty => {
-                dirty = !persist(&store, tracker.checkpoints(), &view, &mut failures).await;
+                dirty = !persist(&store, tracker.checkpoints(), &view, &writes, &mut failures).await;
             }
         }
     }
     failures.last = None; // the final outcome is always reported
-    if dirty && !persist(&store, tracker.checkpoints(), &view, &mut failures).await {
+    if dirty && !persist(&store, tracker.checkpoints(), &view, &writes, &mut failures).await {
         tracing::error!(
             "final checkpoint could not be written; lines since the last successful write will be sent again after restart"
         );
@@ -206,9 +208,11 @@ async fn persist(
     store: &Arc<Store>,
     checkpoints: &Checkpoints,
     view: &CheckpointView,
+    writes: &Activity,
     failures: &mut FailureLog,
 ) -> bool {
     let (store, snapshot) = (store.clone(), checkpoints.clone());
+    let _busy = writes.enter();
     match tokio::task::spawn_blocking(move || store.save(&snapshot).map(|()| snapshot)).await {
         Ok(Ok(snapshot)) => {
             view.written(snapshot);

@@ -2,6 +2,7 @@
 //! `observer`), the log-flood guard, process figures from `/proc`, and the optional Prometheus
 //! text endpoint ([`server`], rendered by [`prometheus`]).
 
+mod activity;
 mod lag;
 mod limiter;
 mod observer;
@@ -9,6 +10,7 @@ pub mod process;
 pub mod prometheus;
 pub mod server;
 
+pub use activity::Activity;
 pub use limiter::LogLimiter;
 
 use crate::tail::FileKey;
@@ -74,6 +76,8 @@ pub struct FlowStats {
     pub file_sizes: Mutex<HashMap<FileKey, u64>>,
     /// Bytes that will never be shipped, by reason.
     pub bytes_lost: Mutex<BTreeMap<&'static str, u64>>,
+    /// The sink's AWS attempts running now (for the watchdog).
+    pub sink_calls: Activity,
     /// When the lines still waiting were read (for the lag).
     read_times: Mutex<lag::ReadTimes>,
 }
@@ -114,6 +118,7 @@ impl FlowStats {
             file_sizes: Mutex::new(HashMap::new()),
             bytes_lost: Mutex::new(BTreeMap::new()),
             read_times: Mutex::new(lag::ReadTimes::default()),
+            sink_calls: Activity::default(),
         }
     }
 

@@ -91,12 +91,14 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     for flow in agent.config.flows.clone() {
         agent.start(&flow, checkpoints.resume(&flow.name)).await?;
     }
+    let checkpoint_writes = Arc::new(crate::metrics::Activity::default());
     let checkpointer = tokio::spawn(run_checkpointer(
         store,
         checkpoints,
         ack_rx,
         agent.config.checkpoint_interval,
         view.clone(),
+        checkpoint_writes.clone(),
     ));
     if let Some(listen) = agent.config.metrics_listen {
         crate::metrics::server::start(listen, agent.registry.clone(), view, shutdown.stop.clone())
@@ -111,7 +113,11 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     systemd::ready(&systemd::status_line(&agent.registry));
     let watchdog_done = tokio_util::sync::CancellationToken::new();
     tokio::spawn(systemd::run_watchdog(
-        agent.registry.clone(),
+        systemd::Watched {
+            flows: agent.registry.clone(),
+            checkpoint_writes,
+            request_timeout: agent.config.aws.request_timeout,
+        },
         watchdog_done.clone(),
     ));
 

@@ -102,6 +102,7 @@ pub async fn deliver<C: PutClient>(
             let entries: Vec<&Entry> = group.iter().map(|&i| &attempts.batch.entries[i]).collect();
             attempts.sent += entries.len() as u64;
             stats.attempt(entries.len());
+            let _busy = stats.sink_calls.enter();
             tokio::select! {
                 biased;
                 _ = abort.cancelled() => break Delivery::Abandoned,
