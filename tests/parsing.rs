@@ -304,7 +304,7 @@ fn kinesis_agent_addec2metadata_from_imdsv2() {
             format!("http://127.0.0.1:{port}"),
         )
     };
-    let ec2 = edgeship::parse::ec2::Ec2Metadata::start(std::time::Duration::from_secs(3600));
+    let ec2 = edgeship::parse::ec2::Ec2Metadata::spawn(std::time::Duration::from_secs(3600));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while ec2.fields().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));

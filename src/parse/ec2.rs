@@ -24,23 +24,33 @@ pub struct Ec2Metadata {
     cache: Arc<RwLock<Vec<(String, String)>>>,
 }
 
-impl Ec2Metadata {
-    /// The process-wide cache, its refresher thread started on first use (a detached thread
-    /// that only sleeps and reads; one for all flows and reloads, the first flow's TTL wins).
-    pub fn start(ttl: Duration) -> Ec2Metadata {
-        static SHARED: OnceLock<Ec2Metadata> = OnceLock::new();
-        SHARED.get_or_init(|| Ec2Metadata::spawn(ttl)).clone()
-    }
+/// The agent's EC2 metadata: one cache and refresher thread for all flows and reloads,
+/// started when the first flow asks for it (that flow's TTL wins).
+#[derive(Debug, Default)]
+pub struct Ec2Source {
+    started: OnceLock<Ec2Metadata>,
+}
 
-    fn spawn(ttl: Duration) -> Ec2Metadata {
+impl Ec2Source {
+    pub fn metadata(&self, ttl: Duration) -> Ec2Metadata {
+        self.started.get_or_init(|| Ec2Metadata::spawn(ttl)).clone()
+    }
+}
+
+impl Ec2Metadata {
+    /// A cache refreshed every `ttl` by a thread that only sleeps and reads, and ends once no
+    /// clone of the cache is left (the agent and its flows are gone).
+    pub fn spawn(ttl: Duration) -> Ec2Metadata {
         let metadata = Ec2Metadata::default();
-        let cache = metadata.cache.clone();
+        let cache = Arc::downgrade(&metadata.cache);
         let endpoint = endpoint();
         let spawned = std::thread::Builder::new()
             .name("ec2-metadata".into())
             .spawn(move || {
                 loop {
-                    let wait = match fetch(&endpoint) {
+                    let fetched = fetch(&endpoint);
+                    let Some(cache) = cache.upgrade() else { return };
+                    let wait = match fetched {
                         Ok(fields) => {
                             *cache.write().expect("ec2 cache lock") = fields;
                             ttl
@@ -50,6 +60,7 @@ impl Ec2Metadata {
                             RETRY.min(ttl)
                         }
                     };
+                    drop(cache);
                     std::thread::sleep(wait);
                 }
             });

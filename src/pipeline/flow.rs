@@ -8,7 +8,7 @@ use crate::checkpoint::{CheckpointMsg, CheckpointView};
 use crate::config::{AwsSettings, Destination, Flow};
 use crate::kinesis::shard_map::ShardMapCache;
 use crate::metrics::FlowStats;
-use crate::parse::ec2::Ec2Metadata;
+use crate::parse::ec2::Ec2Source;
 use crate::parse::stage::run_parser;
 use crate::parse::{FileParser, ParseCore};
 use crate::shutdown::Shutdown;
@@ -45,6 +45,7 @@ pub struct FlowContext<'a> {
     pub state_dir: &'a std::path::Path,
     pub spool_max_bytes: u64,
     pub max_held_bytes: u64,
+    pub ec2: &'a Ec2Source,
 }
 
 pub struct RunningFlow {
@@ -101,7 +102,7 @@ pub async fn start(
             settings.spawn(client, None, batch_rx, ctx.acks.clone())
         }
     };
-    let chunk_rx = spawn_parser(flow, chunk_rx, &stats);
+    let chunk_rx = spawn_parser(flow, chunk_rx, &stats, ctx.ec2);
     tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
     let tailer = Tailer::new(
         flow.clone(),
@@ -158,11 +159,12 @@ fn spawn_parser(
     flow: &Flow,
     lines: mpsc::Receiver<Chunk>,
     stats: &Arc<FlowStats>,
+    ec2: &Ec2Source,
 ) -> mpsc::Receiver<Chunk> {
     let Some(spec) = &flow.parse else {
         return lines;
     };
-    let ec2 = spec.ec2_metadata_ttl.map(Ec2Metadata::start);
+    let ec2 = spec.ec2_metadata_ttl.map(|ttl| ec2.metadata(ttl));
     let parser = FileParser::new(
         ParseCore::new(spec.clone(), ec2),
         flow.limits.max_line_bytes(),

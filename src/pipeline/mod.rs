@@ -65,6 +65,8 @@ struct Agent {
     view: CheckpointView,
     /// The periodic status line; restarted when `status_interval` changes.
     status_log: Option<JoinHandle<()>>,
+    /// EC2 instance metadata for flows with `ec2_metadata = true`.
+    ec2: crate::parse::ec2::Ec2Source,
 }
 
 /// Runs every flow until `shutdown.stop` fires and everything has drained.
@@ -87,6 +89,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
         registry: FlowList::default(),
         next_instance: 0,
         status_log: None,
+        ec2: Default::default(),
     };
     for flow in agent.config.flows.clone() {
         agent.start(&flow, checkpoints.resume(&flow.name)).await?;
@@ -150,6 +153,7 @@ impl Agent {
             state_dir: &self.config.state_dir,
             spool_max_bytes: self.config.spool_max_bytes,
             max_held_bytes: self.config.max_held_bytes,
+            ec2: &self.ec2,
         };
         let running = flow::start(&context, flow, resume, self.next_instance).await?;
         self.next_instance += 1;
