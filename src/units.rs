@@ -18,6 +18,16 @@ const UNITS: [(&str, u64); 5] = [
 
 /// Parses a byte size: an integer number of bytes or a string such as `"5MiB"` / `"512 KiB"`
 /// (`"1.5MiB"` is allowed; the result is rounded down to whole bytes).
+/// A size as the config would write it: `"1MiB"` when whole, else bytes (`"1500B"`).
+pub fn show_size(bytes: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("\"{}{unit}\"", bytes / size);
+        }
+    }
+    format!("\"{bytes}B\"")
+}
+
 pub fn parse_byte_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let split = trimmed
@@ -135,6 +145,19 @@ impl Visitor<'_> for SizeVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_shown_as_the_config_writes_them() {
+        for (bytes, shown) in [
+            (1 << 20, "\"1MiB\""),
+            (5 << 20, "\"5MiB\""),
+            (16384, "\"16KiB\""),
+            (1500, "\"1500B\""),
+            (1 << 30, "\"1GiB\""),
+        ] {
+            assert_eq!(show_size(bytes), shown);
+        }
+    }
 
     #[test]
     fn sizes_use_binary_units() {

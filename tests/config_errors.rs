@@ -97,7 +97,11 @@ fn values_out_of_range_say_what_is_allowed() {
     );
     rejected(
         &format!("{GOOD_FLOW}batch_max_bytes = \"11MiB\"\n"),
-        &["batch_max_bytes", "10485760"],
+        &[
+            "batch_max_bytes",
+            "\"11MiB\" is out of range",
+            "to \"10MiB\"",
+        ],
     );
     rejected(
         &format!("{GOOD_FLOW}partition_key = \"shard\"\n"),

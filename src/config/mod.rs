@@ -2,6 +2,7 @@
 //! the validated form built once with compiled globs and limits clamped to the service's, so no
 //! later stage has to re-check anything.
 
+mod batching;
 mod raw;
 mod suggest;
 mod validator;

@@ -22,10 +22,10 @@ pub(super) struct Validator<'a> {
 }
 
 /// Builds `flow[0] ("nginx").key` for messages.
-type KeyName<'a> = &'a dyn Fn(&str) -> String;
+pub(super) type KeyName<'a> = &'a dyn Fn(&str) -> String;
 
 impl Validator<'_> {
-    fn err(
+    pub(super) fn err(
         &self,
         key: impl Into<String>,
         message: impl Into<String>,
@@ -324,134 +324,5 @@ impl Validator<'_> {
                     "globs support * ? [a-z] {a,b} and ** for any number of directories",
                 )
             })
-    }
-
-    fn aggregation(
-        &self,
-        raw: &RawFlow,
-        destination: &Destination,
-        key: KeyName,
-    ) -> Result<Aggregation, ConfigError> {
-        match (raw.aggregation, destination.is_firehose()) {
-            (Some(Aggregation::Kpl), true) => Err(self.err(
-                key("aggregation"),
-                "KPL aggregation cannot be sent to Firehose Direct PUT (it does not de-aggregate)",
-                "use aggregation = \"lines\"",
-            )),
-            (Some(aggregation), _) => Ok(aggregation),
-            (None, true) => Ok(Aggregation::Lines),
-            (None, false) => Ok(Aggregation::None),
-        }
-    }
-
-    fn compression(
-        &self,
-        raw: &RawFlow,
-        aggregation: Aggregation,
-        key: KeyName,
-    ) -> Result<Compression, ConfigError> {
-        let compression = match (raw.compression, raw.compression_level) {
-            (CompressionKind::Gzip, None) => Compression::gzip(),
-            (CompressionKind::Gzip, Some(level @ 1..=9)) => Compression::Gzip { level },
-            (CompressionKind::Zstd, None | Some(1)) => Compression::Zstd,
-            (CompressionKind::None, None) => Compression::None,
-            (kind, Some(level)) => {
-                return Err(self.err(
-                    key("compression_level"),
-                    format!("level {level} is not available for compression = \"{kind}\""),
-                    "gzip takes 1 (fastest) to 9 (smallest), default 3; zstd has only level 1; or remove compression_level",
-                ));
-            }
-        };
-        if compression != Compression::None && aggregation == Aggregation::None {
-            return Err(self.err(
-                key("compression"),
-                "compression applies to packed records, and this flow sends one line per record",
-                "set aggregation = \"lines\" or \"kpl\" (a single line compresses poorly)",
-            ));
-        }
-        Ok(compression)
-    }
-
-    fn limits(
-        &self,
-        raw: &RawFlow,
-        destination: &Destination,
-        (aggregation, compression): (Aggregation, Compression),
-        key: KeyName,
-    ) -> Result<BatchLimits, ConfigError> {
-        let (default_request, max_request, record_range) = match destination {
-            Destination::Kinesis { .. } => (
-                DEFAULT_REQUEST_BYTES,
-                KINESIS_MAX_REQUEST_BYTES,
-                KINESIS_DEFAULT_RECORD_BYTES..=KINESIS_MAX_RECORD_BYTES,
-            ),
-            Destination::Firehose { .. } => (
-                DEFAULT_REQUEST_BYTES,
-                FIREHOSE_MAX_REQUEST_BYTES,
-                FIREHOSE_MAX_RECORD_BYTES..=FIREHOSE_MAX_RECORD_BYTES,
-            ),
-        };
-        if !(1..=MAX_RECORDS_PER_REQUEST).contains(&raw.batch_max_records) {
-            return Err(self.err(
-                key("batch_max_records"),
-                format!("{} is out of range", raw.batch_max_records),
-                "use 1 to 500 (the PutRecords limit)",
-            ));
-        }
-        let max_record_bytes = raw.record_max_bytes.unwrap_or(*record_range.start());
-        if !record_range.contains(&max_record_bytes) {
-            return Err(self.err(
-                key("record_max_bytes"),
-                format!("{max_record_bytes} bytes is out of range for a {destination}"),
-                format!(
-                    "use {} to {} bytes",
-                    record_range.start(),
-                    record_range.end()
-                ),
-            ));
-        }
-        let max_request_bytes = raw
-            .batch_max_bytes
-            .unwrap_or(default_request.max(max_record_bytes));
-        if max_request_bytes < max_record_bytes || max_request_bytes > max_request {
-            return Err(self.err(
-                key("batch_max_bytes"),
-                format!("{max_request_bytes} bytes is out of range"),
-                format!("use {max_record_bytes} (the record limit) to {max_request} bytes"),
-            ));
-        }
-        let default_target = match (aggregation, compression) {
-            (Aggregation::Kpl, Compression::None) => KPL_DEFAULT_AGGREGATE_BYTES,
-            // Compressed aggregates of 256 KiB fill about two 25 KB PUT payload units, where
-            // 50 KB ones would pay a whole unit for ~8 KB (`cargo bench --bench compression`).
-            (Aggregation::Kpl, _) => KPL_COMPRESSED_AGGREGATE_BYTES,
-            _ => LINES_DEFAULT_RECORD_BYTES.min(max_record_bytes),
-        };
-        let record_target_bytes = raw.record_target_bytes.unwrap_or(default_target);
-        if aggregation != Aggregation::None
-            && !(1024..=max_record_bytes).contains(&record_target_bytes)
-        {
-            return Err(self.err(
-                key("record_target_bytes"),
-                format!("{record_target_bytes} bytes is out of range"),
-                format!("use 1KiB to {max_record_bytes} bytes"),
-            ));
-        }
-        if raw.batch_max_age.is_zero() {
-            return Err(self.err(
-                key("batch_max_age"),
-                "must be greater than zero",
-                "use e.g. \"1s\"",
-            ));
-        }
-        Ok(BatchLimits {
-            max_age: raw.batch_max_age,
-            max_records: raw.batch_max_records,
-            max_request_bytes,
-            max_record_bytes,
-            record_target_bytes,
-            compression,
-        })
     }
 }
