@@ -28,7 +28,7 @@
 //!   on: service limits, the shard map, the KPL aggregated record.
 //! - [`checkpoint`]: in-order acknowledgement tracking and the durable store.
 //! - [`pipeline`]: starts and stops each flow's stages, SIGHUP reload.
-//! - [`config`] (with [`units`], the size and duration syntax), [`metrics`] (counters, Prometheus endpoint), [`shutdown`], [`systemd`]
+//! - [`cli`] (the command line, also read by the packaging step), [`config`] (with [`units`], the size and duration syntax), [`metrics`] (counters, Prometheus endpoint), [`shutdown`], [`systemd`]
 //!   (sd_notify, watchdog), [`logging`], [`status`] (`edgeship status`), [`consume`] (read a
 //!   stream back, de-aggregating KPL records).
 //!
@@ -38,6 +38,7 @@
 
 pub mod aggregate;
 pub mod checkpoint;
+pub mod cli;
 pub mod config;
 pub mod consume;
 pub mod import;

@@ -2,69 +2,12 @@
 //! (sysexits EX_CONFIG, so systemd's ExecStartPre shows them), 1 for everything else.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use edgeship::cli::{Cli, Command};
 use edgeship::config::{Config, ConfigError, EXIT_CONFIG};
 use edgeship::shutdown::Shutdown;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-
-const DEFAULT_CONFIG: &str = "/etc/edgeship/edgeship.toml";
-
-#[derive(Parser)]
-#[command(
-    name = "edgeship",
-    version,
-    about = "Ships log files to Amazon Kinesis Data Streams and Firehose, at least once"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run in the foreground until SIGTERM/SIGINT.
-    Run {
-        /// Config file.
-        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-    },
-    /// Check the config and list the files each flow matches now; non-zero exit on error.
-    Validate {
-        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-        /// Also show what each flow with [flow.parse] would send for the first lines of this
-        /// file, and which lines fail to parse and why.
-        #[arg(long, value_name = "FILE")]
-        sample: Option<PathBuf>,
-        /// How many lines of the sample file to parse.
-        #[arg(long, default_value_t = 20, requires = "sample")]
-        lines: usize,
-    },
-    /// Convert a Kinesis Agent agent.json (and the agent.d/ directory beside it) to edgeship
-    /// TOML on stdout, with a comment for every setting that is not mapped exactly.
-    ImportKinesisAgent {
-        /// Path of agent.json, e.g. /etc/aws-kinesis/agent.json.
-        path: PathBuf,
-    },
-    /// Show every file's acknowledged offset, size and lag (and live figures if [metrics] is on).
-    Status {
-        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-    },
-    /// Print every record of a Kinesis stream (all shards, from the oldest), one per line.
-    Consume {
-        /// Stream name.
-        #[arg(long)]
-        stream: String,
-        /// AWS region (default: AWS_REGION / profile).
-        #[arg(long)]
-        region: Option<String>,
-        /// Endpoint override (default: AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_KINESIS).
-        #[arg(long)]
-        endpoint_url: Option<String>,
-    },
-}
 
 fn main() -> ExitCode {
     tune_allocator();

@@ -1,0 +1,96 @@
+//! The command line's definition, in the library so the packaging step can generate the man
+//! pages and shell completions from it (`packaging/assets.rs`) without adding their generators
+//! to the binary.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const DEFAULT_CONFIG: &str = "/etc/edgeship/edgeship.toml";
+
+/// The long help's (and the man page's) account of files, signals, exit codes and environment.
+const ABOUT_RUNNING: &str = "\
+Files:
+  /etc/edgeship/edgeship.toml
+      The config (--config, EDGESHIP_CONFIG). An annotated example is
+      /usr/share/doc/edgeship/edgeship.toml.example.
+  /var/lib/edgeship/
+      state_dir: checkpoints.json (what AWS acknowledged, per file) and
+      the spool of deleted files' unshipped lines.
+
+Signals (run):
+  SIGHUP
+      Reload the config: changed flows restart from their checkpoints.
+  SIGTERM, SIGINT
+      Stop reading, flush, wait up to shutdown_timeout for AWS, write
+      the final checkpoint. A second signal abandons in-flight requests
+      (they are sent again after the restart).
+
+Exit status:
+  0 success, 78 a configuration error (the message names the key),
+  1 anything else.
+
+Environment:
+  EDGESHIP_CONFIG   the config file
+  AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID, ...
+                    the AWS SDK's usual settings
+  AWS_ENDPOINT_URL  an endpoint override (e.g. a local emulator)
+  RUST_LOG          a log filter overriding log_level (edgeship=debug)";
+
+#[derive(Parser)]
+#[command(
+    name = "edgeship",
+    version,
+    about = "Ships log files to Amazon Kinesis Data Streams and Firehose, at least once",
+    after_long_help = ABOUT_RUNNING
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run in the foreground until SIGTERM/SIGINT.
+    Run {
+        /// Config file.
+        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Check the config and list the files each flow matches now; non-zero exit on error.
+    Validate {
+        /// Config file.
+        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Also show what each flow with [flow.parse] would send for the first lines of this
+        /// file, and which lines fail to parse and why.
+        #[arg(long, value_name = "FILE")]
+        sample: Option<PathBuf>,
+        /// How many lines of the sample file to parse.
+        #[arg(long, default_value_t = 20, requires = "sample")]
+        lines: usize,
+    },
+    /// Convert a Kinesis Agent agent.json (and the agent.d/ directory beside it) to edgeship
+    /// TOML on stdout, with a comment for every setting that is not mapped exactly.
+    ImportKinesisAgent {
+        /// Path of agent.json, e.g. /etc/aws-kinesis/agent.json.
+        path: PathBuf,
+    },
+    /// Show every file's acknowledged offset, size and lag (and live figures if [metrics] is on).
+    Status {
+        /// Config file.
+        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print every record of a Kinesis stream (all shards, from the oldest), one per line.
+    Consume {
+        /// Stream name.
+        #[arg(long)]
+        stream: String,
+        /// AWS region (default: AWS_REGION / profile).
+        #[arg(long)]
+        region: Option<String>,
+        /// Endpoint override (default: AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_KINESIS).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
+}
