@@ -42,7 +42,7 @@ pub fn report(config: &Config) -> String {
                 out,
                 "{:<16} no file matches {} and none is checkpointed yet",
                 flow.name,
-                flow.paths.join(", ")
+                flow.files.paths.join(", ")
             );
         }
         for row in &rows {
@@ -86,7 +86,7 @@ struct Row {
 /// The matched files as they are now: path, identity, size.
 fn present_files(flow: &crate::config::Flow) -> Vec<(PathBuf, FileKey, u64)> {
     use std::os::unix::fs::MetadataExt;
-    crate::tail::discovery::scan(flow)
+    crate::tail::discovery::scan(&flow.files)
         .files
         .into_iter()
         .filter_map(|path| {

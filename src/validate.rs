@@ -99,7 +99,7 @@ fn flow_report(flow: &Flow, out: &mut String) {
             parse.format.name()
         );
     }
-    for pattern in &flow.paths {
+    for pattern in &flow.files.paths {
         let root = discovery::literal_root(pattern);
         if !root.is_dir() {
             let _ = writeln!(
@@ -113,7 +113,7 @@ fn flow_report(flow: &Flow, out: &mut String) {
 }
 
 fn files_report(flow: &Flow, out: &mut String) {
-    let scan = discovery::scan(flow);
+    let scan = discovery::scan(&flow.files);
     for (dir, error) in &scan.errors {
         let _ = writeln!(out, "  warning: cannot list {}: {error}", dir.display());
     }
@@ -128,7 +128,7 @@ fn files_report(flow: &Flow, out: &mut String) {
         let _ = writeln!(
             out,
             "  no files match {:?} yet (they are picked up when they appear)",
-            flow.paths
+            flow.files.paths
         );
     }
     for file in &scan.files {

@@ -164,7 +164,7 @@ impl Harness {
         let (tx, rx) = mpsc::channel(4);
         let stop = CancellationToken::new();
         let tailer = Tailer::new(
-            self.flow.clone(),
+            edgeship::tail::TailSettings::of(&self.flow),
             resume,
             Arc::new(TrackerView(self.pipeline.tracker.clone())),
             Arc::new(FlowStats::new("m")),

@@ -141,10 +141,7 @@ pub struct Flow {
     pub name: String,
     /// The flow's settings as written; a reload restarts the flow only if they changed.
     pub settings: RawFlow,
-    pub paths: Vec<String>,
-    pub include: GlobSet,
-    pub exclude_names: GlobSet,
-    pub exclude_paths: GlobSet,
+    pub files: FileSelection,
     pub start_at: StartAt,
     pub destination: Destination,
     pub aggregation: Aggregation,
@@ -225,8 +222,18 @@ impl Config {
     }
 }
 
-impl Flow {
-    /// Whether a discovered path belongs to this flow.
+/// Which files a flow reads: its `paths` globs, minus its exclusions.
+#[derive(Debug, Clone)]
+pub struct FileSelection {
+    /// The globs as written (discovery walks from their fixed prefixes).
+    pub paths: Vec<String>,
+    pub include: GlobSet,
+    pub exclude_names: GlobSet,
+    pub exclude_paths: GlobSet,
+}
+
+impl FileSelection {
+    /// Whether a discovered path belongs to the flow.
     pub fn matches(&self, path: &Path) -> bool {
         if !self.include.is_match(path) || self.exclude_paths.is_match(path) {
             return false;

@@ -36,8 +36,12 @@ batch_max_age = "1s"
     assert_eq!(flow.limits.max_records, 500);
     assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
     assert_eq!(config.aws.request_timeout, Duration::from_secs(60));
-    assert!(flow.matches(Path::new("/var/log/nginx/access.log.1")));
-    assert!(!flow.matches(Path::new("/var/log/nginx/access.log.2.gz")));
+    assert!(flow.files.matches(Path::new("/var/log/nginx/access.log.1")));
+    assert!(
+        !flow
+            .files
+            .matches(Path::new("/var/log/nginx/access.log.2.gz"))
+    );
 }
 
 #[test]
@@ -67,17 +71,17 @@ fn sizes_and_durations_accept_human_units() {
 fn exclude_without_slash_matches_names_and_with_slash_whole_paths() {
     let config = parse("[[flow]]\nname = \"k\"\npaths = [\"/l/**/*.log\"]\nexclude = [\"debug-*\", \"/l/tmp/**\"]\nkinesis_stream = \"s\"\n").unwrap();
     let flow = &config.flows[0];
-    assert!(flow.matches(Path::new("/l/a/b/c.log")));
-    assert!(!flow.matches(Path::new("/l/a/debug-1.log")));
-    assert!(!flow.matches(Path::new("/l/tmp/x/y.log")));
-    assert!(!flow.matches(Path::new("/l/a/c.txt")));
+    assert!(flow.files.matches(Path::new("/l/a/b/c.log")));
+    assert!(!flow.files.matches(Path::new("/l/a/debug-1.log")));
+    assert!(!flow.files.matches(Path::new("/l/tmp/x/y.log")));
+    assert!(!flow.files.matches(Path::new("/l/a/c.txt")));
 }
 
 #[test]
 fn single_star_does_not_cross_directories() {
     let config =
         parse("[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\n").unwrap();
-    assert!(!config.flows[0].matches(Path::new("/l/sub/a.log")));
+    assert!(!config.flows[0].files.matches(Path::new("/l/sub/a.log")));
 }
 
 #[test]

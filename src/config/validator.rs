@@ -146,10 +146,12 @@ impl Validator<'_> {
         }
         Ok(Flow {
             name: raw.name.clone(),
-            paths: raw.paths.clone(),
-            include,
-            exclude_names,
-            exclude_paths,
+            files: FileSelection {
+                paths: raw.paths.clone(),
+                include,
+                exclude_names,
+                exclude_paths,
+            },
             start_at: raw.start_at,
             destination,
             aggregation,

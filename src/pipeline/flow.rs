@@ -105,7 +105,7 @@ pub async fn start(
     let chunk_rx = spawn_parser(flow, chunk_rx, &stats, ctx.ec2);
     tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
     let tailer = Tailer::new(
-        flow.clone(),
+        crate::tail::TailSettings::of(flow),
         resume,
         ctx.view.for_flow(&flow.name, ctx.acks.clone()),
         stats.clone(),
@@ -119,7 +119,7 @@ pub async fn start(
         drained.clone(),
     );
     let tailer = tailer.spawn().map_err(RunError::Thread)?;
-    tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.paths, flow.destination);
+    tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.files.paths, flow.destination);
     Ok(RunningFlow {
         flow: flow.clone(),
         stats,

@@ -2,7 +2,7 @@
 //! longest literal directory prefix, so `/var/log/app/*.log` reads one directory and `**`
 //! recurses only below the prefix. Unreadable directories are reported, never fatal.
 
-use crate::config::Flow;
+use crate::config::FileSelection;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -35,9 +35,9 @@ fn kind_of(file_type: std::fs::FileType) -> &'static str {
 }
 
 /// Lists the regular files (symlinks followed) that the flow matches right now.
-pub fn scan(flow: &Flow) -> Scan {
+pub fn scan(files: &FileSelection) -> Scan {
     let mut result = Scan::default();
-    for pattern in &flow.paths {
+    for pattern in &files.paths {
         let (base, depth) = walk_root(pattern);
         let walker = walkdir::WalkDir::new(&base)
             .follow_links(true)
@@ -47,7 +47,7 @@ pub fn scan(flow: &Flow) -> Scan {
                 Ok(entry) => {
                     // With follow_links the type is the target's: one stat per entry.
                     let path = entry.path();
-                    if !flow.matches(path) {
+                    if !files.matches(path) {
                         continue;
                     }
                     if entry.file_type().is_file() {
@@ -126,7 +126,7 @@ mod tests {
             root.display()
         );
         let config = crate::config::Config::parse(&text, std::path::Path::new("t.toml")).unwrap();
-        let scan = scan(&config.flows[0]);
+        let scan = scan(&config.flows[0].files);
         assert_eq!(scan.files.len(), 1);
         let mut kinds: Vec<_> = scan.not_files.iter().map(|(_, kind)| *kind).collect();
         kinds.sort();

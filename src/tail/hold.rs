@@ -35,7 +35,8 @@ impl Tailer {
 
     /// Deleted files being read through their handle: (modified, key, size).
     fn deleted_held(&self) -> Vec<(i64, FileKey, u64)> {
-        self.files
+        self.set
+            .files
             .iter()
             .filter(|(_, f)| matches!(f.status, Status::Rotated { .. }))
             .filter_map(|(key, f)| {
@@ -50,7 +51,7 @@ impl Tailer {
     /// does not fit (the file stays held).
     fn move_to_spool(&mut self, key: FileKey) -> bool {
         let from = self.release_view.acked().get(&key).copied().unwrap_or(0);
-        let (Some(spool), Some(file)) = (self.spool.as_ref(), self.files.get_mut(&key)) else {
+        let (Some(spool), Some(file)) = (self.spool.as_ref(), self.set.files.get_mut(&key)) else {
             return false;
         };
         let Some(reader) = file.reader.as_mut() else {
@@ -78,7 +79,7 @@ impl Tailer {
         let segment = &stored.segment;
         self.observer
             .spooled(&segment.path, segment.from, segment.to, stored.bytes);
-        let last_mark = self.files.get(&new_ref.key).and_then(|f| f.last_mark);
+        let last_mark = self.set.files.get(&new_ref.key).and_then(|f| f.last_mark);
         // The old key retires once what was read from its handle is acknowledged; the segment
         // is followed from where reading had got to.
         self.queue(Chunk {
@@ -103,12 +104,12 @@ impl Tailer {
     ) -> Option<Arc<FileRef>> {
         let reader = self.segment_reader(segment, offset)?;
         let new_ref = reader.file_ref().clone();
-        let mut file = self.files.remove(&key)?;
+        let mut file = self.set.files.remove(&key)?;
         file.reader = Some(reader); // the deleted file's handle closes here
         file.file_ref = new_ref.clone();
         file.at_eof = false;
         file.seen_size = segment.to;
-        self.files.insert(segment.key(), file);
+        self.set.files.insert(segment.key(), file);
         Some(new_ref)
     }
 }

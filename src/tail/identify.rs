@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub const MIN_COPY_HEAD: u32 = 64;
 
 /// What a checkpoint says about the file now carrying its `(dev, inode)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checked {
     /// Same content up to the checkpoint: resume there.
     Resume,

@@ -7,15 +7,18 @@
 //! This module knows nothing about AWS: it only reports what it sees through [`TailObserver`].
 
 pub mod discovery;
+mod file_set;
 pub mod fingerprint;
 mod hold;
 pub mod identify;
 pub mod reader;
 pub mod rotation;
+mod settings;
 pub mod source;
 pub mod spool;
 mod spooling;
 mod start;
+mod start_rule;
 pub mod tailer;
 mod track;
 pub mod tracked;
@@ -23,6 +26,7 @@ mod truncation;
 pub mod watcher;
 
 pub use fingerprint::{Fingerprint, Mark};
+pub use settings::TailSettings;
 
 use std::collections::HashMap;
 use std::ops::Range;

@@ -24,11 +24,12 @@ pub(super) struct Held {
 impl From<Tailer> for Held {
     fn from(tailer: Tailer) -> Held {
         let mut readers: Vec<(FileKey, bool, FileReader)> = tailer
+            .set
             .closing
             .into_iter()
             .map(|(key, reader)| (key, true, reader))
             .collect();
-        for (key, file) in tailer.files {
+        for (key, file) in tailer.set.files {
             let rotated = matches!(file.status, Status::Rotated { .. });
             readers.extend(file.reader.map(|reader| (key, rotated, reader)));
         }
@@ -146,7 +147,7 @@ impl Tailer {
         };
         let mut markers = Vec::new();
         for segment in spool.segments() {
-            let resumed = self.resume.files.remove(&segment.key());
+            let resumed = self.set.resume.files.remove(&segment.key());
             let original = self.original_checkpoint(&segment);
             // A segment made while running is followed from where reading had got to; what
             // was in flight under the deleted file's key then is acknowledged only up to its
@@ -155,7 +156,12 @@ impl Tailer {
                 (Some(spooled), Some(deleted)) => spooled.offset.min(deleted.offset),
                 (Some(known), None) | (None, Some(known)) => known.offset,
                 (None, None) => {
-                    if self.finished.iter().any(|f| f.key == segment.original()) {
+                    if self
+                        .set
+                        .finished
+                        .iter()
+                        .any(|f| f.key == segment.original())
+                    {
                         self.discard_segment(segment.key()); // delivered before the stop
                         continue;
                     }
@@ -186,11 +192,11 @@ impl Tailer {
 
     /// The checkpoint of the deleted file a segment came from.
     fn original_checkpoint(&mut self, segment: &Segment) -> Option<KnownFile> {
-        let known = self.resume.files.get(&segment.original())?;
+        let known = self.set.resume.files.get(&segment.original())?;
         if known.head != segment.head {
             return None;
         }
-        self.resume.files.remove(&segment.original())
+        self.set.resume.files.remove(&segment.original())
     }
 
     /// A reader of `segment` from `offset`, under the segment's key.
@@ -201,7 +207,7 @@ impl Tailer {
             path: segment.path.clone(),
             head: segment.head,
         });
-        let max_line = self.flow.limits.max_line_bytes();
+        let max_line = self.settings.max_line_bytes;
         FileReader::new(source, file_ref, offset, max_line).ok()
     }
 
@@ -210,7 +216,7 @@ impl Tailer {
         let file_ref = reader.file_ref().clone();
         // Already past its grace period: it is read to its end and let go.
         let since = Instant::now()
-            .checked_sub(self.flow.scan_interval)
+            .checked_sub(self.settings.scan_interval)
             .unwrap_or_else(Instant::now);
         let tracked = TrackedFile::new(reader, segment.to, Status::Rotated { since });
         self.observer.file_added(
@@ -219,7 +225,7 @@ impl Tailer {
             start,
             "the spooled rest of a file deleted during the last run",
         );
-        self.files.insert(segment.key(), tracked);
+        self.set.files.insert(segment.key(), tracked);
         Some(super::start::marker(file_ref, start, None))
     }
 

@@ -1,18 +1,16 @@
-//! Where reading starts in a newly found file, in this order:
-//! 1. its checkpoint, if the content still matches (else: inode reused, truncated or rewritten
-//!    while we were away: from the start, and the old file's unread rest is reported lost);
-//! 2. where a file with the same head ended, if it is a copy of a file being read or finished
-//!    (a copytruncate copy, a compressed rotation): nothing is shipped twice;
-//! 3. on the first scan, `start_at`; later, the beginning.
+//! Starting a newly found file: gathering what is known about it (its checkpoint checked
+//! against the content, the file it may be a copy of) for the rule in `start_rule.rs`, and
+//! carrying out the decision (seeking, reporting, waiting for an original).
 //!
 //! A file just written and too short to tell whether it is a copy in progress settles first.
 
 use super::fingerprint::{self, Fingerprint, Mark, ReadAt};
 use super::identify::{self, Checked};
 use super::source::Source;
+use super::start_rule::{self, CopyOf, Decision, Facts};
 use super::tailer::Tailer;
 use super::tracked::Status;
-use super::{Chunk, FileKey, FileRef, KnownFile, Loss, TailObserver};
+use super::{Chunk, FileKey, FileRef, KnownFile, Loss};
 use crate::config::StartAt;
 use std::fs::Metadata;
 use std::path::Path;
@@ -30,24 +28,24 @@ impl Tailer {
     /// handle is held meanwhile, so a file replaced while settling is still read). `force`
     /// decides now (the file disappeared). Returns the progress marker of the start offset.
     pub(super) fn settle(&mut self, key: FileKey, force: bool) -> Option<Chunk> {
-        let file = self.files.get_mut(&key)?;
+        let file = self.set.files.get_mut(&key)?;
         let path = file.path().to_owned();
         let mut reader = file.reader.take()?;
         let metadata = reader.file().metadata().ok();
         let head = fingerprint::head_of(reader.source()).ok().flatten();
-        let resumed = self.resume.files.contains_key(&key);
+        let resumed = self.set.resume.files.contains_key(&key);
         let wait = !force
             && !resumed
             && metadata
                 .as_ref()
                 .is_some_and(|m| self.is_settling(reader.source(), m, head));
-        let file = self.files.get_mut(&key).expect("taken from it above");
+        let file = self.set.files.get_mut(&key).expect("taken from it above");
         if wait {
             file.reader = Some(reader);
             return None;
         }
         let size = metadata.map_or(0, |m| m.len());
-        let first_scan = match self.files[&key].status {
+        let first_scan = match self.set.files[&key].status {
             Status::Settling { first_scan, .. } => first_scan,
             _ => self.first_scan,
         };
@@ -63,7 +61,7 @@ impl Tailer {
         let offset = reader.consumed();
         let mark = mark_before(reader.source(), offset);
         self.observer.file_added(key, &path, offset, start.reason);
-        let file = self.files.get_mut(&key).expect("taken from it above");
+        let file = self.set.files.get_mut(&key).expect("taken from it above");
         file.reader = Some(reader);
         file.update_ref(None, head);
         file.status = start.status;
@@ -106,7 +104,7 @@ impl Tailer {
         if source.read_at(0, &mut prefix).ok() != Some(n) {
             return true;
         }
-        self.files.values().any(|f| f.starts_with(&prefix))
+        self.set.files.values().any(|f| f.starts_with(&prefix))
     }
 
     fn decide_start(
@@ -118,51 +116,81 @@ impl Tailer {
         head: Option<Fingerprint>,
         first_scan: bool,
     ) -> Start {
-        if let Some(known) = self.resume.files.remove(&key) {
-            // Nothing shipped from it yet (it was settling when the agent stopped): it may
-            // still be a copy of a file already shipped.
-            if known.offset == 0
-                && head.is_some()
-                && let Some(start) = self.match_copy(source, key, path)
-            {
-                return start;
+        let known = self.set.resume.files.remove(&key);
+        // A checkpoint at 0: nothing shipped from it yet, it may still be a copy.
+        let copy = match &known {
+            Some(known) if known.offset > 0 => None,
+            _ => head.and_then(|_| self.find_copy(source, key)),
+        };
+        let checkpoint = known.as_ref().map(|known| {
+            let checked =
+                identify::check_checkpoint(source, size, known).unwrap_or(Checked::Resume);
+            (known.offset, checked)
+        });
+        let end_matters = known.is_none() && first_scan && self.settings.start_at == StartAt::End;
+        let facts = Facts {
+            first_scan,
+            start_at: self.settings.start_at,
+            size,
+            compressed: source.is_compressed(),
+            checkpoint,
+            copy_of: copy.as_ref().map(|(of, _)| *of),
+            created_since_checkpoint: end_matters && self.set.resume.created_since_checkpoint(path),
+            checkpoints_unreadable: self.set.resume.checkpoints_unreadable,
+        };
+        let decision = start_rule::decide(&facts);
+        if decision.is_recognised_copy()
+            && let Some((_, Some(original))) = &copy
+        {
+            self.observer
+                .copy_recognised(path, &original.path, original.offset);
+        }
+        self.carry_out(decision, &facts, path, known.as_ref())
+    }
+
+    fn carry_out(
+        &mut self,
+        decision: Decision,
+        facts: &Facts,
+        path: &Path,
+        known: Option<&KnownFile>,
+    ) -> Start {
+        match decision {
+            Decision::Resume(offset) => Start::at(offset, "resuming from checkpoint"),
+            Decision::Stale(checked) => {
+                self.stale_checkpoint(checked, known.expect("stale: it has a checkpoint"))
             }
-            return self.check_resume(source, size, &known);
-        }
-        if let Some(start) = head.and_then(|_| self.match_copy(source, key, path)) {
-            return start;
-        }
-        match (first_scan, self.flow.start_at) {
-            (true, StartAt::End) if self.resume.created_since_checkpoint(path) => Start::at(
-                0,
-                "no checkpoint, created while edgeship was stopped (read from the start)",
-            ),
-            (true, StartAt::End) if self.resume.checkpoints_unreadable => {
-                self.observer.skipped_unverified(path, size);
-                if source.is_compressed() {
+            Decision::WaitFor(original) => Start {
+                offset: 0,
+                discard: false,
+                reason: "same content as a file being read: waiting until it is finished",
+                status: Status::CopyOf {
+                    original,
+                    since: Instant::now(),
+                },
+            },
+            Decision::At(offset, reason) => Start::at(offset, reason),
+            Decision::Discard(reason) => Start::discard(reason),
+            Decision::SkipUnverified => {
+                self.observer.skipped_unverified(path, facts.size);
+                if facts.compressed {
                     Start::discard(
                         "checkpoint file unreadable, start_at = \"end\" (compressed file skipped, counted)",
                     )
                 } else {
                     Start::at(
-                        size,
+                        facts.size,
                         "checkpoint file unreadable, start_at = \"end\" (skipped bytes counted)",
                     )
                 }
             }
-            (true, StartAt::End) if source.is_compressed() => {
-                Start::discard("no checkpoint, start_at = \"end\" (compressed file skipped)")
-            }
-            (true, StartAt::End) => Start::at(size, "no checkpoint, start_at = \"end\""),
-            (true, StartAt::Beginning) => Start::at(0, "no checkpoint, start_at = \"beginning\""),
-            (false, _) => Start::at(0, "new file"),
         }
     }
 
-    fn check_resume(&mut self, source: &mut Source, size: u64, known: &KnownFile) -> Start {
-        let checked = identify::check_checkpoint(source, size, known).unwrap_or(Checked::Resume);
+    /// The checkpoint no longer describes the file's content.
+    fn stale_checkpoint(&mut self, checked: Checked, known: &KnownFile) -> Start {
         let (reason, detail) = match checked {
-            Checked::Resume => return Start::at(known.offset, "resuming from checkpoint"),
+            Checked::Resume => unreachable!("a matching checkpoint is resumed"),
             Checked::Reused => (
                 "inode_reused",
                 "the file was replaced while edgeship was stopped (its inode now holds other content); reading the new file from the start",
@@ -191,7 +219,7 @@ impl Tailer {
             );
         }
         // A copy may still turn up and continue from the checkpoint.
-        self.remember_finished(known.clone());
+        self.set.remember_finished(known.clone());
         if checked == Checked::Reused {
             self.report_gone(known);
         } else {
@@ -205,66 +233,36 @@ impl Tailer {
         Start::at(0, detail)
     }
 
-    /// A new file whose head is that of a file being read or recently finished is a copy.
-    fn match_copy(&mut self, source: &mut Source, key: FileKey, path: &Path) -> Option<Start> {
-        let mut candidates: Vec<(FileKey, Fingerprint)> = self
-            .files
-            .values()
-            .filter(|f| f.key() != key)
-            .filter(|f| !matches!(f.status, Status::CopyOf { .. } | Status::Settling { .. }))
-            .filter_map(|f| Some((f.key(), f.file_ref.head?)))
-            .collect();
-        // Checkpointed files not yet found this run count as being read: they may be the
-        // original whose copy this is (copytruncate while the agent was stopped).
-        candidates.extend(
-            self.resume
-                .files
-                .values()
-                .filter(|k| k.key != key)
-                .filter_map(|k| Some((k.key, k.head?))),
-        );
-        let tracked = candidates.len();
-        candidates.extend(
-            self.finished
-                .iter()
-                .rev()
-                .filter_map(|f| Some((f.key, f.head?))),
-        );
+    /// The file (being read, or recently finished) whose head a new file starts with; for a
+    /// finished one, also the original itself.
+    fn find_copy(
+        &mut self,
+        source: &mut Source,
+        key: FileKey,
+    ) -> Option<(CopyOf, Option<KnownFile>)> {
+        let (candidates, tracked) = self.set.copy_candidates(key);
         let original = identify::find_original(source, &candidates).ok()??;
         let position = candidates.iter().position(|(k, _)| *k == original)?;
         if position < tracked {
-            return Some(Start {
-                offset: 0,
-                discard: false,
-                reason: "same content as a file being read: waiting until it is finished",
-                status: Status::CopyOf {
-                    original,
-                    since: Instant::now(),
-                },
-            });
+            return Some((CopyOf::BeingRead(original), None));
         }
-        let finished = self.finished.iter().rev().find(|f| f.key == original)?;
-        Some(continue_copy(
-            self.observer.as_ref(),
-            source,
-            path,
-            finished,
-        ))
+        let finished = self.set.finished_entry(original)?;
+        Some((finished_copy(source, finished), Some(finished.clone())))
     }
 
     /// A waiting copy proceeds once its original is finished, or after the copy wait is over
     /// (then the original is still being read in full, and the copy adds nothing).
     pub(super) fn resolve_copy(&mut self, key: FileKey) {
-        let Some(Status::CopyOf { original, since }) = self.files.get(&key).map(|f| f.status)
+        let Some(Status::CopyOf { original, since }) = self.set.files.get(&key).map(|f| f.status)
         else {
             return;
         };
         let finished = self.finished_original_of(key, original);
-        let wait = COPY_WAIT_MIN.max(self.flow.scan_interval * 2);
-        let original_tracked = self.files.contains_key(&original);
+        let wait = COPY_WAIT_MIN.max(self.settings.scan_interval * 2);
+        let original_tracked = self.set.files.contains_key(&original);
         // The wait ends only once the original is read to its end and not truncated: while
         // edgeship is behind (AWS slow), a truncation may not have been noticed yet.
-        let original_caught_up = self.files.get(&original).is_some_and(|f| {
+        let original_caught_up = self.set.files.get(&original).is_some_and(|f| {
             let Some(reader) = f.reader.as_ref() else {
                 return false;
             };
@@ -273,19 +271,27 @@ impl Tailer {
             f.at_eof && (reader.is_compressed() || size >= f.read_position())
         });
         let observer = self.observer.clone();
-        let file = self.files.get_mut(&key).expect("checked above");
+        let file = self.set.files.get_mut(&key).expect("checked above");
         let path = file.path().to_owned();
         let Some(reader) = file.reader.as_mut() else {
             return;
         };
         let (offset, reason) = match finished {
             Some(original) => {
-                let start = continue_copy(observer.as_ref(), reader.source(), &path, &original);
-                let _ = reader.rewind(start.offset);
-                if start.discard {
+                let decision = start_rule::copy_start(finished_copy(reader.source(), &original));
+                if decision.is_recognised_copy() {
+                    observer.copy_recognised(&path, &original.path, original.offset);
+                }
+                let (offset, discard, reason) = match decision {
+                    Decision::At(offset, reason) => (offset, false, reason),
+                    Decision::Discard(reason) => (0, true, reason),
+                    other => unreachable!("a finished original gives a start: {other:?}"),
+                };
+                let _ = reader.rewind(offset);
+                if discard {
                     let _ = reader.discard_to_end();
                 }
-                (reader.consumed(), start.reason)
+                (reader.consumed(), reason)
             }
             None if !original_tracked || (original_caught_up && since.elapsed() >= wait) => {
                 let _ = reader.discard_to_end();
@@ -297,7 +303,7 @@ impl Tailer {
             None => return,
         };
         observer.file_added(key, &path, offset, reason);
-        let file = self.files.get_mut(&key).expect("checked above");
+        let file = self.set.files.get_mut(&key).expect("checked above");
         file.status = Status::Live;
         file.dirty = true;
         let marker = Chunk {
@@ -316,13 +322,14 @@ impl Tailer {
     /// (a file truncated several times has one finished entry per truncation).
     fn finished_original_of(&mut self, key: FileKey, original: FileKey) -> Option<KnownFile> {
         let candidates: Vec<KnownFile> = self
+            .set
             .finished
             .iter()
             .rev()
             .filter(|f| f.key == original)
             .cloned()
             .collect();
-        let reader = self.files.get_mut(&key)?.reader.as_mut()?;
+        let reader = self.set.files.get_mut(&key)?.reader.as_mut()?;
         candidates.into_iter().find(|f| {
             let Some(head) = f.head else {
                 return false;
@@ -333,29 +340,15 @@ impl Tailer {
     }
 }
 
-/// Starts a copy where its original ended, if the bytes before that point agree. A copy that
-/// ends before that point (the original got more lines between the copy and its truncation,
-/// and we read them from the original) holds nothing new: it is skipped to its end.
-fn continue_copy(
-    observer: &dyn TailObserver,
-    source: &mut Source,
-    path: &Path,
-    original: &KnownFile,
-) -> Start {
+/// A copy of the finished `original`: whether its bytes before the original's end agree.
+fn finished_copy(source: &mut Source, original: &KnownFile) -> CopyOf {
     let agrees = match original.mark {
         None => Some(true),
         Some(mark) => identify::compare_mark(source, &mark).ok().flatten(),
     };
-    match agrees {
-        Some(true) => {
-            observer.copy_recognised(path, &original.path, original.offset);
-            Start::at(original.offset, "copy of a file already shipped")
-        }
-        None => {
-            observer.copy_recognised(path, &original.path, original.offset);
-            Start::discard("copy of a file already shipped, shorter than what was shipped")
-        }
-        Some(false) => Start::at(0, "same head as a shipped file but different content"),
+    CopyOf::Finished {
+        offset: original.offset,
+        agrees,
     }
 }
 

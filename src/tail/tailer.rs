@@ -11,14 +11,14 @@
 //! closed only once their last offset is durably acknowledged. File discovery and identity
 //! decisions live in `track.rs`.
 
-use super::reader::FileReader;
+use super::file_set::FileSet;
+use super::settings::TailSettings;
 use super::spool::Spool;
 use super::spooling::Held;
-use super::tracked::{Status, TrackedFile};
+use super::tracked::Status;
 use super::watcher::Watcher;
 use super::{Chunk, FileKey, KnownFile, ReleaseView, Resume, TailObserver};
-use crate::config::Flow;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,17 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Chunks read from one file before moving to the next.
 const CHUNKS_PER_TURN: usize = 4;
-/// Recently finished files remembered per flow (to recognise their compressed copies).
-const FINISHED_KEPT: usize = 1000;
 
 pub struct Tailer {
-    pub(super) flow: Flow,
-    pub(super) resume: Resume,
-    /// Files read completely and let go (from the checkpoints and from this run).
-    pub(super) finished: Vec<KnownFile>,
-    pub(super) files: BTreeMap<FileKey, TrackedFile>,
-    /// Released files whose handle stays open until their end is acknowledged.
-    pub(super) closing: Vec<(FileKey, FileReader)>,
+    pub(super) settings: TailSettings,
+    pub(super) set: FileSet,
     pub(super) release_view: Arc<dyn ReleaseView>,
     /// Where deleted files still held at a stop are saved (see `spooling.rs`).
     pub(super) spool: Option<Spool>,
@@ -48,8 +41,6 @@ pub struct Tailer {
     /// Disk that deleted files held open may pin before they move into the spool.
     pub(super) max_held_bytes: Option<u64>,
     pub(super) watcher: Watcher,
-    /// Tracked files by the paths events may name (as matched, and symlinks resolved).
-    pub(super) by_path: HashMap<PathBuf, FileKey>,
     pub(super) reported_errors: HashSet<PathBuf>,
     pub(super) observer: Arc<dyn TailObserver>,
     out: mpsc::Sender<Chunk>,
@@ -66,7 +57,7 @@ impl Tailer {
     /// `resume` holds this flow's checkpoints; `release_view` says when a released file's end
     /// is durably acknowledged.
     pub fn new(
-        flow: Flow,
+        settings: TailSettings,
         resume: Resume,
         release_view: Arc<dyn ReleaseView>,
         observer: Arc<dyn TailObserver>,
@@ -74,7 +65,7 @@ impl Tailer {
         stop: CancellationToken,
         runtime: tokio::runtime::Handle,
     ) -> Tailer {
-        let watcher = if flow.use_inotify {
+        let watcher = if settings.use_inotify {
             Watcher::new().unwrap_or_else(|reason| {
                 observer.watch_degraded(&reason);
                 Watcher::disabled()
@@ -83,18 +74,14 @@ impl Tailer {
             Watcher::disabled()
         };
         Tailer {
-            finished: resume.finished.clone(),
-            flow,
-            resume,
-            files: BTreeMap::new(),
-            closing: Vec::new(),
+            settings,
+            set: FileSet::new(resume),
             release_view,
             spool: None,
             reused: HashSet::new(),
             drained: None,
             max_held_bytes: None,
             watcher,
-            by_path: HashMap::new(),
             reported_errors: HashSet::new(),
             observer,
             out,
@@ -124,7 +111,7 @@ impl Tailer {
     /// downstream channel closes, dropping its sender so the next stage sees the end.
     pub fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
         std::thread::Builder::new()
-            .name(format!("tail-{}", self.flow.name))
+            .name(format!("tail-{}", self.settings.name))
             .spawn(move || self.run())
     }
 
@@ -150,7 +137,7 @@ impl Tailer {
             if drained.is_cancelled() {
                 return;
             }
-            let wait = self.flow.scan_interval;
+            let wait = self.settings.scan_interval;
             let _ = self
                 .runtime
                 .block_on(async { tokio::time::timeout(wait, drained.cancelled()).await });
@@ -169,11 +156,16 @@ impl Tailer {
                 }
                 self.bound_hold();
                 if Instant::now() >= next_scan {
-                    next_scan = Instant::now() + self.flow.scan_interval;
+                    next_scan = Instant::now() + self.settings.scan_interval;
                 }
             }
             for path in &pending.paths {
-                if let Some(file) = self.by_path.get(path).and_then(|k| self.files.get_mut(k)) {
+                if let Some(file) = self
+                    .set
+                    .by_path
+                    .get(path)
+                    .and_then(|k| self.set.files.get_mut(k))
+                {
                     file.dirty = true;
                 }
             }
@@ -195,13 +187,14 @@ impl Tailer {
     fn wait_time(&self, next_scan: Instant) -> Duration {
         let until_scan = next_scan.saturating_duration_since(Instant::now());
         let needs_polling = !self.watcher.is_active()
-            || !self.closing.is_empty()
+            || !self.set.closing.is_empty()
             || self
+                .set
                 .files
                 .values()
                 .any(|f| f.is_open() && (f.status != Status::Live || !f.at_eof));
         if needs_polling {
-            until_scan.min(self.flow.poll_interval)
+            until_scan.min(self.settings.poll_interval)
         } else {
             until_scan
         }
@@ -270,12 +263,14 @@ impl Tailer {
     fn read_pass(&mut self) -> Result<bool, ()> {
         let mut read_any = false;
         let draining: HashSet<PathBuf> = self
+            .set
             .files
             .values()
             .filter(|f| matches!(f.status, Status::Rotated { .. }) && !f.at_eof)
             .map(|f| f.origin.clone())
             .collect();
         let mut keys: Vec<(bool, FileKey)> = self
+            .set
             .files
             .iter()
             .map(|(k, f)| (f.status == Status::Live, *k))
@@ -285,7 +280,10 @@ impl Tailer {
             if self.blocked() {
                 break;
             }
-            if !self.wants_read(key, is_live && draining.contains(&self.files[&key].origin)) {
+            if !self.wants_read(
+                key,
+                is_live && draining.contains(&self.set.files[&key].origin),
+            ) {
                 continue;
             }
             self.check_rotation(key);
@@ -297,7 +295,7 @@ impl Tailer {
                 if !self.still_the_same_content(key, chunk.start_offset) {
                     break; // the chunk may be the new content at old offsets: read again
                 }
-                if let Some(file) = self.files.get_mut(&key) {
+                if let Some(file) = self.set.files.get_mut(&key) {
                     file.last_mark = chunk.mark.or(file.last_mark);
                 }
                 self.send(chunk)?;
@@ -311,7 +309,7 @@ impl Tailer {
     }
 
     fn wants_read(&mut self, key: FileKey, has_draining_predecessor: bool) -> bool {
-        match self.files.get(&key).map(|f| f.status) {
+        match self.set.files.get(&key).map(|f| f.status) {
             Some(Status::CopyOf { .. }) => self.resolve_copy(key),
             Some(Status::Settling { .. }) => {
                 if let Some(marker) = self.settle(key, false) {
@@ -321,7 +319,7 @@ impl Tailer {
             _ => {}
         }
         let inotify = self.watcher.is_active();
-        let Some(file) = self.files.get(&key) else {
+        let Some(file) = self.set.files.get(&key) else {
             return false;
         };
         let idle = inotify && file.status == Status::Live && file.at_eof && !file.dirty;
@@ -331,18 +329,8 @@ impl Tailer {
             && !idle
     }
 
-    pub(super) fn remember_finished(&mut self, known: KnownFile) {
-        if known.head.is_none() {
-            return;
-        }
-        self.finished.push(known);
-        if self.finished.len() > FINISHED_KEPT {
-            self.finished.remove(0);
-        }
-    }
-
     pub(super) fn read_file(&mut self, key: FileKey) -> Option<Chunk> {
-        let tracked = self.files.get_mut(&key)?;
+        let tracked = self.set.files.get_mut(&key)?;
         let reader = tracked.reader.as_mut()?;
         let path = reader.file_ref().path.clone();
         match reader.read_chunk() {
@@ -380,15 +368,15 @@ impl Tailer {
     /// interval (late writes to a just-rotated file still arrive). Its handle stays open until
     /// its end is acknowledged: for a deleted file, that handle is the only way to the data.
     fn release_if_done(&mut self, key: FileKey) -> Result<(), ()> {
-        let Some(tracked) = self.files.get(&key) else {
+        let Some(tracked) = self.set.files.get(&key) else {
             return Ok(());
         };
         let grace_over = matches!(tracked.status,
-            Status::Rotated { since } if since.elapsed() >= self.flow.scan_interval);
+            Status::Rotated { since } if since.elapsed() >= self.settings.scan_interval);
         if !(grace_over && tracked.at_eof) {
             return Ok(());
         }
-        let mut tracked = self.files.remove(&key).expect("checked above");
+        let mut tracked = self.set.files.remove(&key).expect("checked above");
         let file_ref = tracked.file_ref.clone();
         self.observer.file_released(
             key,
@@ -396,7 +384,7 @@ impl Tailer {
             "no longer matched (rotated away or deleted) and read to its end",
         );
         let end_offset = tracked.consumed();
-        self.remember_finished(KnownFile {
+        self.set.remember_finished(KnownFile {
             key,
             path: file_ref.path.clone(),
             offset: end_offset,
@@ -404,7 +392,7 @@ impl Tailer {
             mark: tracked.last_mark,
         });
         if let Some(reader) = tracked.reader.take() {
-            self.closing.push((key, reader));
+            self.set.closing.push((key, reader));
         }
         self.send(Chunk {
             file: file_ref,
@@ -418,20 +406,15 @@ impl Tailer {
     }
 
     fn close_acknowledged(&mut self) {
-        if !self.closing.is_empty() {
+        if !self.set.closing.is_empty() {
             let view = self.release_view.clone();
-            let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.closing)
+            let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.set.closing)
                 .into_iter()
                 .partition(|(key, _)| view.is_released(*key));
-            self.closing = open;
+            self.set.closing = open;
             for (key, _) in done {
                 self.discard_segment(key);
             }
         }
-    }
-
-    /// Descriptors in use: open tracked files and released ones awaiting acknowledgement.
-    pub(super) fn open_count(&self) -> usize {
-        self.closing.len() + self.files.values().filter(|f| f.is_open()).count()
     }
 }

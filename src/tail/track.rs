@@ -22,7 +22,7 @@ impl Tailer {
     /// and idle until a restart would have no checkpoint, and `start_at = "end"` would skip
     /// what was written while the agent was down.
     pub(super) fn scan(&mut self) -> Vec<Chunk> {
-        let scan = discovery::scan(&self.flow);
+        let scan = discovery::scan(&self.settings.files);
         for (path, error) in &scan.errors {
             if self.reported_errors.insert(path.clone()) {
                 self.observer.read_error(path, error);
@@ -35,17 +35,17 @@ impl Tailer {
         }
         let mut present: HashMap<FileKey, PathBuf> = HashMap::new();
         let mut new_files = Vec::new();
-        self.by_path.clear();
+        self.set.by_path.clear();
         for path in &scan.files {
             let Ok(metadata) = std::fs::metadata(path) else {
                 continue;
             };
             let key = FileKey::of(&metadata);
-            self.by_path.insert(path.clone(), key);
+            self.set.by_path.insert(path.clone(), key);
             if present.insert(key, path.clone()).is_some() {
                 continue; // the same file under two matching names (a symlink): read it once
             }
-            match self.files.get_mut(&key) {
+            match self.set.files.get_mut(&key) {
                 Some(file) => {
                     note_seen(file, path, &metadata);
                     // Sizes move on while reading is blocked: lag_bytes must show it. (A
@@ -82,6 +82,7 @@ impl Tailer {
         let now = Instant::now();
         let mut parked_gone = Vec::new();
         let vanished_settling: Vec<FileKey> = self
+            .set
             .files
             .iter()
             .filter(|(k, f)| {
@@ -94,7 +95,7 @@ impl Tailer {
                 let _ = self.send(marker);
             }
         }
-        for (key, file) in self.files.iter_mut() {
+        for (key, file) in self.set.files.iter_mut() {
             if present.contains_key(key) {
                 if matches!(file.status, Status::Rotated { .. }) {
                     file.status = Status::Live;
@@ -108,7 +109,7 @@ impl Tailer {
             }
         }
         for key in parked_gone {
-            let file = self.files.remove(&key).expect("listed above");
+            let file = self.set.files.remove(&key).expect("listed above");
             if file.seen_size > file.parked_offset {
                 self.observer.data_lost(
                     file.path(),
@@ -126,6 +127,7 @@ impl Tailer {
     /// them; report what cannot be found.
     fn resume_rotated(&mut self, present: &HashMap<FileKey, PathBuf>) -> Vec<Chunk> {
         let missing: Vec<KnownFile> = self
+            .set
             .resume
             .files
             .values()
@@ -134,12 +136,12 @@ impl Tailer {
             .collect();
         let mut markers = Vec::new();
         for known in missing {
-            self.resume.files.remove(&known.key);
+            self.set.resume.files.remove(&known.key);
             if !self.follow_moved(&known, &mut markers) {
                 self.report_gone(&known);
-                self.remember_finished(known.clone()); // a copy may still turn up
+                self.set.remember_finished(known.clone()); // a copy may still turn up
             }
-            if !self.files.contains_key(&known.key) {
+            if !self.set.files.contains_key(&known.key) {
                 markers.push(release_marker(&known));
             }
         }
@@ -150,15 +152,17 @@ impl Tailer {
     /// out of `paths` while the agent was stopped were never seen: they are read from the start.
     fn resume_unseen(&mut self, present: &HashMap<FileKey, PathBuf>) -> Vec<Chunk> {
         let mut known_heads: Vec<Fingerprint> = self
+            .set
             .files
             .values()
             .filter_map(|f| f.file_ref.head)
             .collect();
         known_heads.extend(
-            self.resume
+            self.set
+                .resume
                 .files
                 .values()
-                .chain(&self.resume.finished)
+                .chain(&self.set.resume.finished)
                 .filter_map(|k| k.head),
         );
         let mut markers = Vec::new();
@@ -167,16 +171,16 @@ impl Tailer {
                 continue;
             };
             let key = FileKey::of(&metadata);
-            if self.flow.matches(&path)
-                || self.files.contains_key(&key)
-                || self.resume.files.contains_key(&key)
-                || !self.resume.created_since_checkpoint(&path)
+            if self.settings.files.matches(&path)
+                || self.set.files.contains_key(&key)
+                || self.set.resume.files.contains_key(&key)
+                || !self.set.resume.created_since_checkpoint(&path)
                 || identify::starts_with_any(&path, &known_heads)
             {
                 continue;
             }
             markers.extend(self.track_new(&path, &metadata));
-            if let Some(file) = self.files.get_mut(&key) {
+            if let Some(file) = self.set.files.get_mut(&key) {
                 known_heads.extend(file.file_ref.head); // its compressed copy is not another file
                 file.origin = log; // the live log waits until this older part is read
                 if file.status == Status::Live {
@@ -206,8 +210,8 @@ impl Tailer {
         let path = match found {
             None => return false,
             // A copy the flow matches is found by the scan, and continues from the checkpoint.
-            Some(Found::Copy(path)) if self.flow.matches(&path) => {
-                self.remember_finished(known.clone());
+            Some(Found::Copy(path)) if self.settings.files.matches(&path) => {
+                self.set.remember_finished(known.clone());
                 return true;
             }
             Some(Found::Renamed(path) | Found::Copy(path)) => path,
@@ -221,13 +225,13 @@ impl Tailer {
             path: path.clone(),
             ..known.clone()
         };
-        self.resume.files.insert(key, resume);
+        self.set.resume.files.insert(key, resume);
         markers.extend(self.track_new(&path, &metadata));
-        let Some(file) = self.files.get_mut(&key) else {
+        let Some(file) = self.set.files.get_mut(&key) else {
             // Waiting for a descriptor: a scan finds it again if the flow matches it.
-            let later = self.flow.matches(&path);
+            let later = self.settings.files.matches(&path);
             if !later {
-                self.resume.files.remove(&key);
+                self.set.resume.files.remove(&key);
             }
             return later;
         };
@@ -256,7 +260,7 @@ impl Tailer {
     /// Opens and starts tracking a file found at `path`; returns its progress marker.
     pub(super) fn track_new(&mut self, path: &Path, metadata: &Metadata) -> Option<Chunk> {
         let key = FileKey::of(metadata);
-        if self.open_count() >= self.flow.max_open_files && !self.make_room() {
+        if self.set.open_count() >= self.settings.max_open_files && !self.make_room() {
             return None; // waits for a free descriptor; found again by the next scan
         }
         let file = match File::open(path) {
@@ -277,7 +281,7 @@ impl Tailer {
             path: path.to_owned(),
             head,
         });
-        let max_line = self.flow.limits.max_line_bytes();
+        let max_line = self.settings.max_line_bytes;
         let reader = match FileReader::new(source, file_ref, 0, max_line) {
             Ok(reader) => reader,
             Err(error) => {
@@ -291,9 +295,9 @@ impl Tailer {
             first_scan: self.first_scan && !self.reused.contains(&key),
         };
         let tracked = TrackedFile::new(reader, metadata.len(), status);
-        self.files.insert(key, tracked);
+        self.set.files.insert(key, tracked);
         let decided = self.settle(key, false);
-        let file = &self.files[&key];
+        let file = &self.set.files[&key];
         if decided.is_none() && matches!(file.status, Status::Settling { .. }) {
             // Known from now on, even if the agent stops before deciding where it starts.
             return Some(super::start::marker(file.file_ref.clone(), 0, None));
@@ -318,6 +322,7 @@ impl Tailer {
     /// last seen is read) to free a descriptor; a later size change reopens it.
     fn make_room(&mut self) -> bool {
         let idle = self
+            .set
             .files
             .values()
             .filter(|f| f.is_open() && f.status == Status::Live && !f.dirty)
@@ -326,7 +331,7 @@ impl Tailer {
             .map(|f| f.key());
         match idle {
             Some(key) => {
-                self.files.get_mut(&key).expect("listed").park();
+                self.set.files.get_mut(&key).expect("listed").park();
                 true
             }
             None => false,
@@ -336,22 +341,23 @@ impl Tailer {
     /// Parked files that changed are opened again, as descriptors allow.
     pub(super) fn reopen_parked(&mut self) {
         let wanted: Vec<FileKey> = self
+            .set
             .files
             .values()
             .filter(|f| !f.is_open() && f.dirty && f.status == Status::Live)
             .map(|f| f.key())
             .collect();
-        let max_line = self.flow.limits.max_line_bytes();
+        let max_line = self.settings.max_line_bytes;
         for key in wanted {
-            if self.open_count() >= self.flow.max_open_files && !self.make_room() {
+            if self.set.open_count() >= self.settings.max_open_files && !self.make_room() {
                 return;
             }
-            let file = self.files.get_mut(&key).expect("listed");
+            let file = self.set.files.get_mut(&key).expect("listed");
             match file.unpark(max_line) {
                 Ok(true) => file.at_eof = false,
                 // Replaced under the same name: the next scan finds the new file.
                 Ok(false) | Err(_) => {
-                    let file = self.files.remove(&key).expect("listed");
+                    let file = self.set.files.remove(&key).expect("listed");
                     self.observer
                         .file_released(key, file.path(), "replaced while closed");
                 }
@@ -363,7 +369,8 @@ impl Tailer {
     /// see new files), and the directories of symlink targets (whose events name the target).
     fn refresh_watches(&mut self, scan: &discovery::Scan) {
         let mut dirs: BTreeSet<PathBuf> = self
-            .flow
+            .settings
+            .files
             .paths
             .iter()
             .map(|pattern| discovery::literal_root(pattern))
@@ -375,15 +382,16 @@ impl Tailer {
                 .filter_map(|p| p.parent().map(Path::to_owned)),
         );
         for link in &scan.symlinks {
-            let (Some(key), Ok(target)) =
-                (self.by_path.get(link).copied(), std::fs::canonicalize(link))
-            else {
+            let (Some(key), Ok(target)) = (
+                self.set.by_path.get(link).copied(),
+                std::fs::canonicalize(link),
+            ) else {
                 continue;
             };
             if let Some(dir) = target.parent() {
                 dirs.insert(dir.to_owned());
             }
-            self.by_path.insert(target, key);
+            self.set.by_path.insert(target, key);
         }
         if !self.watcher.is_active() {
             return;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 impl Tailer {
     /// Before reading a file that was at its end: has it been truncated or rewritten?
     pub(super) fn check_rotation(&mut self, key: FileKey) {
-        let Some(file) = self.files.get_mut(&key) else {
+        let Some(file) = self.set.files.get_mut(&key) else {
             return;
         };
         if !file.at_eof {
@@ -43,7 +43,7 @@ impl Tailer {
         };
         match rotation::classify(known, observed) {
             Change::Truncated { lost } | Change::Rewritten { lost } => {
-                let consumed = self.files[&key].consumed();
+                let consumed = self.set.files[&key].consumed();
                 self.restart_truncated(key, consumed, lost, size)
             }
             _ => {}
@@ -54,7 +54,7 @@ impl Tailer {
     /// following. A copytruncate followed by quick writes can refill a file past our position
     /// between two reads; that chunk is dropped and the file restarted from its beginning.
     pub(super) fn still_the_same_content(&mut self, key: FileKey, chunk_start: u64) -> bool {
-        let Some(file) = self.files.get_mut(&key) else {
+        let Some(file) = self.set.files.get_mut(&key) else {
             return false;
         };
         if file.refresh_head().unwrap_or(true) {
@@ -74,7 +74,7 @@ impl Tailer {
         lost: Option<std::ops::Range<u64>>,
         size: u64,
     ) {
-        let file = self.files.get_mut(&key).expect("tracked");
+        let file = self.set.files.get_mut(&key).expect("tracked");
         let path = file.path().to_owned();
         let finished = KnownFile {
             key,
@@ -106,11 +106,12 @@ impl Tailer {
                 "the file was truncated (copytruncate or in place) before these bytes were read; include the rotated copy in `paths` (e.g. app.log*) so edgeship reads them from it",
             );
         }
-        self.remember_finished(finished);
+        self.set.remember_finished(finished);
     }
 
     fn has_waiting_copy(&self, original: &KnownFile) -> bool {
-        self.files
+        self.set
+            .files
             .values()
             .any(|f| matches!(f.status, Status::CopyOf { original: o, .. } if o == original.key))
     }
