@@ -44,7 +44,15 @@ fn metrics_endpoint_reports_a_shipped_file_and_status_shows_no_lag() {
     .unwrap();
     let mut agent = ws.start(&kinesis.url);
     ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for(
+        Duration::from_secs(10),
+        "the checkpoint in the metrics",
+        || {
+            let metrics = get(port, "/metrics");
+            value(&metrics, "edgeship_lag_bytes{flow=\"m\"}") == 0.0
+                && value(&metrics, "edgeship_lines_delivered_total{flow=\"m\"}") == 1000.0
+        },
+    );
 
     let response = get(port, "/metrics");
     assert!(

@@ -376,7 +376,7 @@ fn symlink_whose_target_changes() {
     let mut expected = write_lines(&a, "a", 0..300, 40);
     std::os::unix::fs::symlink(&a, &link).unwrap();
     let mut agent = ws.start(&kinesis.url);
-    std::thread::sleep(Duration::from_millis(800));
+    ws.wait_fully_checkpointed(std::slice::from_ref(&link), Duration::from_secs(30));
     expected.extend(write_lines(&a, "a-more", 0..100, 40));
     let tmp_link = ws.logs().join("current.tmp");
     std::os::unix::fs::symlink(&b, &tmp_link).unwrap();
@@ -390,12 +390,15 @@ fn more_files_than_max_open_files_all_ship() {
     let (kinesis, ws) = setup("r-cap", "*.log");
     ws.config(&format!("{}max_open_files = 4\n", flow("*.log", "r-cap")));
     let mut expected = Vec::new();
-    for n in 0..20 {
-        let path = ws.logs().join(format!("f{n:02}.log"));
-        expected.extend(write_lines(&path, &format!("f{n:02}"), 0..50, 40));
+    let paths: Vec<_> = (0..20)
+        .map(|n| ws.logs().join(format!("f{n:02}.log")))
+        .collect();
+    for (n, path) in paths.iter().enumerate() {
+        expected.extend(write_lines(path, &format!("f{n:02}"), 0..50, 40));
     }
     let mut agent = ws.start(&kinesis.url);
-    std::thread::sleep(Duration::from_secs(2));
+    // Every file read once (most are closed again under the cap): now they grow.
+    ws.wait_fully_checkpointed(&paths, Duration::from_secs(60));
     for n in (0..20).step_by(3) {
         let path = ws.logs().join(format!("f{n:02}.log"));
         expected.extend(write_lines(&path, &format!("g{n:02}"), 0..20, 40));

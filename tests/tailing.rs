@@ -13,8 +13,14 @@ fn rescans_find_new_files_recursively_and_respect_excludes() {
     kinesis.create_stream("disc", 1);
     let ws = Workspace::new();
     ws.config("[[flow]]\nname = \"d\"\npaths = [\"$LOGS/**/*.log\"]\nexclude = [\"*.gz\", \"$LOGS/skip/**\"]\nstart_at = \"end\"\nkinesis_stream = \"disc\"\nscan_interval = \"200ms\"\n");
+    // Present at the start (so skipped by start_at = "end"): once it has a checkpoint, the
+    // first scan is over.
+    let first = ws.logs().join("first.log");
+    write_lines(&first, "before", 0..3, 5);
     let mut agent = ws.start(&kinesis.url);
-    std::thread::sleep(Duration::from_secs(1));
+    wait_for(Duration::from_secs(20), "the first scan", || {
+        ws.checkpoints().contains_key(&first)
+    });
     // Appear after start: read from the beginning although start_at = "end".
     std::fs::create_dir_all(ws.logs().join("deep/er")).unwrap();
     std::fs::create_dir_all(ws.logs().join("skip")).unwrap();
