@@ -132,3 +132,38 @@ fn sighup_applies_log_level_and_status_interval() {
         },
     );
 }
+
+/// A reload rejected because its `[aws]` settings cannot be used changes nothing, not even
+/// the log level it asked for: the next SIGHUP is still logged at info.
+#[test]
+fn a_rejected_reload_keeps_the_log_level() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("kl", 1);
+    let ws = Workspace::new();
+    let write = |level: &str, aws: &str| {
+        let text = format!(
+            "state_dir = \"{}\"\nlog_level = \"{level}\"\n{aws}\n{}",
+            ws.path("state").display(),
+            flow("kl", "*.log", "").replace("$LOGS", &ws.logs().display().to_string())
+        );
+        std::fs::write(ws.path("edgeship.toml"), text).unwrap();
+    };
+    write("info", "");
+    std::fs::write(ws.logs().join("a.log"), "x\n").unwrap();
+    let agent = ws.start_with_env(&kinesis.url, &[("RUST_LOG", "")]);
+    ws.wait_fully_checkpointed(&[ws.logs().join("a.log")], Duration::from_secs(60));
+    write("warn", "[aws]\nendpoint_url = \"ftp://nowhere\"");
+    for n in 1..=2 {
+        agent.signal("HUP");
+        wait_for(Duration::from_secs(30), "the reload to be rejected", || {
+            agent.log().matches("reload rejected").count() >= n
+        });
+    }
+    let log = agent.log();
+    assert_eq!(
+        log.matches("SIGHUP: reloading the configuration").count(),
+        2,
+        "the level stayed info: {log}"
+    );
+    assert!(!log.contains("log level changed"), "{log}");
+}

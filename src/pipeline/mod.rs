@@ -194,7 +194,6 @@ impl Agent {
                 return;
             }
         };
-        self.apply_globals(&new);
         if new.state_dir != self.config.state_dir
             || new.metrics_listen != self.config.metrics_listen
             || new.checkpoint_interval != self.config.checkpoint_interval
@@ -214,6 +213,8 @@ impl Agent {
                 }
             }
         }
+        // Only once nothing can reject the reload any more: a rejected one changes nothing.
+        self.apply_globals(&new);
         let stale: Vec<String> = self
             .running
             .iter()
