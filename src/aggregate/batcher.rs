@@ -154,18 +154,34 @@ impl Batcher {
     }
 
     /// `none` mode: every line is a record of its own, a slice of the chunk's buffer, with a
-    /// key that needs no allocation: the hot path of one record per line.
+    /// key that needs no allocation: the hot path of one record per line. The chunk's progress
+    /// is recorded once per batch it feeds, not once per line.
     fn push_line_records(&mut self, chunk: &Chunk, out: &mut Vec<Batch>) {
+        // The offset after the last line of this chunk in the open batch.
+        let mut covered = None;
         for line in &chunk.lines {
             let key = self.line_key(&chunk.file);
-            self.add_entry(Entry::new(chunk.line_bytes(line), key), out);
+            let entry = self.prepare(Entry::new(chunk.line_bytes(line), key));
+            if self.is_full_with(&entry) {
+                if let Some(offset) = covered.take() {
+                    self.cover(&chunk.file, offset);
+                }
+                self.emit_full(out);
+            }
+            self.push_entry(entry);
             self.batch.lines += 1;
-            // Progress left from the previous chunk joins the batch holding the next line.
-            self.record
-                .progress
-                .advance(&chunk.file, line.next_offset, false);
-            self.batch.progress.absorb(&mut self.record.progress);
+            covered = Some(line.next_offset);
         }
+        if let Some(offset) = covered {
+            self.cover(&chunk.file, offset);
+        }
+    }
+
+    /// The open batch holds `file`'s lines up to `offset`, and with them any progress left
+    /// from the previous chunk (it rides with the batch holding the next line).
+    fn cover(&mut self, file: &Arc<FileRef>, offset: u64) {
+        self.record.progress.advance(file, offset, false);
+        self.batch.progress.absorb(&mut self.record.progress);
     }
 
     /// The key of a one-line record: file keys are built once per file, not per line.
@@ -323,20 +339,38 @@ impl Batcher {
     }
 
     /// Adds a sealed record to the batch, emitting the batch first if it is full.
-    fn add_entry(&mut self, mut entry: Entry, out: &mut Vec<Batch>) {
+    fn add_entry(&mut self, entry: Entry, out: &mut Vec<Batch>) {
+        let entry = self.prepare(entry);
+        if self.is_full_with(&entry) {
+            self.emit_full(out);
+        }
+        self.push_entry(entry);
+    }
+
+    /// Compresses the record's data when compression is on.
+    fn prepare(&mut self, mut entry: Entry) -> Entry {
         if self.compressor.is_active() {
             entry.uncompressed_bytes = Some(entry.data.len() as u64);
             entry.data = self.compressor.compress(std::mem::take(&mut entry.data));
         }
-        let bytes = entry.billed_bytes();
-        let full = self.batch.entries.len() >= self.limits.max_records
-            || self.batch_bytes + bytes > self.limits.max_request_bytes;
-        if full {
-            self.emit(out);
-            self.oldest = Some(Instant::now());
-        }
+        entry
+    }
+
+    fn is_full_with(&self, entry: &Entry) -> bool {
+        self.batch.entries.len() >= self.limits.max_records
+            || self.batch_bytes + entry.billed_bytes() > self.limits.max_request_bytes
+    }
+
+    fn push_entry(&mut self, entry: Entry) {
+        self.batch_bytes += entry.billed_bytes();
         self.batch.entries.push(entry);
-        self.batch_bytes += bytes;
+    }
+
+    /// Emits the open batch because the next record does not fit: that record is the oldest
+    /// pending data now.
+    fn emit_full(&mut self, out: &mut Vec<Batch>) {
+        self.emit(out);
+        self.oldest = Some(Instant::now());
     }
 
     fn emit(&mut self, out: &mut Vec<Batch>) {
@@ -344,7 +378,8 @@ impl Batcher {
         self.next_seq += 1;
         let next = Batch {
             seq: self.next_seq,
-            entries: Vec::new(),
+            // Batches of a flow are alike: reserving the last one's size saves the regrowth.
+            entries: Vec::with_capacity(self.batch.entries.len()),
             progress: Progress::default(),
             lines: 0,
         };

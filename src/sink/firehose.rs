@@ -37,7 +37,7 @@ impl PutClient for FirehoseClient {
             .wire
             .call(Service::Firehose, WireProtocol::Json, body)
             .await?;
-        response::put_record_batch(&answer.body)
+        response::put_record_batch(&answer.body, entries.len())
     }
 
     fn destination(&self) -> &str {

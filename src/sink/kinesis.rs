@@ -58,7 +58,7 @@ impl KinesisClient {
                 "the endpoint does not accept CBOR ({error})"
             ))),
             Err(error) => Err(error),
-            Ok(answer) => match self.statuses(&answer) {
+            Ok(answer) => match self.statuses(&answer, entries.len()) {
                 Err(error) if answer.cbor => Err(unsupported(format!(
                     "the endpoint's CBOR response could not be read ({error}); the records of that request are sent again in JSON"
                 ))),
@@ -67,12 +67,12 @@ impl KinesisClient {
         }
     }
 
-    fn statuses(&self, answer: &Answer) -> Result<Vec<EntryStatus>, SendError> {
+    fn statuses(&self, answer: &Answer, entries: usize) -> Result<Vec<EntryStatus>, SendError> {
         let mut known = self.shard_ids.lock().expect("shard id lock");
         let shard = |id: &str| intern(&mut known, id);
         match answer.cbor {
             true => cbor::put_records_response(&answer.body, shard),
-            false => response::put_records(&answer.body, shard),
+            false => response::put_records(&answer.body, entries, shard),
         }
     }
 }
@@ -125,7 +125,7 @@ impl PutClient for KinesisClient {
             .wire
             .call(Service::Kinesis, WireProtocol::Json, body)
             .await?;
-        self.statuses(&answer)
+        self.statuses(&answer, entries.len())
     }
 
     fn destination(&self) -> &str {

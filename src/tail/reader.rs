@@ -42,6 +42,8 @@ pub struct FileReader {
     max_line_bytes: usize,
     /// The last read filled the whole buffer: more is probably waiting.
     busy: bool,
+    /// Lines in the last chunk: reserved up front for the next one.
+    lines_hint: usize,
 }
 
 impl FileReader {
@@ -61,6 +63,7 @@ impl FileReader {
             skipping: false,
             max_line_bytes,
             busy: true,
+            lines_hint: 0,
         })
     }
 
@@ -124,7 +127,6 @@ impl FileReader {
 
     /// Reads up to about `READ_BYTES` and returns the complete lines found.
     pub fn read_chunk(&mut self) -> io::Result<ReadOutcome> {
-        use std::io::Read;
         let mut data = std::mem::take(&mut self.partial);
         let old_len = data.len();
         // A busy file gets a whole read buffer at once; an idle one only what arrives (no
@@ -132,9 +134,9 @@ impl FileReader {
         if self.busy {
             data.reserve(READ_BYTES);
         }
-        let limited = (&mut self.source)
-            .take(READ_BYTES as u64)
-            .read_to_end(&mut data);
+        let limited = self
+            .source
+            .read_to_end_limited(&mut data, READ_BYTES as u64);
         let read = match limited {
             Ok(n) => n,
             Err(e) => {
@@ -171,7 +173,7 @@ impl FileReader {
     /// Also returns how many bytes of over-long lines were skipped.
     fn split_lines(&mut self, mut data: Vec<u8>) -> (Option<Chunk>, Vec<Truncation>, u64) {
         let base = self.consumed;
-        let mut lines = Vec::new();
+        let mut lines = Vec::with_capacity(self.lines_hint);
         let mut truncations = Vec::new();
         let mut skipped = 0;
         let mut start = 0usize;
@@ -223,6 +225,7 @@ impl FileReader {
         }
         self.partial = data.split_off(consumed);
         self.consumed = base + consumed as u64;
+        self.lines_hint = lines.len();
         if consumed == 0 {
             return (None, truncations, skipped);
         }

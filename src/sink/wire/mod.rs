@@ -6,6 +6,7 @@
 //! and holds about three copies of a request; this path holds the entries and one body.
 //! Everything else (ListShards, `consume`, credentials) still goes through the SDK.
 
+mod all_delivered;
 pub mod cbor;
 pub mod credentials;
 pub mod encode;

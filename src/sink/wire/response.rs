@@ -3,6 +3,7 @@
 //! interned by the caller), a failed one its code and message.
 
 use super::super::{EntryStatus, SendError};
+use super::all_delivered::{PUT_RECORD_BATCH, PUT_RECORDS, all_delivered};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -39,12 +40,16 @@ struct ErrorBody<'a> {
     message_capitalised: Option<Cow<'a, str>>,
 }
 
-/// One status per entry of a successful PutRecords response; `shard` turns a shard id into the
-/// caller's shared copy of it.
+/// One status per entry of a successful PutRecords response to a request of `entries` records;
+/// `shard` turns a shard id into the caller's shared copy of it.
 pub fn put_records(
     body: &[u8],
+    entries: usize,
     mut shard: impl FnMut(&str) -> Arc<str>,
 ) -> Result<Vec<EntryStatus>, SendError> {
+    if let Some(statuses) = all_delivered(body, &PUT_RECORDS, entries, &mut shard) {
+        return Ok(statuses);
+    }
     let output: PutRecordsOutput = serde_json::from_slice(body).map_err(unreadable)?;
     Ok(output
         .records
@@ -53,8 +58,11 @@ pub fn put_records(
         .collect())
 }
 
-/// One status per entry of a successful PutRecordBatch response.
-pub fn put_record_batch(body: &[u8]) -> Result<Vec<EntryStatus>, SendError> {
+/// One status per entry of a successful PutRecordBatch response to `entries` records.
+pub fn put_record_batch(body: &[u8], entries: usize) -> Result<Vec<EntryStatus>, SendError> {
+    if let Some(statuses) = all_delivered(body, &PUT_RECORD_BATCH, entries, |id| Arc::from(id)) {
+        return Ok(statuses);
+    }
     let output: PutRecordBatchOutput = serde_json::from_slice(body).map_err(unreadable)?;
     Ok(output
         .responses
@@ -143,7 +151,7 @@ mod tests {
             {"SequenceNumber":"1","ShardId":"shardId-000000000001"},
             {"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded for shard"}
         ],"EncryptionType":"NONE"}"#;
-        let statuses = put_records(body, |id: &str| Arc::from(id)).unwrap();
+        let statuses = put_records(body, 2, |id: &str| Arc::from(id)).unwrap();
         assert_eq!(
             statuses,
             vec![
@@ -162,7 +170,7 @@ mod tests {
     fn put_record_batch_statuses_follow_the_entries() {
         let body = br#"{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[
             {"RecordId":"abc"},{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"slow \"down\""}]}"#;
-        let statuses = put_record_batch(body).unwrap();
+        let statuses = put_record_batch(body, 2).unwrap();
         assert_eq!(statuses[0], EntryStatus::Delivered { shard_id: None });
         assert_eq!(
             statuses[1],
@@ -172,7 +180,7 @@ mod tests {
             }
         );
         assert_eq!(
-            put_record_batch(b"<html>").unwrap_err().code,
+            put_record_batch(b"<html>", 1).unwrap_err().code,
             "ResponseError"
         );
     }
