@@ -72,6 +72,20 @@ impl Batch {
         self.entries.iter().map(Entry::billed_bytes).sum()
     }
 
+    /// [`Batch::bytes`], [`Batch::plain_bytes`] and the PUT payload units, in one pass over the
+    /// entries (the delivery counters want all three for every batch).
+    pub fn sizes(&self) -> BatchSizes {
+        let unit = crate::kinesis::limits::PUT_PAYLOAD_UNIT_BYTES;
+        let mut sizes = BatchSizes::default();
+        for entry in &self.entries {
+            let billed = entry.billed_bytes();
+            sizes.bytes += billed;
+            sizes.plain_bytes += entry.plain_bytes() + entry.partition_key.len() as u64;
+            sizes.put_payload_units += billed.div_ceil(unit).max(1);
+        }
+        sizes
+    }
+
     /// [`Batch::bytes`] counted before compression.
     pub fn plain_bytes(&self) -> u64 {
         self.entries
@@ -79,4 +93,13 @@ impl Batch {
             .map(|e| e.plain_bytes() + e.partition_key.len() as u64)
             .sum()
     }
+}
+
+/// What [`Batch::sizes`] counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchSizes {
+    pub bytes: u64,
+    pub plain_bytes: u64,
+    /// Billed in 25 KB units per record, each record at least one.
+    pub put_payload_units: u64,
 }

@@ -14,7 +14,6 @@ use super::shards::Shards;
 use super::{EntryStatus, ErrorClass, PutClient, SendError, classify};
 use crate::aggregate::{Batch, Entry};
 use crate::checkpoint::{Ack, CheckpointMsg};
-use crate::kinesis::limits::PUT_PAYLOAD_UNIT_BYTES;
 use crate::metrics::FlowStats;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -299,15 +298,6 @@ fn admitted_only<T>(items: Vec<T>, admitted: &[bool]) -> Vec<T> {
         .collect()
 }
 
-/// Billing units of a batch: each record rounded up to 25 KB, at least one.
-pub fn put_payload_units(batch: &Batch) -> u64 {
-    batch
-        .entries
-        .iter()
-        .map(|e| e.billed_bytes().div_ceil(PUT_PAYLOAD_UNIT_BYTES).max(1))
-        .sum()
-}
-
 /// The send stage of one flow: batches in, acknowledgements out.
 pub struct Sender<C> {
     pub client: Arc<C>,
@@ -378,13 +368,14 @@ impl<C: PutClient> Sender<C> {
                         .fetch_add(batch.entries.len() as u64 - undeliverable, Relaxed);
                     stats.lines_delivered.fetch_add(batch.lines, Relaxed);
                     stats.note_delivered();
-                    stats.bytes_delivered.fetch_add(batch.bytes(), Relaxed);
+                    let sizes = batch.sizes();
+                    stats.bytes_delivered.fetch_add(sizes.bytes, Relaxed);
                     stats
                         .bytes_delivered_uncompressed
-                        .fetch_add(batch.plain_bytes(), Relaxed);
+                        .fetch_add(sizes.plain_bytes, Relaxed);
                     stats
                         .put_payload_units
-                        .fetch_add(put_payload_units(&batch), Relaxed);
+                        .fetch_add(sizes.put_payload_units, Relaxed);
                     let _ = acks
                         .send(CheckpointMsg::Ack(Ack {
                             flow,
