@@ -229,6 +229,11 @@ impl Batcher {
         {
             self.seal_record(out);
         }
+        if self.record.data.capacity() == 0 {
+            // Filled to the budget, never regrown: regrowing copied each record about once
+            // more and left holes in the heap that held the packed modes' RSS up.
+            self.record.data.reserve(self.record_budget().max(bytes.len() + 1));
+        }
         self.record.data.extend_from_slice(bytes);
         self.record.data.push(b'\n');
     }
@@ -253,10 +258,12 @@ impl Batcher {
             }
         }
         let keys = &self.keys;
-        let aggregate = self
-            .record
-            .aggregate
-            .get_or_insert_with(|| KplAggregate::new(wanted.unwrap_or_else(|| keys.key_for(file))));
+        let target = self.record_budget();
+        let aggregate = self.record.aggregate.get_or_insert_with(|| {
+            let mut aggregate = KplAggregate::new(wanted.unwrap_or_else(|| keys.key_for(file)));
+            aggregate.reserve(target);
+            aggregate
+        });
         aggregate.push_outer(bytes);
     }
 

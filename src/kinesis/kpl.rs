@@ -79,6 +79,12 @@ impl KplAggregate {
         }
     }
 
+    /// Makes room for `bytes` of records at once: an aggregate filled to its target never
+    /// regrows (each regrowth copied it and left a hole in the heap).
+    pub fn reserve(&mut self, bytes: usize) {
+        self.records.reserve(bytes);
+    }
+
     pub fn outer_key(&self) -> &str {
         &self.outer_key
     }
