@@ -232,7 +232,9 @@ impl Batcher {
         if self.record.data.capacity() == 0 {
             // Filled to the budget, never regrown: regrowing copied each record about once
             // more and left holes in the heap that held the packed modes' RSS up.
-            self.record.data.reserve(self.record_budget().max(bytes.len() + 1));
+            self.record
+                .data
+                .reserve(self.record_budget().max(bytes.len() + 1));
         }
         self.record.data.extend_from_slice(bytes);
         self.record.data.push(b'\n');
