@@ -69,7 +69,7 @@ pub struct Batch {
 
 impl Batch {
     pub fn bytes(&self) -> u64 {
-        self.entries.iter().map(Entry::billed_bytes).sum()
+        self.sizes().bytes
     }
 
     /// [`Batch::bytes`], [`Batch::plain_bytes`] and the PUT payload units, in one pass over the
@@ -88,10 +88,7 @@ impl Batch {
 
     /// [`Batch::bytes`] counted before compression.
     pub fn plain_bytes(&self) -> u64 {
-        self.entries
-            .iter()
-            .map(|e| e.plain_bytes() + e.partition_key.len() as u64)
-            .sum()
+        self.sizes().plain_bytes
     }
 }
 

@@ -77,9 +77,7 @@ impl Source {
             Source::Gzip(stream) => stream.read(buf),
         }
     }
-}
 
-impl Source {
     /// Appends up to `limit` bytes to `data`. A plain file reads straight into the spare
     /// capacity (std's `File` reads into uninitialised memory); the generic path would zero
     /// every 256 KiB read buffer first, which showed in profiles.

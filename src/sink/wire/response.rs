@@ -1,6 +1,6 @@
-//! Reading PutRecords / PutRecordBatch responses and `awsJson1.1` error responses. Entries are
-//! deserialised borrowing from the body: a delivered entry allocates nothing (its shard id is
-//! interned by the caller), a failed one its code and message.
+//! Reading PutRecords / PutRecordBatch responses and `awsJson1.1` error responses. An answer in
+//! which nothing failed is scanned (`all_delivered`); any other is parsed here in full, each
+//! shard id interned by the caller.
 
 use super::super::{EntryStatus, SendError};
 use super::all_delivered::{PUT_RECORD_BATCH, PUT_RECORDS, all_delivered};
