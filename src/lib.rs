@@ -16,6 +16,8 @@
 //! - [`tail`]: glob discovery, inotify wake-ups, file identity (inode, head fingerprint, mark),
 //!   rotation decisions, plain and gzip reading, the per-flow tail loop (knows nothing about
 //!   AWS).
+//! - [`journal`]: the systemd journal as a source instead of files (`journalctl --output=json
+//!   --follow`), its cursors checkpointed like offsets; produces the same chunks as [`tail`].
 //! - [`parse`]: only for flows with `[flow.parse]`: multiline framing, formats (CSV, JSON,
 //!   regex, Apache, syslog), filters, redaction, metadata; chunks of lines in, chunks of records
 //!   out, with offsets that never let a checkpoint pass a held record.
@@ -42,6 +44,7 @@ pub mod cli;
 pub mod config;
 pub mod consume;
 pub mod import;
+pub mod journal;
 pub mod kinesis;
 pub mod logging;
 pub mod metrics;

@@ -199,6 +199,7 @@ mod tests {
             updated: String::new(),
             head: None,
             mark: None,
+            cursor: None,
         }
     }
 

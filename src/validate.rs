@@ -1,5 +1,6 @@
 //! `edgeship validate`: what a flow will do and what stands in its way, checked on the machine
 //! it will run on: the files each flow matches (and those it cannot read or will never read),
+//! whether a journal flow's journalctl runs and can read the journal,
 //! directories that do not exist yet, the state directory, and where the AWS region comes from.
 //! Problems that would stop `run` are errors; the rest are warnings that name what to change.
 
@@ -98,6 +99,12 @@ fn flow_report(flow: &Flow, out: &mut String) {
             "  parse: format {}, multiline {multiline}, on_failure {on_failure}",
             parse.format.name()
         );
+    }
+    if let Some(journal) = &flow.journal {
+        for line in crate::journal::check::report(journal) {
+            let _ = writeln!(out, "{line}");
+        }
+        return;
     }
     for pattern in &flow.files.paths {
         let root = discovery::literal_root(pattern);

@@ -2,9 +2,11 @@
 //! low-water mark of contiguously acknowledged data ([`tracker`]), and the result is persisted
 //! atomically at most once per `checkpoint_interval` and once more at the end ([`store`]).
 
+pub mod cursors;
 pub mod store;
 pub mod tracker;
 
+pub use cursors::CursorBook;
 pub use store::{Checkpoints, FileCheckpoint, Store, StoreError};
 pub use tracker::AckTracker;
 
@@ -44,6 +46,9 @@ pub enum CheckpointMsg {
         flow: Arc<str>,
         file: Arc<FileRef>,
         offset: u64,
+        /// Sources without byte offsets (the journal): where each offset is in their terms;
+        /// checkpointed with the offset (see [`cursors`]).
+        cursors: Option<Arc<CursorBook>>,
     },
 }
 
@@ -134,6 +139,7 @@ impl ReleaseView for FlowReleaseView {
             flow: Arc::from(self.flow.as_str()),
             file: file.clone(),
             offset,
+            cursors: None,
         });
     }
 }
@@ -161,8 +167,8 @@ pub async fn run_checkpointer(
                 Some(CheckpointMsg::Offsets { flow, reply }) => {
                     let _ = reply.send(tracker.resume(&flow));
                 }
-                Some(CheckpointMsg::Follow { flow, file, offset }) => {
-                    dirty |= tracker.follow(&flow, &file, offset);
+                Some(CheckpointMsg::Follow { flow, file, offset, cursors }) => {
+                    dirty |= tracker.follow(&flow, &file, offset, cursors);
                 }
                 None => break,
             },

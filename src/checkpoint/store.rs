@@ -33,6 +33,9 @@ pub struct FileCheckpoint {
     /// Hash of the bytes just before `mark.at` (at most `offset`), checked when resuming.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mark: Option<Mark>,
+    /// Journal flows: the cursor of the last acknowledged entry (the flow resumes after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 impl FileCheckpoint {
@@ -94,6 +97,12 @@ impl Checkpoints {
                 .max()
                 .or(self.unreadable_since),
             checkpoints_unreadable: self.unreadable_since.is_some(),
+            cursors: self
+                .files
+                .iter()
+                .filter(|((f, _), _)| f == flow)
+                .filter_map(|((_, key), c)| Some((*key, c.cursor.clone()?)))
+                .collect(),
         }
     }
 
@@ -279,6 +288,7 @@ mod tests {
             updated: "2026-01-01T00:00:00Z".into(),
             head: None,
             mark: None,
+            cursor: None,
         }
     }
 

@@ -3,11 +3,12 @@
 //! newer batch that succeeds while an older one is still retrying cannot move a checkpoint past
 //! undelivered lines (the Kinesis Agent's known loss window).
 
-use super::{Ack, Checkpoints, FileCheckpoint};
+use super::{Ack, Checkpoints, CursorBook, FileCheckpoint};
 use crate::aggregate::FileProgress;
 use crate::aggregate::Progress;
-use crate::tail::{FileRef, Resume};
+use crate::tail::{FileKey, FileRef, Resume};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Finished files are remembered this long, and at most this many per flow: long enough for
@@ -26,6 +27,8 @@ pub struct AckTracker {
     /// By flow instance: each run of a flow numbers its batches from 0.
     flows: HashMap<u64, FlowLedger>,
     checkpoints: Checkpoints,
+    /// Cursor books of the sources that have them (journal flows), by flow and key.
+    books: HashMap<(String, FileKey), Arc<CursorBook>>,
 }
 
 impl AckTracker {
@@ -33,6 +36,7 @@ impl AckTracker {
         AckTracker {
             flows: HashMap::new(),
             checkpoints,
+            books: HashMap::new(),
         }
     }
 
@@ -50,10 +54,25 @@ impl AckTracker {
     }
 
     /// A file followed from `offset`: checkpointed there unless it already has a checkpoint.
-    pub fn follow(&mut self, flow: &str, file: &FileRef, offset: u64) -> bool {
+    /// A source with `cursors` checkpoints them with its offsets from now on.
+    pub fn follow(
+        &mut self,
+        flow: &str,
+        file: &FileRef,
+        offset: u64,
+        cursors: Option<Arc<CursorBook>>,
+    ) -> bool {
         let key = (flow.to_owned(), file.key);
-        if self.checkpoints.files.contains_key(&key) {
-            return false;
+        let cursor = cursors.as_ref().and_then(|book| book.take(offset));
+        if let Some(book) = cursors {
+            self.books.insert(key.clone(), book);
+        }
+        if let Some(existing) = self.checkpoints.files.get_mut(&key) {
+            let moved = cursor.is_some() && existing.offset == offset;
+            if moved {
+                existing.cursor = cursor.map(|c| c.to_string());
+            }
+            return moved;
         }
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         self.checkpoints.files.insert(
@@ -67,6 +86,7 @@ impl AckTracker {
                 updated: now,
                 head: file.head,
                 mark: None,
+                cursor: cursor.map(|c| c.to_string()),
             },
         );
         true
@@ -83,13 +103,18 @@ impl AckTracker {
         }
         let mut changed = false;
         for progress in ready {
-            changed |= apply_progress(&mut self.checkpoints, &ack.flow, &progress);
+            changed |= apply_progress(&mut self.checkpoints, &self.books, &ack.flow, &progress);
         }
         changed
     }
 }
 
-fn apply_progress(checkpoints: &mut Checkpoints, flow: &str, progress: &Progress) -> bool {
+fn apply_progress(
+    checkpoints: &mut Checkpoints,
+    books: &HashMap<(String, FileKey), Arc<CursorBook>>,
+    flow: &str,
+    progress: &Progress,
+) -> bool {
     let mut changed = false;
     let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     for p in progress.iter() {
@@ -106,8 +131,12 @@ fn apply_progress(checkpoints: &mut Checkpoints, flow: &str, progress: &Progress
                 updated: now.clone(),
                 head: None,
                 mark: None,
+                cursor: None,
             });
         changed |= update_entry(entry, p, &now);
+        if let Some(cursor) = books.get(&key).and_then(|book| book.take(p.offset)) {
+            entry.cursor = Some(cursor.to_string());
+        }
         if p.released {
             let done = checkpoints.files.remove(&key).expect("inserted above");
             finish(&mut checkpoints.finished, done);
@@ -246,5 +275,47 @@ mod tests {
             progress
         }));
         assert!(tracker.checkpoints().files.is_empty());
+    }
+
+    #[test]
+    fn journal_cursors_are_checkpointed_with_their_offsets() {
+        let journal = Arc::new(FileRef {
+            head: None,
+            key: FileKey {
+                dev: u64::MAX,
+                inode: 7,
+            },
+            path: "journal".into(),
+        });
+        let book = Arc::new(CursorBook::default());
+        book.note(0, Arc::from("c0")); // `since = "end"`: the newest entry at the start
+        let mut tracker = AckTracker::new(Checkpoints::default());
+        assert!(tracker.follow("f", &journal, 0, Some(book.clone())));
+        let cursor = |t: &AckTracker| {
+            let files = &t.checkpoints().files;
+            files.values().next().and_then(|c| c.cursor.clone())
+        };
+        assert_eq!(cursor(&tracker).as_deref(), Some("c0"));
+        for (offset, c) in [(40, "c1"), (90, "c2"), (130, "c3")] {
+            book.note(offset, Arc::from(c));
+        }
+        assert!(
+            !tracker.apply(ack(1, &journal, 130)),
+            "batch 0 is still in flight"
+        );
+        assert_eq!(cursor(&tracker).as_deref(), Some("c0"));
+        assert!(tracker.apply(ack(0, &journal, 90)));
+        assert_eq!(
+            cursor(&tracker).as_deref(),
+            Some("c3"),
+            "both batches applied"
+        );
+        assert_eq!(offset(&tracker), Some(130));
+        assert!(book.is_empty(), "acknowledged positions are forgotten");
+        let resume = tracker.resume("f");
+        assert_eq!(
+            resume.cursors.get(&journal.key).map(String::as_str),
+            Some("c3")
+        );
     }
 }

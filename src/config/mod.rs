@@ -160,6 +160,8 @@ pub struct Flow {
     /// Use inotify wake-ups (`watch = "auto"`) or only poll.
     pub use_inotify: bool,
     pub max_open_files: usize,
+    /// `journal = { ... }`, validated: the flow reads the journal, not `files`.
+    pub journal: Option<std::sync::Arc<crate::journal::JournalSpec>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

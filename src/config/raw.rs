@@ -222,15 +222,21 @@ impl Default for RawAws {
     }
 }
 
-/// `[[flow]]`: files matched by `paths` shipped to exactly one stream.
+/// `[[flow]]`: files matched by `paths` (or the systemd journal, `journal`) shipped to exactly
+/// one stream.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFlow {
     /// Unique name; it keys the flow's checkpoints, so renaming a flow re-reads per `start_at`.
     pub name: String,
     /// Absolute glob patterns: `*`, `?`, `[a-z]`, `{a,b}` within one path component, `**` across
-    /// directories. Re-scanned every `scan_interval`, so new files are picked up.
+    /// directories. Re-scanned every `scan_interval`, so new files are picked up. Exactly one
+    /// of `paths` / `journal`.
+    #[serde(default)]
     pub paths: Vec<String>,
+    /// Read the systemd journal instead of files, e.g. `journal = { units = ["nginx.service"] }`;
+    /// see `RawJournal` for its keys.
+    pub journal: Option<crate::journal::RawJournal>,
     /// Glob patterns of files to skip. A pattern without `/` matches the file name only
     /// (`"*.gz"`); with `/` it matches the whole path.
     #[serde(default)]

@@ -209,3 +209,34 @@ fn every_parse_key_is_in_the_example_config() {
         );
     }
 }
+
+#[test]
+fn a_flow_reads_either_files_or_the_journal() {
+    let journal = parse(
+        "[[flow]]\nname = \"j\"\njournal = { units = [\"nginx.service\"], priority = \"info\" }\nkinesis_stream = \"s\"\n",
+    )
+    .unwrap();
+    let spec = journal.flows[0].journal.as_ref().expect("a journal flow");
+    assert_eq!(spec.units, ["nginx.service"]);
+    assert!(journal.flows[0].files.paths.is_empty());
+    let message = |text: &str| parse(text).unwrap_err().to_string();
+    let both = message(
+        "[[flow]]\nname = \"j\"\npaths = [\"/var/log/*.log\"]\njournal = {}\nkinesis_stream = \"s\"\n",
+    );
+    assert!(
+        both.contains("flow[0] (\"j\").journal: both journal and paths"),
+        "{both}"
+    );
+    let neither = message("[[flow]]\nname = \"j\"\nkinesis_stream = \"s\"\n");
+    assert!(
+        neither.contains(".paths: the path list is empty") && neither.contains("journal = {"),
+        "{neither}"
+    );
+    let bad = message(
+        "[[flow]]\nname = \"j\"\njournal = { priority = \"loud\" }\nkinesis_stream = \"s\"\n",
+    );
+    assert!(
+        bad.contains("flow[0] (\"j\").journal.priority: \"loud\" is not a priority"),
+        "{bad}"
+    );
+}

@@ -124,7 +124,11 @@ impl Validator<'_> {
             ));
         }
         let destination = self.destination(&raw, &key)?;
-        let (include, exclude_names, exclude_paths) = self.globs(&raw, &key)?;
+        let journal = self.journal(&raw, &key)?;
+        let (include, exclude_names, exclude_paths) = match journal {
+            Some(_) => (GlobSet::empty(), GlobSet::empty(), GlobSet::empty()),
+            None => self.globs(&raw, &key)?,
+        };
         let aggregation = self.aggregation(&raw, &destination, &key)?;
         let compression = self.compression(&raw, aggregation, &key)?;
         let limits = self.limits(&raw, &destination, (aggregation, compression), &key)?;
@@ -166,6 +170,7 @@ impl Validator<'_> {
             parse,
             use_inotify: raw.watch == Watch::Auto,
             max_open_files: raw.max_open_files,
+            journal,
             settings: raw,
         })
     }
@@ -276,6 +281,27 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// `journal`, validated; it replaces `paths` (and `exclude`, `start_at`).
+    fn journal(
+        &self,
+        raw: &RawFlow,
+        key: KeyName,
+    ) -> Result<Option<std::sync::Arc<crate::journal::JournalSpec>>, ConfigError> {
+        let Some(journal) = &raw.journal else {
+            return Ok(None);
+        };
+        if !raw.paths.is_empty() || !raw.exclude.is_empty() {
+            return Err(self.err(
+                key("journal"),
+                "both journal and paths (or exclude) are set",
+                "a flow reads either files or the journal: use two flows for both",
+            ));
+        }
+        crate::journal::JournalSpec::from_raw(journal)
+            .map(|spec| Some(std::sync::Arc::new(spec)))
+            .map_err(|e| self.err(key(&e.key), e.message, e.hint))
+    }
+
     fn globs(
         &self,
         raw: &RawFlow,
@@ -284,8 +310,8 @@ impl Validator<'_> {
         if raw.paths.is_empty() {
             return Err(self.err(
                 key("paths"),
-                "the path list is empty",
-                "list at least one absolute glob, e.g. paths = [\"/var/log/app/*.log\"]",
+                "the path list is empty (or missing)",
+                "list at least one absolute glob, e.g. paths = [\"/var/log/app/*.log\"], or read the systemd journal with journal = { units = [\"nginx.service\"] }",
             ));
         }
         let mut include = GlobSetBuilder::new();

@@ -3,6 +3,7 @@
 //! text endpoint ([`server`], rendered by [`prometheus`]).
 
 mod activity;
+mod journal;
 mod lag;
 mod limiter;
 mod observer;
@@ -40,6 +41,10 @@ pub struct FlowStats {
     /// Copies and compressed rotations recognised as already shipped.
     pub copies_recognised: AtomicU64,
     pub read_errors: AtomicU64,
+    /// Journal flows: times journalctl ended or could not start and was started again.
+    pub journal_restarts: AtomicU64,
+    /// Journal flows: resumes whose checkpointed entry was gone (vacuumed), each logged.
+    pub journal_gaps: AtomicU64,
     pub requests: AtomicU64,
     /// Encoded request bodies sent, retries included.
     pub request_body_bytes: AtomicU64,
@@ -96,6 +101,8 @@ impl FlowStats {
             bytes_spooled: AtomicU64::new(0),
             copies_recognised: AtomicU64::new(0),
             read_errors: AtomicU64::new(0),
+            journal_restarts: AtomicU64::new(0),
+            journal_gaps: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             request_body_bytes: AtomicU64::new(0),
             records_delivered: AtomicU64::new(0),

@@ -138,6 +138,16 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |f| &f.read_errors,
     ),
     (
+        "edgeship_journal_restarts_total",
+        "Journal flows: times journalctl ended or could not start and was started again (each logged, rate-limited).",
+        |f| &f.journal_restarts,
+    ),
+    (
+        "edgeship_journal_gaps_total",
+        "Journal flows: resumes whose checkpointed entry had been vacuumed; the entries between were never shipped (each logged with the time range).",
+        |f| &f.journal_gaps,
+    ),
+    (
         "edgeship_parse_failures_total",
         "Records that did not parse ([flow.parse]), sent raw, dropped or dead-lettered per on_failure.",
         |f| &f.parse_failures,

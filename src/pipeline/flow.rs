@@ -6,6 +6,8 @@ use crate::aggregate::batcher::KeyPolicy;
 use crate::aggregate::{Batch, Batcher, run_batcher};
 use crate::checkpoint::{CheckpointMsg, CheckpointView};
 use crate::config::{AwsSettings, Destination, Flow};
+use crate::journal::JournalSource;
+use crate::journal::reader::Outlet;
 use crate::kinesis::shard_map::ShardMapCache;
 use crate::metrics::FlowStats;
 use crate::parse::ec2::Ec2Source;
@@ -54,7 +56,7 @@ pub struct RunningFlow {
     /// Children of the agent's tokens: a global shutdown stops every flow, a reload one.
     stop: CancellationToken,
     abort: CancellationToken,
-    tailer: std::thread::JoinHandle<()>,
+    intake: Intake,
     sender: JoinHandle<()>,
     /// Cancelled once every delivery has finished: the tailer then spools what it holds.
     drained: CancellationToken,
@@ -104,6 +106,68 @@ pub async fn start(
     };
     let chunk_rx = spawn_parser(flow, chunk_rx, &stats, ctx.ec2);
     tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
+    let intake = match &flow.journal {
+        Some(spec) => {
+            let outlet = Outlet {
+                chunks: chunk_tx,
+                acks: ctx.acks.clone(),
+                observer: stats.clone(),
+                stop: stop.clone(),
+            };
+            let source = JournalSource::new(
+                spec.clone(),
+                &flow.name,
+                &resume,
+                flow.limits.max_line_bytes(),
+                outlet,
+            );
+            tracing::info!(flow = %flow.name, "shipping the journal ({}) to {}", spec.label().display(), flow.destination);
+            Intake::Journal(tokio::spawn(source.run()))
+        }
+        None => Intake::Files(spawn_tailer(
+            ctx, flow, resume, &stats, chunk_tx, &stop, &drained,
+        )?),
+    };
+    Ok(RunningFlow {
+        flow: flow.clone(),
+        stats,
+        stop,
+        abort,
+        intake,
+        sender,
+        drained,
+    })
+}
+
+/// What feeds a flow's pipeline.
+enum Intake {
+    /// The tailer's thread.
+    Files(std::thread::JoinHandle<()>),
+    Journal(JoinHandle<()>),
+}
+
+impl Intake {
+    async fn join(self) {
+        match self {
+            Intake::Files(tailer) => {
+                let _ = tokio::task::spawn_blocking(move || tailer.join()).await;
+            }
+            Intake::Journal(task) => {
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+fn spawn_tailer(
+    ctx: &FlowContext<'_>,
+    flow: &Flow,
+    resume: Resume,
+    stats: &Arc<FlowStats>,
+    chunk_tx: mpsc::Sender<Chunk>,
+    stop: &CancellationToken,
+    drained: &CancellationToken,
+) -> Result<std::thread::JoinHandle<()>, RunError> {
     let tailer = Tailer::new(
         crate::tail::TailSettings::of(flow),
         resume,
@@ -120,15 +184,7 @@ pub async fn start(
     );
     let tailer = tailer.spawn().map_err(RunError::Thread)?;
     tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.files.paths, flow.destination);
-    Ok(RunningFlow {
-        flow: flow.clone(),
-        stats,
-        stop,
-        abort,
-        tailer,
-        sender,
-        drained,
-    })
+    Ok(tailer)
 }
 
 impl RunningFlow {
@@ -145,8 +201,7 @@ impl RunningFlow {
         // tailer learns the final acknowledged offsets and spools what is still out of reach.
         let _ = self.sender.await;
         self.drained.cancel();
-        let tailer = self.tailer;
-        let _ = tokio::task::spawn_blocking(move || tailer.join()).await;
+        self.intake.join().await;
         deadline.abort();
         tracing::info!("final: {}", self.stats.summary());
         self.stats

@@ -82,6 +82,8 @@ pub struct Resume {
     /// The checkpoint file was unreadable: files found at the start have no trustworthy
     /// offset, so what `start_at = "end"` skips of them is reported.
     pub checkpoints_unreadable: bool,
+    /// Journal flows: the cursor of the last acknowledged entry, by the journal's key.
+    pub cursors: HashMap<FileKey, String>,
 }
 
 impl Resume {
