@@ -112,17 +112,21 @@ fn setup(journal_table: &str) -> Setup {
     }
 }
 
+/// Starts the agent and waits until it has checkpointed a cursor.
+fn start_until_checkpointed(s: &Setup) -> Agent {
+    let agent = s.ws.start(&s.kinesis.url);
+    wait_for(Duration::from_secs(60), "a checkpointed cursor", || {
+        checkpointed_cursor(&s.ws).is_some()
+    });
+    agent
+}
+
 #[test]
 fn clean_restart_midway_ships_every_entry_exactly_once() {
     let s = setup("since = \"beginning\", format = \"message\"");
     let mut expected = messages("a", 0..30_000);
     append(&s.journal, "one", "app.service", &expected);
-    let mut agent = s.ws.start(&s.kinesis.url);
-    wait_for(
-        Duration::from_secs(60),
-        "some entries to be checkpointed",
-        || checkpointed_cursor(&s.ws).is_some(),
-    );
+    let mut agent = start_until_checkpointed(&s);
     assert!(agent.stop().0.success());
     assert_ne!(
         checkpointed_cursor(&s.ws),
@@ -148,12 +152,7 @@ fn kill_9_midway_loses_nothing() {
     let s = setup("since = \"beginning\", format = \"message\"");
     let expected = messages("k", 0..40_000);
     append(&s.journal, "one", "app.service", &expected);
-    let mut agent = s.ws.start(&s.kinesis.url);
-    wait_for(
-        Duration::from_secs(60),
-        "some entries to be checkpointed",
-        || checkpointed_cursor(&s.ws).is_some(),
-    );
+    let mut agent = start_until_checkpointed(&s);
     agent.kill9();
     let mut agent = s.ws.start(&s.kinesis.url);
     wait_until_shipped(&s.ws, &s.journal);
@@ -201,12 +200,7 @@ fn a_vacuumed_cursor_is_reported_and_shipping_resumes_at_the_oldest_entry() {
 fn json_records_carry_the_standard_fields_of_the_selected_units_from_the_end() {
     let s = setup("units = [\"app.service\"], fields = [\"_BOOT_ID\"]");
     append(&s.journal, "one", "app.service", &messages("before", 0..20));
-    let mut agent = s.ws.start(&s.kinesis.url);
-    wait_for(
-        Duration::from_secs(60),
-        "the start at the end to be checkpointed",
-        || checkpointed_cursor(&s.ws).is_some(),
-    );
+    let mut agent = start_until_checkpointed(&s); // the start at the end
     append(
         &s.journal,
         "one",
