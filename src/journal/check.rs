@@ -35,24 +35,18 @@ pub fn report(spec: &JournalSpec) -> Vec<String> {
         ));
         return lines;
     }
-    if said.contains("not seeing messages") || said.contains("Permission denied") {
+    if super::denies_access(&said) {
         lines.push("  warning: this user cannot read the whole journal: add the user edgeship runs as to the systemd-journal group (the packages do)".to_owned());
     }
-    let newest = output
-        .stdout
-        .split(|b| *b == b'\n')
-        .next()
-        .unwrap_or_default();
-    let mut record = Vec::new();
-    lines.push(match super::entry::convert(newest, spec, &mut record) {
-        Ok(cursor) => match super::entry::cursor_time(cursor) {
+    lines.push(match super::entry::first_cursor(&output.stdout) {
+        Some(cursor) => match super::entry::cursor_time(cursor) {
             Some(time) => format!(
                 "  readable; newest selected entry at {}",
                 humantime::format_rfc3339_seconds(time)
             ),
             None => "  readable".to_owned(),
         },
-        Err(_) => "  readable; no entry matches the filters yet".to_owned(),
+        None => "  readable; no entry matches the filters yet".to_owned(),
     });
     lines
 }

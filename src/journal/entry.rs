@@ -169,6 +169,13 @@ fn rfc3339(text: &str) -> Option<String> {
     Some(humantime::format_rfc3339_micros(time).to_string())
 }
 
+/// The cursor of the first entry in journalctl's output (`None`: no entry).
+pub fn first_cursor(output: &[u8]) -> Option<&str> {
+    let first = output.split(|b| *b == b'\n').next()?;
+    let fields: Fields = serde_json::from_slice(first).ok()?;
+    serde_json::from_str(fields.get(CURSOR)?.get()).ok()
+}
+
 /// The realtime timestamp (microseconds) in a cursor's `t=` part, for reporting gaps.
 pub fn cursor_time(cursor: &str) -> Option<std::time::SystemTime> {
     let hex = cursor.split(';').find_map(|part| part.strip_prefix("t="))?;
@@ -261,6 +268,16 @@ mod tests {
             record(r#"{"MESSAGE":"x"}"#, RawJournal::default()),
             Err(EntryError::NoCursor)
         );
+    }
+
+    #[test]
+    fn first_cursor_of_an_output() {
+        let output = format!("{ENTRY}\n{ENTRY}\n");
+        assert_eq!(
+            first_cursor(output.as_bytes()),
+            Some("s=5;i=1;b=b;m=3e8;t=661b6cd3578c6;x=4")
+        );
+        assert_eq!(first_cursor(b""), None);
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub fn journal_file(spec: &JournalSpec) -> FileRef {
     }
 }
 
+/// Whether journalctl's stderr says this user cannot read (all of) the journal.
+pub fn denies_access(said: &str) -> bool {
+    said.contains("not seeing messages") || said.contains("Permission denied")
+}
+
 /// What the journal source reports; implemented by the metrics side.
 pub trait JournalObserver: Send + Sync {
     /// journalctl runs, from `position` (described for people).

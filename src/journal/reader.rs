@@ -169,15 +169,7 @@ impl JournalSource {
                 said.trim()
             ));
         }
-        let first = output
-            .stdout
-            .split(|b| *b == b'\n')
-            .next()
-            .unwrap_or_default();
-        let mut scratch = Vec::new();
-        Ok(entry::convert(first, &self.spec, &mut scratch)
-            .ok()
-            .map(str::to_owned))
+        Ok(entry::first_cursor(&output.stdout).map(str::to_owned))
     }
 
     fn journalctl(&self) -> String {

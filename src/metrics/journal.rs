@@ -30,8 +30,11 @@ impl JournalObserver for FlowStats {
         let Some(suppressed) = self.limiter.allow_counting(&format!("journalctl:{line}")) else {
             return;
         };
-        let denied = line.contains("not seeing messages") || line.contains("Permission denied");
-        let hint = if denied { PERMISSION_HINT } else { "" };
+        let hint = if crate::journal::denies_access(line) {
+            PERMISSION_HINT
+        } else {
+            ""
+        };
         tracing::warn!(flow = %self.flow, suppressed, hint, "journalctl: {line}");
     }
 
