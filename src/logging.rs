@@ -70,7 +70,7 @@ fn filter(level: &str) -> EnvFilter {
     // hours that floods the journal. edgeship reports those failures itself, rate-limited and
     // with a hint, so the SDK's own lines are kept to errors.
     EnvFilter::new(format!(
-        "{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error,aws_smithy_http_client=error,hyper_util=error,rustls=error"
+        "{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error,hyper_util=error,rustls=error"
     ))
 }
 

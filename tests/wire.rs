@@ -68,13 +68,7 @@ fn sdk_body(entries: &[Entry], stream: &str) -> Vec<u8> {
             .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
             .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
             .endpoint_url(url)
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https(),
-            )
+            .http_client(edgeship::sink::sdk_http::sdk_http_client())
             .build();
         let records = entries.iter().map(|e| {
             aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()

@@ -9,7 +9,6 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_kinesis::config::http::HttpResponse;
 use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +48,7 @@ impl AwsClients {
 /// Loads the SDK config: config file settings first, then the standard environment variables,
 /// profiles and credential chain.
 pub async fn sdk_config(settings: &AwsSettings) -> Result<aws_config::SdkConfig, AwsSetupError> {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http_client = super::sdk_http::sdk_http_client();
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))
         .operation_attempt_timeout(settings.request_timeout)

@@ -5,9 +5,11 @@
 pub mod aws;
 pub mod deliver;
 pub mod firehose;
+pub mod https;
 pub mod kinesis;
 pub mod observer;
 pub mod rate_limit;
+pub mod sdk_http;
 pub mod shard_map;
 pub mod shards;
 pub mod wire;

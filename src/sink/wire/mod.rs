@@ -1,7 +1,7 @@
 //! Our own request path for the two calls that carry the data, PutRecords and PutRecordBatch:
 //! the body is written once into one buffer ([`encode`]), signed with the SDK's own SigV4
 //! signer over credentials from the same aws-config chain ([`credentials`], cached), sent with
-//! the same hyper + rustls (ring) stack the SDK uses, keep-alive, and read back borrowing from
+//! the same hyper + rustls (ring) stack as the SDK's calls ([`super::https`]), keep-alive, and read back borrowing from
 //! the response ([`response`]). The SDK builds, clones and serialises every record generically
 //! and holds about three copies of a request; this path holds the entries and one body.
 //! Everything else (ListShards, `consume`, credentials) still goes through the SDK.
@@ -22,9 +22,7 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use credentials::CredentialCache;
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use std::time::{Duration, SystemTime};
 
 pub use crate::config::WireProtocol;
@@ -129,7 +127,7 @@ fn parse_endpoint(url: &str) -> Result<Endpoint, AwsSetupError> {
     Ok(Endpoint { uri, host })
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HttpClient = Client<super::https::Connector, Full<Bytes>>;
 
 /// One HTTP client, credential cache and pair of endpoints, shared by every flow.
 pub struct Wire {
@@ -303,34 +301,12 @@ impl Wire {
     }
 }
 
-/// Keep-alive HTTP/1.1 over rustls with ring and the system's roots (`SSL_CERT_FILE` and
-/// `SSL_CERT_DIR` are honoured by rustls-native-certs), as the SDK's client.
+/// Keep-alive HTTP/1.1 over the shared TLS connector.
 fn http_client() -> HttpClient {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::warn!("loading the system's CA certificates: {error}");
-    }
-    let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let mut tcp = HttpConnector::new();
-    tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    tcp.set_nodelay(true);
-    tcp.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(tcp);
     Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_timer(hyper_util::rt::TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(50))
-        .build(https)
+        .build(super::https::connector(Some(CONNECT_TIMEOUT)))
 }
 
 fn http_error(error: hyper_util::client::legacy::Error) -> SendError {
