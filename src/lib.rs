@@ -18,6 +18,8 @@
 //!   AWS).
 //! - [`journal`]: the systemd journal as a source instead of files (`journalctl --output=json
 //!   --follow`), its cursors checkpointed like offsets; produces the same chunks as [`tail`].
+//! - [`host`]: device health as a source (`host_metrics`): one JSON record per interval,
+//!   held until acknowledged and saved at a stop; produces the same chunks as [`tail`].
 //! - [`parse`]: only for flows with `[flow.parse]`: multiline framing, formats (CSV, JSON,
 //!   regex, Apache, syslog), filters, redaction, metadata; chunks of lines in, chunks of records
 //!   out, with offsets that never let a checkpoint pass a held record.
@@ -43,6 +45,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod consume;
+pub mod host;
 pub mod import;
 pub mod journal;
 pub mod kinesis;

@@ -78,10 +78,14 @@ fn flow_report(flow: &Flow, out: &mut String) {
         Compression::Zstd => ", compression zstd".to_owned(),
         Compression::None => String::new(),
     };
+    let start = match (&flow.journal, &flow.host_metrics) {
+        (None, None) => format!(", start_at {}", flow.start_at),
+        _ => String::new(), // their own report says where they start
+    };
     let _ = writeln!(
         out,
-        "flow {:?} -> {} (aggregation {}{compression}, start_at {})",
-        flow.name, flow.destination, flow.aggregation, flow.start_at
+        "flow {:?} -> {} (aggregation {}{compression}{start})",
+        flow.name, flow.destination, flow.aggregation
     );
     if let Some(parse) = &flow.parse {
         let on_failure = match &parse.on_failure {
@@ -104,6 +108,10 @@ fn flow_report(flow: &Flow, out: &mut String) {
         for line in crate::journal::check::report(journal) {
             let _ = writeln!(out, "{line}");
         }
+        return;
+    }
+    if let Some(spec) = &flow.host_metrics {
+        let _ = writeln!(out, "{}", crate::host::probe::report(spec));
         return;
     }
     for pattern in &flow.files.paths {

@@ -162,6 +162,8 @@ pub struct Flow {
     pub max_open_files: usize,
     /// `journal = { ... }`, validated: the flow reads the journal, not `files`.
     pub journal: Option<std::sync::Arc<crate::journal::JournalSpec>>,
+    /// `host_metrics = { ... }`, validated: the flow ships the host's health, not `files`.
+    pub host_metrics: Option<std::sync::Arc<crate::host::HostMetricsSpec>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

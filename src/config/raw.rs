@@ -222,8 +222,8 @@ impl Default for RawAws {
     }
 }
 
-/// `[[flow]]`: files matched by `paths` (or the systemd journal, `journal`) shipped to exactly
-/// one stream.
+/// `[[flow]]`: files matched by `paths` (or the systemd journal, `journal`, or the host's
+/// health, `host_metrics`) shipped to exactly one stream.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFlow {
@@ -231,12 +231,15 @@ pub struct RawFlow {
     pub name: String,
     /// Absolute glob patterns: `*`, `?`, `[a-z]`, `{a,b}` within one path component, `**` across
     /// directories. Re-scanned every `scan_interval`, so new files are picked up. Exactly one
-    /// of `paths` / `journal`.
+    /// of `paths` / `journal` / `host_metrics`.
     #[serde(default)]
     pub paths: Vec<String>,
     /// Read the systemd journal instead of files, e.g. `journal = { units = ["nginx.service"] }`;
     /// see `RawJournal` for its keys.
     pub journal: Option<crate::journal::RawJournal>,
+    /// Ship the host's health instead of files, e.g. `host_metrics = { interval = "60s" }`;
+    /// see `RawHostMetrics` for its keys.
+    pub host_metrics: Option<crate::host::RawHostMetrics>,
     /// Glob patterns of files to skip. A pattern without `/` matches the file name only
     /// (`"*.gz"`); with `/` it matches the whole path.
     #[serde(default)]

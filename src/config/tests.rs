@@ -240,3 +240,33 @@ fn a_flow_reads_either_files_or_the_journal() {
         "{bad}"
     );
 }
+
+#[test]
+fn a_host_metrics_flow_has_no_other_source() {
+    let health = parse(
+        "[[flow]]\nname = \"health\"\nhost_metrics = { interval = \"30s\" }\nkinesis_stream = \"s\"\n",
+    )
+    .unwrap();
+    let spec = health.flows[0]
+        .host_metrics
+        .as_ref()
+        .expect("a host-metrics flow");
+    assert_eq!(spec.interval, std::time::Duration::from_secs(30));
+    let message = |text: &str| parse(text).unwrap_err().to_string();
+    for other in ["paths = [\"/var/log/*.log\"]", "journal = {}"] {
+        let both = message(&format!(
+            "[[flow]]\nname = \"h\"\n{other}\nhost_metrics = {{}}\nkinesis_stream = \"s\"\n"
+        ));
+        assert!(
+            both.contains("flow[0] (\"h\").host_metrics: host_metrics and paths"),
+            "{both}"
+        );
+    }
+    let bad = message(
+        "[[flow]]\nname = \"h\"\nhost_metrics = { interval = \"0s\" }\nkinesis_stream = \"s\"\n",
+    );
+    assert!(
+        bad.contains("flow[0] (\"h\").host_metrics.interval: 0ns is out of range"),
+        "{bad}"
+    );
+}

@@ -125,9 +125,10 @@ impl Validator<'_> {
         }
         let destination = self.destination(&raw, &key)?;
         let journal = self.journal(&raw, &key)?;
-        let (include, exclude_names, exclude_paths) = match journal {
-            Some(_) => (GlobSet::empty(), GlobSet::empty(), GlobSet::empty()),
-            None => self.globs(&raw, &key)?,
+        let host_metrics = self.host_metrics(&raw, &key)?;
+        let (include, exclude_names, exclude_paths) = match (&journal, &host_metrics) {
+            (None, None) => self.globs(&raw, &key)?,
+            _ => (GlobSet::empty(), GlobSet::empty(), GlobSet::empty()),
         };
         let aggregation = self.aggregation(&raw, &destination, &key)?;
         let compression = self.compression(&raw, aggregation, &key)?;
@@ -171,6 +172,7 @@ impl Validator<'_> {
             use_inotify: raw.watch == Watch::Auto,
             max_open_files: raw.max_open_files,
             journal,
+            host_metrics,
             settings: raw,
         })
     }
@@ -302,6 +304,27 @@ impl Validator<'_> {
             .map_err(|e| self.err(key(&e.key), e.message, e.hint))
     }
 
+    /// `host_metrics`, validated; it replaces `paths` (and `journal`).
+    fn host_metrics(
+        &self,
+        raw: &RawFlow,
+        key: KeyName,
+    ) -> Result<Option<std::sync::Arc<crate::host::HostMetricsSpec>>, ConfigError> {
+        let Some(host_metrics) = &raw.host_metrics else {
+            return Ok(None);
+        };
+        if !raw.paths.is_empty() || !raw.exclude.is_empty() || raw.journal.is_some() {
+            return Err(self.err(
+                key("host_metrics"),
+                "host_metrics and paths (or exclude, or journal) are set",
+                "a flow ships one source: use a flow of its own for the host's health",
+            ));
+        }
+        crate::host::HostMetricsSpec::from_raw(host_metrics)
+            .map(|spec| Some(std::sync::Arc::new(spec)))
+            .map_err(|e| self.err(key(&e.key), e.message, e.hint))
+    }
+
     fn globs(
         &self,
         raw: &RawFlow,
@@ -311,7 +334,7 @@ impl Validator<'_> {
             return Err(self.err(
                 key("paths"),
                 "the path list is empty (or missing)",
-                "list at least one absolute glob, e.g. paths = [\"/var/log/app/*.log\"], or read the systemd journal with journal = { units = [\"nginx.service\"] }",
+                "list at least one absolute glob, e.g. paths = [\"/var/log/app/*.log\"], or read the systemd journal with journal = { units = [\"nginx.service\"] }, or ship the host's health with host_metrics = { interval = \"60s\" }",
             ));
         }
         let mut include = GlobSetBuilder::new();

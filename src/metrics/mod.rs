@@ -3,6 +3,7 @@
 //! text endpoint ([`server`], rendered by [`prometheus`]).
 
 mod activity;
+mod host;
 mod journal;
 mod lag;
 mod limiter;
@@ -45,6 +46,8 @@ pub struct FlowStats {
     pub journal_restarts: AtomicU64,
     /// Journal flows: resumes whose checkpointed entry was gone (vacuumed), each logged.
     pub journal_gaps: AtomicU64,
+    /// Host-metrics flows: records dropped (backlog over its limit, or unsaved at a stop).
+    pub host_metrics_dropped: AtomicU64,
     pub requests: AtomicU64,
     /// Encoded request bodies sent, retries included.
     pub request_body_bytes: AtomicU64,
@@ -103,6 +106,7 @@ impl FlowStats {
             read_errors: AtomicU64::new(0),
             journal_restarts: AtomicU64::new(0),
             journal_gaps: AtomicU64::new(0),
+            host_metrics_dropped: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             request_body_bytes: AtomicU64::new(0),
             records_delivered: AtomicU64::new(0),

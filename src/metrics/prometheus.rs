@@ -148,6 +148,11 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |f| &f.journal_gaps,
     ),
     (
+        "edgeship_host_metrics_dropped_total",
+        "Host-metrics flows: records dropped because the backlog was full or could not be saved at a stop (each logged with the times taken).",
+        |f| &f.host_metrics_dropped,
+    ),
+    (
         "edgeship_parse_failures_total",
         "Records that did not parse ([flow.parse]), sent raw, dropped or dead-lettered per on_failure.",
         |f| &f.parse_failures,

@@ -6,6 +6,7 @@ use crate::aggregate::batcher::KeyPolicy;
 use crate::aggregate::{Batch, Batcher, run_batcher};
 use crate::checkpoint::{CheckpointMsg, CheckpointView};
 use crate::config::{AwsSettings, Destination, Flow};
+use crate::host::HostMetricsSource;
 use crate::journal::JournalSource;
 use crate::journal::reader::Outlet;
 use crate::kinesis::shard_map::ShardMapCache;
@@ -106,8 +107,8 @@ pub async fn start(
     };
     let chunk_rx = spawn_parser(flow, chunk_rx, &stats, ctx.ec2);
     tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
-    let intake = match &flow.journal {
-        Some(spec) => {
+    let intake = match (&flow.journal, &flow.host_metrics) {
+        (Some(spec), _) => {
             let outlet = Outlet {
                 chunks: chunk_tx,
                 acks: ctx.acks.clone(),
@@ -122,9 +123,27 @@ pub async fn start(
                 outlet,
             );
             tracing::info!(flow = %flow.name, "shipping the journal ({}) to {}", spec.label().display(), flow.destination);
-            Intake::Journal(tokio::spawn(source.run()))
+            Intake::Source(tokio::spawn(source.run()))
         }
-        None => Intake::Files(spawn_tailer(
+        (None, Some(spec)) => {
+            let outlet = crate::host::source::Outlet {
+                acks: ctx.acks.clone(),
+                observer: stats.clone(),
+                stop: stop.clone(),
+                drained: drained.clone(),
+            };
+            let stash_dir = Spool::new(ctx.state_dir, &flow.name, 0).dir().to_owned();
+            let source = HostMetricsSource::new(
+                spec.clone(),
+                (&flow.name, ctx.host),
+                &resume,
+                &stash_dir,
+                outlet,
+            );
+            tracing::info!(flow = %flow.name, "shipping the host's health every {:?} to {}", spec.interval, flow.destination);
+            Intake::Source(tokio::spawn(source.run(chunk_tx)))
+        }
+        (None, None) => Intake::Files(spawn_tailer(
             ctx, flow, resume, &stats, chunk_tx, &stop, &drained,
         )?),
     };
@@ -143,7 +162,8 @@ pub async fn start(
 enum Intake {
     /// The tailer's thread.
     Files(std::thread::JoinHandle<()>),
-    Journal(JoinHandle<()>),
+    /// The journal's or the host metrics' task.
+    Source(JoinHandle<()>),
 }
 
 impl Intake {
@@ -152,7 +172,7 @@ impl Intake {
             Intake::Files(tailer) => {
                 let _ = tokio::task::spawn_blocking(move || tailer.join()).await;
             }
-            Intake::Journal(task) => {
+            Intake::Source(task) => {
                 let _ = task.await;
             }
         }

@@ -90,6 +90,11 @@ impl Spool {
         }
     }
 
+    /// `<state_dir>/spool/<flow>/`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Complete segments, oldest first; interrupted writes are removed.
     pub fn segments(&self) -> Vec<Segment> {
         let Ok(entries) = fs::read_dir(&self.dir) else {
