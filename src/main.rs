@@ -121,9 +121,12 @@ fn consume(
         request_timeout: std::time::Duration::from_secs(60),
         permanent_error_backoff: std::time::Duration::from_secs(60),
         wire_protocol: edgeship::config::WireProtocol::Json,
+        proxy: None,
+        ca_file: None,
     };
     runtime()?.block_on(async {
-        let sdk = edgeship::sink::aws::sdk_config(&settings).await?;
+        let network = edgeship::sink::network::Network::from_settings(&settings)?;
+        let sdk = edgeship::sink::aws::sdk_config(&settings, &network).await?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         match edgeship::consume::consume(&sdk, &stream, &mut out).await {
             Ok(summary) => {

@@ -68,7 +68,9 @@ fn sdk_body(entries: &[Entry], stream: &str) -> Vec<u8> {
             .region(aws_sdk_kinesis::config::Region::new("us-east-1"))
             .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
             .endpoint_url(url)
-            .http_client(edgeship::sink::sdk_http::sdk_http_client())
+            .http_client(edgeship::sink::sdk_http::sdk_http_client(
+                edgeship::sink::network::Network::direct(),
+            ))
             .build();
         let records = entries.iter().map(|e| {
             aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
@@ -145,8 +147,10 @@ fn wire(token: Option<&str>) -> Wire {
         request_timeout: Duration::from_secs(5),
         permanent_error_backoff: Duration::from_secs(60),
         wire_protocol: edgeship::config::WireProtocol::Json,
+        proxy: None,
+        ca_file: None,
     };
-    Wire::new(&sdk, &settings).unwrap()
+    Wire::new(&sdk, &settings, &edgeship::sink::network::Network::direct()).unwrap()
 }
 
 #[test]

@@ -9,8 +9,8 @@ mod validator;
 
 pub use crate::parse::{RawParse, RawRedact};
 pub use raw::{
-    Aggregation, CompressionKind, LogLevel, PartitionKey, RawAws, RawConfig, RawFlow, RawMetrics,
-    StartAt, Watch, WireProtocol,
+    Aggregation, CompressionKind, LogLevel, PartitionKey, ProxyUrl, RawAws, RawConfig, RawFlow,
+    RawMetrics, StartAt, Watch, WireProtocol,
 };
 
 use crate::kinesis::limits::*;
@@ -174,6 +174,9 @@ pub struct AwsSettings {
     pub request_timeout: Duration,
     pub permanent_error_backoff: Duration,
     pub wire_protocol: WireProtocol,
+    /// `[aws] proxy`, checked (`http://`, a host).
+    pub proxy: Option<ProxyUrl>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The validated configuration.

@@ -91,6 +91,25 @@ pub struct RawAws {
     /// rejects CBOR, edgeship warns once and switches to JSON. Firehose always uses JSON.
     #[serde(default)]
     pub wire_protocol: WireProtocol,
+    /// HTTP proxy for every AWS request, `"http://[user:password@]host:port"`; requests to AWS
+    /// go through it with CONNECT, TLS end to end. Default: `HTTPS_PROXY` / `HTTP_PROXY` /
+    /// `ALL_PROXY` (either case), with `NO_PROXY`; instance metadata is always reached directly.
+    /// The password never appears in logs.
+    pub proxy: Option<ProxyUrl>,
+    /// A PEM file of CA certificates trusted *in addition to* the system's roots, e.g. a private
+    /// CA or a TLS-inspecting proxy's. `AWS_CA_BUNDLE` adds its file too.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// A proxy URL: shown with its password masked (`Debug` included).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct ProxyUrl(pub String);
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", crate::sink::network::redact(&self.0))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -218,6 +237,8 @@ impl Default for RawAws {
             request_timeout: default_request_timeout(),
             permanent_error_backoff: default_permanent_error_backoff(),
             wire_protocol: WireProtocol::Json,
+            proxy: None,
+            ca_file: None,
         }
     }
 }

@@ -63,6 +63,7 @@ impl Validator<'_> {
             }
             flows.push(flow);
         }
+        self.network(&raw.aws)?;
         let aws = raw.aws;
         Ok(Config {
             source: self.path.to_owned(),
@@ -80,10 +81,33 @@ impl Validator<'_> {
                 request_timeout: aws.request_timeout,
                 permanent_error_backoff: aws.permanent_error_backoff,
                 wire_protocol: aws.wire_protocol,
+                proxy: aws.proxy,
+                ca_file: aws.ca_file,
             },
             metrics_listen,
             flows,
         })
+    }
+
+    /// `[aws] proxy` and `ca_file` (the file itself is read when the agent starts).
+    fn network(&self, aws: &RawAws) -> Result<(), ConfigError> {
+        if let Some(proxy) = &aws.proxy {
+            crate::sink::network::check_proxy_url(&proxy.0).map_err(|why| {
+                self.err(
+                    "aws.proxy",
+                    format!("{}: {why}", crate::sink::network::redact(&proxy.0)),
+                    "e.g. proxy = \"http://proxy.example.com:3128\"",
+                )
+            })?;
+        }
+        if let Some(path) = aws.ca_file.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(self.err(
+                "aws.ca_file",
+                format!("{path:?} is not an absolute path"),
+                "e.g. ca_file = \"/etc/ssl/private-ca.pem\"",
+            ));
+        }
+        Ok(())
     }
 
     fn globals(&self, raw: &RawConfig) -> Result<(), ConfigError> {

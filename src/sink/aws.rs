@@ -21,6 +21,16 @@ pub enum AwsSetupError {
         "endpoint_url {url:?} cannot be used: {reason}; give a URL such as https://kinesis.eu-west-1.amazonaws.com or http://127.0.0.1:4567"
     )]
     BadEndpoint { url: String, reason: String },
+    #[error("the proxy cannot be used: {reason}")]
+    BadProxy { reason: String },
+    #[error(
+        "the CA file {} cannot be used: {reason}; give a PEM file of CA certificates (ca_file under [aws], or AWS_CA_BUNDLE)",
+        path.display()
+    )]
+    BadCaFile {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// The SDK config (ListShards, credentials) and the request path for the data, built from the
@@ -35,8 +45,9 @@ pub struct AwsClients {
 
 impl AwsClients {
     pub async fn load(settings: &AwsSettings) -> Result<AwsClients, AwsSetupError> {
-        let sdk = sdk_config(settings).await?;
-        let wire = std::sync::Arc::new(super::wire::Wire::new(&sdk, settings)?);
+        let network = super::network::Network::from_settings(settings)?;
+        let sdk = sdk_config(settings, &network).await?;
+        let wire = std::sync::Arc::new(super::wire::Wire::new(&sdk, settings, &network)?);
         Ok(AwsClients {
             sdk,
             wire,
@@ -47,8 +58,11 @@ impl AwsClients {
 
 /// Loads the SDK config: config file settings first, then the standard environment variables,
 /// profiles and credential chain.
-pub async fn sdk_config(settings: &AwsSettings) -> Result<aws_config::SdkConfig, AwsSetupError> {
-    let http_client = super::sdk_http::sdk_http_client();
+pub async fn sdk_config(
+    settings: &AwsSettings,
+    network: &super::network::Network,
+) -> Result<aws_config::SdkConfig, AwsSetupError> {
+    let http_client = super::sdk_http::sdk_http_client(network.clone());
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))
         .operation_attempt_timeout(settings.request_timeout)
@@ -78,7 +92,7 @@ pub fn send_error<E>(error: SdkError<E, HttpResponse>) -> SendError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let message = DisplayErrorContext(&error).to_string();
+    let message = super::network::with_hint(DisplayErrorContext(&error).to_string());
     match &error {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("Unknown").to_owned();

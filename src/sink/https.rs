@@ -1,44 +1,72 @@
-//! The one TLS connector both request paths use (the data path in [`wire`](super::wire), the
-//! SDK's calls through [`sdk_http`](super::sdk_http)): HTTP/1.1 over rustls with ring and the
-//! system's roots (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured by rustls-native-certs).
-//! No HTTP/2: Kinesis and Firehose answer HTTP/1.1, and h2 would cost about 250 KB of binary.
+//! The one connector both request paths use (the data path in [`wire`](super::wire), the SDK's
+//! calls through [`sdk_http`](super::sdk_http)): HTTP/1.1 over rustls with ring, trusting what
+//! [`Network`] says, directly or through the proxy (an HTTP CONNECT tunnel, so TLS runs end to
+//! end with AWS). No HTTP/2: Kinesis and Firehose answer HTTP/1.1, and h2 would cost about
+//! 250 KB of binary.
 
+use super::network::Network;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use std::sync::{Arc, OnceLock};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::net::TcpStream;
 
-pub type Connector = HttpsConnector<HttpConnector>;
+pub type Connector = HttpsConnector<Route>;
 
-/// A connector giving up on a TCP connection after `connect_timeout` (`None`: never).
-pub fn connector(connect_timeout: Option<Duration>) -> Connector {
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A connector giving up on a TCP connection (to the endpoint or the proxy) after
+/// `connect_timeout` (`None`: never).
+pub fn connector(connect_timeout: Option<Duration>, network: &Network) -> Connector {
     let mut tcp = HttpConnector::new();
     tcp.set_connect_timeout(connect_timeout);
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
+    let route = Route {
+        tcp,
+        proxy: network.proxy.clone(),
+    };
     hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls_config().as_ref().clone())
+        .with_tls_config(network.tls.as_ref().clone())
         .https_or_http()
         .enable_http1()
-        .wrap_connector(tcp)
+        .wrap_connector(route)
 }
 
-/// Loaded once: reading the system's roots takes milliseconds and warns on bad files.
-fn tls_config() -> &'static Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG.get_or_init(|| {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for error in &native.errors {
-            tracing::warn!("loading the system's CA certificates: {error}");
+/// TCP to the endpoint, or a tunnel through the proxy where the proxy rules say so.
+#[derive(Clone)]
+pub struct Route {
+    tcp: HttpConnector,
+    proxy: Option<Arc<Matcher>>,
+}
+
+impl tower_service::Service<http::Uri> for Route {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, target: http::Uri) -> Self::Future {
+        let intercept = self.proxy.as_ref().and_then(|m| m.intercept(&target));
+        let mut tcp = self.tcp.clone();
+        match intercept {
+            None => Box::pin(async move { Ok(tcp.call(target).await?) }),
+            Some(proxy) => {
+                let mut tunnel = Tunnel::new(proxy.uri().clone(), tcp);
+                if let Some(auth) = proxy.basic_auth() {
+                    tunnel = tunnel.with_auth(auth.clone());
+                }
+                Box::pin(async move { Ok(tunnel.call(target).await?) })
+            }
         }
-        let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    })
+    }
 }

@@ -7,6 +7,7 @@ pub mod deliver;
 pub mod firehose;
 pub mod https;
 pub mod kinesis;
+pub mod network;
 pub mod observer;
 pub mod rate_limit;
 pub mod sdk_http;

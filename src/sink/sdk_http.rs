@@ -19,8 +19,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// The client for `aws_config`'s loader.
-pub fn sdk_http_client() -> SharedHttpClient {
-    SharedHttpClient::new(SdkHttpClient::default())
+pub fn sdk_http_client(network: super::network::Network) -> SharedHttpClient {
+    SharedHttpClient::new(SdkHttpClient {
+        network,
+        connectors: Mutex::default(),
+    })
 }
 
 /// The connect and read timeouts a connector was made for.
@@ -28,9 +31,15 @@ type Timeouts = (Option<Duration>, Option<Duration>);
 
 /// One connector per distinct timeout setting (the SDK asks with its settings per call; IMDS
 /// probes with a 1 s connect timeout, services with the configured ones).
-#[derive(Debug, Default)]
 struct SdkHttpClient {
+    network: super::network::Network,
     connectors: Mutex<HashMap<Timeouts, SharedHttpConnector>>,
+}
+
+impl std::fmt::Debug for SdkHttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SdkHttpClient")
+    }
 }
 
 impl HttpClient for SdkHttpClient {
@@ -48,7 +57,7 @@ impl HttpClient for SdkHttpClient {
                     client: Client::builder(hyper_util::rt::TokioExecutor::new())
                         .pool_timer(hyper_util::rt::TokioTimer::new())
                         .pool_idle_timeout(Duration::from_secs(50))
-                        .build(super::https::connector(key.0)),
+                        .build(super::https::connector(key.0, &self.network)),
                     read_timeout: key.1,
                 })
             })

@@ -174,7 +174,11 @@ impl SkewedClock {
 }
 
 impl Wire {
-    pub fn new(sdk: &aws_config::SdkConfig, settings: &AwsSettings) -> Result<Wire, AwsSetupError> {
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        settings: &AwsSettings,
+        network: &super::network::Network,
+    ) -> Result<Wire, AwsSetupError> {
         let region = sdk.region().ok_or(AwsSetupError::NoRegion)?.to_string();
         let endpoint = |service: Service| {
             let variable = std::env::var(service.endpoint_variable()).ok();
@@ -188,7 +192,7 @@ impl Wire {
             parse_endpoint(&url)
         };
         Ok(Wire {
-            http: http_client(),
+            http: http_client(network),
             credentials: CredentialCache::new(sdk.credentials_provider()),
             kinesis: endpoint(Service::Kinesis)?,
             firehose: endpoint(Service::Firehose)?,
@@ -302,11 +306,11 @@ impl Wire {
 }
 
 /// Keep-alive HTTP/1.1 over the shared TLS connector.
-fn http_client() -> HttpClient {
+fn http_client(network: &super::network::Network) -> HttpClient {
     Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_timer(hyper_util::rt::TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(50))
-        .build(super::https::connector(Some(CONNECT_TIMEOUT)))
+        .build(super::https::connector(Some(CONNECT_TIMEOUT), network))
 }
 
 fn http_error(error: hyper_util::client::legacy::Error) -> SendError {
@@ -317,6 +321,7 @@ fn http_error(error: hyper_util::client::legacy::Error) -> SendError {
         message.push_str(&inner.to_string());
         source = inner.source();
     }
+    let message = super::network::with_hint(message);
     SendError::new("ConnectionError", message, None)
 }
 

@@ -68,7 +68,7 @@ fn endpoints_must_be_http_urls_with_a_host() {
 
 fn wire(endpoint: &str) -> Wire {
     Wire {
-        http: http_client(),
+        http: http_client(&crate::sink::network::Network::direct()),
         credentials: CredentialCache::new(None),
         region: "us-east-1".into(),
         request_timeout: Duration::from_secs(1),
