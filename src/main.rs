@@ -123,6 +123,7 @@ fn consume(
         wire_protocol: edgeship::config::WireProtocol::Json,
         proxy: None,
         ca_file: None,
+        iot: None,
     };
     runtime()?.block_on(async {
         let network = edgeship::sink::network::Network::from_settings(&settings)?;

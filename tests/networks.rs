@@ -7,69 +7,17 @@
 
 mod common;
 
+use common::tls::*;
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-
-/// A child process killed with the test.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn python() -> Command {
-    Command::new(emulators().join("venv/bin/python"))
-}
-
-/// A private CA and a TLS endpoint it signed, in front of kinesalite.
-struct PrivateEndpoint {
-    kinesis: Emulator,
-    _relay: Running,
-    url: String,
-    ca: PathBuf,
-}
-
-fn private_endpoint(dir: &Path) -> PrivateEndpoint {
-    let status = python()
-        .arg(repo().join("tests/support/test_ca.py"))
-        .arg(dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "test_ca.py failed");
-    let kinesis = Emulator::kinesalite();
-    kinesis.create_stream("s", 2);
-    let mut relay = python()
-        .arg(repo().join("tests/support/tls_relay.py"))
-        .arg(dir.join("server.pem"))
-        .arg(dir.join("server.key"))
-        .arg(kinesis.port.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(relay.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().strip_prefix("LISTENING ").unwrap().to_owned();
-    PrivateEndpoint {
-        kinesis,
-        _relay: Running(relay),
-        url: format!("https://localhost:{port}"),
-        ca: dir.join("ca.pem"),
-    }
-}
 
 /// proxy.py on 127.0.0.1 requiring `user:s3cret`; its log records each CONNECT.
 fn proxy(dir: &Path) -> (Running, u16, PathBuf) {
     let port = free_port();
     let log = dir.join("proxy.log");
-    let child = python()
+    let child = venv_python()
         .args(["-m", "proxy", "--hostname", "127.0.0.1", "--port"])
         .arg(port.to_string())
         .args([
@@ -126,7 +74,7 @@ fn ship(ws: &Workspace, endpoint: &PrivateEndpoint, env: &[(&str, &str)], tag: &
 #[test]
 fn a_private_ca_is_trusted_with_ca_file_or_aws_ca_bundle_and_its_absence_explained() {
     let dir = tempfile::tempdir().unwrap();
-    let endpoint = private_endpoint(dir.path());
+    let endpoint = private_endpoint(dir.path(), None);
     let untrusting = workspace("");
     write_lines(&untrusting.logs().join("x.log"), "x", 0..10, 10);
     let agent = untrusting.start(&endpoint.url);
@@ -161,7 +109,7 @@ fn stop_cleanly(mut agent: Agent) {
 #[test]
 fn a_connect_proxy_carries_every_request_and_its_password_stays_out_of_the_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let endpoint = private_endpoint(dir.path());
+    let endpoint = private_endpoint(dir.path(), None);
     let (_proxy, port, proxy_log) = proxy(dir.path());
     let ca = endpoint.ca.display().to_string();
     let proxy_url = format!("http://user:s3cret@127.0.0.1:{port}");

@@ -149,6 +149,7 @@ fn wire(token: Option<&str>) -> Wire {
         wire_protocol: edgeship::config::WireProtocol::Json,
         proxy: None,
         ca_file: None,
+        iot: None,
     };
     Wire::new(&sdk, &settings, &edgeship::sink::network::Network::direct()).unwrap()
 }

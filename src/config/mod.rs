@@ -177,6 +177,8 @@ pub struct AwsSettings {
     /// `[aws] proxy`, checked (`http://`, a host).
     pub proxy: Option<ProxyUrl>,
     pub ca_file: Option<PathBuf>,
+    /// `[aws.iot]`: credentials from AWS IoT Core instead of the chain.
+    pub iot: Option<crate::sink::iot::RawIot>,
 }
 
 /// The validated configuration.

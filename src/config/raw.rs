@@ -99,6 +99,8 @@ pub struct RawAws {
     /// A PEM file of CA certificates trusted *in addition to* the system's roots, e.g. a private
     /// CA or a TLS-inspecting proxy's. `AWS_CA_BUNDLE` adds its file too.
     pub ca_file: Option<std::path::PathBuf>,
+    /// `[aws.iot]`: credentials from AWS IoT Core for a device certificate; see `RawIot`.
+    pub iot: Option<crate::sink::iot::RawIot>,
 }
 
 /// A proxy URL: shown with its password masked (`Debug` included).
@@ -239,6 +241,7 @@ impl Default for RawAws {
             wire_protocol: WireProtocol::Json,
             proxy: None,
             ca_file: None,
+            iot: None,
         }
     }
 }

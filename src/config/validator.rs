@@ -83,6 +83,7 @@ impl Validator<'_> {
                 wire_protocol: aws.wire_protocol,
                 proxy: aws.proxy,
                 ca_file: aws.ca_file,
+                iot: aws.iot,
             },
             metrics_listen,
             flows,
@@ -106,6 +107,40 @@ impl Validator<'_> {
                 format!("{path:?} is not an absolute path"),
                 "e.g. ca_file = \"/etc/ssl/private-ca.pem\"",
             ));
+        }
+        if let Some(iot) = &aws.iot {
+            self.iot(iot)?;
+        }
+        Ok(())
+    }
+
+    fn iot(&self, iot: &crate::sink::iot::RawIot) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("credentials_endpoint", &iot.credentials_endpoint),
+            ("role_alias", &iot.role_alias),
+            ("thing_name", &iot.thing_name),
+        ] {
+            if value.trim().is_empty() || value.contains('/') && key != "credentials_endpoint" {
+                return Err(self.err(
+                    format!("aws.iot.{key}"),
+                    format!("{value:?} is not a {}", key.replace('_', " ")),
+                    "see README \"Credentials and networks\": aws iot describe-endpoint --endpoint-type iot:CredentialProvider gives the endpoint",
+                ));
+            }
+        }
+        let files = [
+            ("cert_file", Some(&iot.cert_file)),
+            ("key_file", Some(&iot.key_file)),
+            ("ca_file", iot.ca_file.as_ref()),
+        ];
+        for (key, path) in files {
+            if let Some(path) = path.filter(|p| !p.is_absolute()) {
+                return Err(self.err(
+                    format!("aws.iot.{key}"),
+                    format!("{path:?} is not an absolute path"),
+                    "e.g. cert_file = \"/etc/edgeship/device.pem.crt\"",
+                ));
+            }
         }
         Ok(())
     }

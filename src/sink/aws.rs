@@ -31,6 +31,14 @@ pub enum AwsSetupError {
         path: std::path::PathBuf,
         reason: String,
     },
+    #[error(
+        "[aws.iot]: {} cannot be used: {reason}; give the device's PEM certificate (cert_file) and its private key (key_file)",
+        path.display()
+    )]
+    BadIotFile {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// The SDK config (ListShards, credentials) and the request path for the data, built from the
@@ -79,6 +87,12 @@ pub async fn sdk_config(
     }
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
+    }
+    if let Some(iot) = &settings.iot {
+        // Replaces the whole chain: no environment, profile or instance-metadata lookups.
+        let provider = super::iot::IotCredentials::new(iot, network)?;
+        tracing::info!(thing = %iot.thing_name, role_alias = %iot.role_alias, "AWS credentials come from AWS IoT ({})", iot.credentials_endpoint);
+        loader = loader.credentials_provider(provider);
     }
     let config = loader.load().await;
     if config.region().is_none() {

@@ -24,6 +24,15 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A connector giving up on a TCP connection (to the endpoint or the proxy) after
 /// `connect_timeout` (`None`: never).
 pub fn connector(connect_timeout: Option<Duration>, network: &Network) -> Connector {
+    connector_with_tls(connect_timeout, network, network.tls.as_ref().clone())
+}
+
+/// Like [`connector`], with a TLS config of its own (IoT's client certificate).
+pub fn connector_with_tls(
+    connect_timeout: Option<Duration>,
+    network: &Network,
+    tls: rustls::ClientConfig,
+) -> Connector {
     let mut tcp = HttpConnector::new();
     tcp.set_connect_timeout(connect_timeout);
     tcp.set_nodelay(true);
@@ -33,7 +42,7 @@ pub fn connector(connect_timeout: Option<Duration>, network: &Network) -> Connec
         proxy: network.proxy.clone(),
     };
     hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(network.tls.as_ref().clone())
+        .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .wrap_connector(route)

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod deliver;
 pub mod firehose;
 pub mod https;
+pub mod iot;
 pub mod kinesis;
 pub mod network;
 pub mod observer;

@@ -19,6 +19,9 @@ const ALWAYS_DIRECT: &str =
 /// The TLS roots and proxy both request paths use.
 #[derive(Clone)]
 pub struct Network {
+    /// The system's roots plus the extra CAs (for TLS configs of their own: IoT's client
+    /// certificate).
+    pub roots: Arc<rustls::RootCertStore>,
     pub tls: Arc<rustls::ClientConfig>,
     pub proxy: Option<Arc<Matcher>>,
 }
@@ -36,8 +39,10 @@ pub struct ProxyChoice {
 impl Network {
     /// The system's roots, no proxy (what the settings give when none of them is set).
     pub fn direct() -> Network {
+        let roots = roots(Vec::new());
         Network {
-            tls: tls_config(Vec::new()),
+            tls: tls_config(&roots),
+            roots,
             proxy: None,
         }
     }
@@ -59,8 +64,10 @@ impl Network {
                 .unwrap_or("");
             tracing::info!(no_proxy = %choice.no_proxy, "AWS requests go through the proxy {} (from {})", redact(shown), choice.from);
         }
+        let roots = roots(extra);
         Ok(Network {
-            tls: tls_config(extra),
+            tls: tls_config(&roots),
+            roots,
             proxy: proxy.map(|choice| Arc::new(matcher(&choice))),
         })
     }
@@ -173,7 +180,7 @@ fn matcher(choice: &ProxyChoice) -> Matcher {
     builder.build()
 }
 
-fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, AwsSetupError> {
+pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, AwsSetupError> {
     let bad = |reason: String| AwsSetupError::BadCaFile {
         path: path.to_owned(),
         reason,
@@ -191,8 +198,8 @@ fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, AwsSet
 }
 
 /// The system's roots (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured by rustls-native-certs)
-/// plus `extra`, with ring.
-fn tls_config(extra: Vec<CertificateDer<'static>>) -> Arc<rustls::ClientConfig> {
+/// plus `extra`.
+fn roots(extra: Vec<CertificateDer<'static>>) -> Arc<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for error in &native.errors {
@@ -205,11 +212,16 @@ fn tls_config(extra: Vec<CertificateDer<'static>>) -> Arc<rustls::ClientConfig> 
             "{ignored} certificates of ca_file / AWS_CA_BUNDLE are not usable as CAs and were skipped"
         );
     }
+    Arc::new(roots)
+}
+
+/// TLS with ring and `roots`, no client certificate.
+fn tls_config(roots: &Arc<rustls::RootCertStore>) -> Arc<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
+        .with_root_certificates(roots.clone())
         .with_no_client_auth();
     Arc::new(config)
 }

@@ -8,6 +8,7 @@
 
 pub mod gate;
 pub mod proxy;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

@@ -1,5 +1,6 @@
-"""Writes a test CA and a server certificate it signed (for localhost and 127.0.0.1) into a
-directory: ca.pem, server.pem, server.key. Usage: python test_ca.py DIR"""
+"""Writes a test CA, a server certificate it signed (for localhost and 127.0.0.1) and a device
+(client) certificate for the thing "gateway-7" into a directory: ca.pem, server.pem,
+server.key, device.pem, device.key. Usage: python test_ca.py DIR"""
 import datetime
 import ipaddress
 import sys
@@ -54,6 +55,27 @@ server = (
         x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
     )
     .sign(ca_key, hashes.SHA256())
+)
+device_key = ec.generate_private_key(ec.SECP256R1())
+device = (
+    x509.CertificateBuilder()
+    .subject_name(name("gateway-7"))
+    .issuer_name(ca.subject)
+    .public_key(device_key.public_key())
+    .serial_number(x509.random_serial_number())
+    .not_valid_before(now - datetime.timedelta(minutes=5))
+    .not_valid_after(later)
+    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    .sign(ca_key, hashes.SHA256())
+)
+(out / "device.pem").write_bytes(device.public_bytes(serialization.Encoding.PEM))
+(out / "device.key").write_bytes(
+    device_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 )
 (out / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
 (out / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))

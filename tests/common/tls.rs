@@ -1,0 +1,59 @@
+//! A private CA (tests/support/test_ca.py: a CA, a server certificate for localhost and
+//! 127.0.0.1, a device certificate for the thing "gateway-7") and a TLS endpoint it signed in
+//! front of kinesalite (tests/support/tls_relay.py).
+
+use super::*;
+
+/// A child process killed with the test.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn venv_python() -> Command {
+    Command::new(emulators().join("venv/bin/python"))
+}
+
+/// A private CA and a TLS endpoint it signed, in front of kinesalite.
+pub struct PrivateEndpoint {
+    pub kinesis: Emulator,
+    _relay: Running,
+    pub url: String,
+    pub ca: PathBuf,
+}
+
+/// With `record`, the relay appends the access key id of each signed request to that file.
+pub fn private_endpoint(dir: &Path, record: Option<&Path>) -> PrivateEndpoint {
+    let status = venv_python()
+        .arg(repo().join("tests/support/test_ca.py"))
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "test_ca.py failed");
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("s", 2);
+    let mut relay = venv_python()
+        .arg(repo().join("tests/support/tls_relay.py"))
+        .arg(dir.join("server.pem"))
+        .arg(dir.join("server.key"))
+        .arg(kinesis.port.to_string())
+        .args(record)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(relay.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().strip_prefix("LISTENING ").unwrap().to_owned();
+    PrivateEndpoint {
+        kinesis,
+        _relay: Running(relay),
+        url: format!("https://localhost:{port}"),
+        ca: dir.join("ca.pem"),
+    }
+}
