@@ -3,6 +3,8 @@
 //! - `[aws.iot]`: a mutual-TLS credential endpoint (tests/support/iot_credentials.py, device
 //!   certificate from the test CA) issuing short-lived credentials, refreshed before expiry;
 //!   a wrong role alias and a key readable by others reported.
+//! - Greengrass's token exchange service through `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
+//!   `AWS_CONTAINER_AUTHORIZATION_TOKEN` (tests/support/container_credentials.py).
 
 mod common;
 
@@ -110,4 +112,52 @@ fn a_wrong_role_alias_and_a_key_readable_by_others_are_reported() {
         "{}",
         agent.log()
     );
+}
+
+/// Greengrass components get credentials from the nucleus's token exchange service through
+/// the standard container variables; the SDK's container provider reads them.
+#[test]
+fn greengrass_token_exchange_credentials_through_the_container_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("signers.txt");
+    let endpoint = private_endpoint(dir.path(), Some(&record));
+    let mut tes = venv_python()
+        .arg(repo().join("tests/support/container_credentials.py"))
+        .arg("greengrass-token")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(tes.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _tes = Running(tes);
+    let uri = format!(
+        "http://127.0.0.1:{}/2016-11-01/credentialprovider/",
+        line.trim().strip_prefix("LISTENING ").unwrap()
+    );
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "[aws]\nca_file = \"{}/ca.pem\"\n\n[[flow]]\nname = \"app\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"s\"\nrate_limit = false\n",
+        dir.path().display()
+    ));
+    let log = ws.logs().join("app.log");
+    let lines = write_lines(&log, "tes", 0..300, 20);
+    let env = [
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.as_str()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "greengrass-token"),
+    ];
+    let mut agent = ws.start_with_env_without(
+        &endpoint.url,
+        &env,
+        &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+    );
+    ws.wait_fully_checkpointed(std::slice::from_ref(&log), Duration::from_secs(60));
+    agent.stop();
+    let used: BTreeSet<String> = signers(&record).into_iter().collect();
+    assert!(
+        !used.is_empty() && used.iter().all(|k| k.starts_with("ASIATES")),
+        "{used:?}"
+    );
+    assert_exactly_once(&lines, &endpoint.kinesis.read_lines("s"));
 }

@@ -240,17 +240,33 @@ impl Workspace {
 
     /// Like [`start`](Self::start), with extra environment variables.
     pub fn start_with_env(&self, endpoint: &str, extra: &[(&str, &str)]) -> Agent {
+        self.start_with_env_without(endpoint, extra, &[])
+    }
+
+    /// Like [`start_with_env`](Self::start_with_env), without the variables in `removed` (e.g.
+    /// the test keys, to let another credential source answer).
+    pub fn start_with_env_without(
+        &self,
+        endpoint: &str,
+        extra: &[(&str, &str)],
+        removed: &[&str],
+    ) -> Agent {
         let n = (0..)
             .find(|n| !self.path(&format!("agent-{n}.log")).exists())
             .unwrap();
         let log_path = self.path(&format!("agent-{n}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
-        let child = edgeship()
+        let mut command = edgeship();
+        command
             .args(["run", "--config"])
             .arg(self.path("edgeship.toml"))
             .envs(aws_env(endpoint))
             .env("RUST_LOG", "info")
-            .envs(extra.iter().copied())
+            .envs(extra.iter().copied());
+        for name in removed {
+            command.env_remove(name);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
