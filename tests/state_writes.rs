@@ -78,6 +78,20 @@ fn state_is_written_at_most_once_per_interval_when_busy_and_never_when_idle() {
         std::thread::sleep(Duration::from_millis(50));
     }
     ws.wait_fully_checkpointed(std::slice::from_ref(&log), Duration::from_secs(60));
+    // The write that made the file complete may reach the watcher (polling every 5 ms) a
+    // moment after the file shows it: wait until no write has been seen for two intervals.
+    let mut seen = (writes.load(Ordering::Relaxed), Instant::now());
+    wait_for(
+        Duration::from_secs(30),
+        "the last busy write to be counted",
+        || {
+            let now = writes.load(Ordering::Relaxed);
+            if now != seen.0 {
+                seen = (now, Instant::now());
+            }
+            seen.1.elapsed() > Duration::from_millis(500)
+        },
+    );
     let busy_secs = started.elapsed().as_secs_f64();
     let busy_writes = writes.swap(0, Ordering::Relaxed);
     let most = (busy_secs / 0.2).ceil() as u64 + 1;
