@@ -124,6 +124,7 @@ fn consume(
         proxy: None,
         ca_file: None,
         iot: None,
+        role: None,
     };
     runtime()?.block_on(async {
         let network = edgeship::sink::network::Network::from_settings(&settings)?;

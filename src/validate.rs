@@ -72,6 +72,33 @@ fn writable(path: &Path) -> bool {
     unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
 }
 
+/// What `[flow.aws]` changes; unset keys are `[aws]`'s.
+fn flow_aws_line(aws: &crate::config::FlowAws) -> String {
+    let mut parts = Vec::new();
+    if let Some(region) = &aws.region {
+        parts.push(format!("region {region}"));
+    }
+    if let Some(url) = &aws.endpoint_url {
+        parts.push(format!("endpoint {url}"));
+    }
+    if let Some(profile) = &aws.profile {
+        parts.push(format!("profile {profile}"));
+    }
+    if let Some(role) = &aws.role {
+        let external = if role.external_id.is_some() {
+            ", with external_id"
+        } else {
+            ""
+        };
+        parts.push(format!(
+            "assumes {} as session {:?}{external}",
+            role.role_arn, role.session_name
+        ));
+    }
+    parts.push("the rest from [aws]".to_owned());
+    parts.join(", ")
+}
+
 fn flow_report(flow: &Flow, out: &mut String) {
     let compression = match flow.limits.compression {
         Compression::Gzip { level } => format!(", compression gzip level {level}"),
@@ -87,6 +114,9 @@ fn flow_report(flow: &Flow, out: &mut String) {
         "flow {:?} -> {} (aggregation {}{compression}{start})",
         flow.name, flow.destination, flow.aggregation
     );
+    if let Some(aws) = &flow.aws {
+        let _ = writeln!(out, "  aws: {}", flow_aws_line(aws));
+    }
     if let Some(parse) = &flow.parse {
         let on_failure = match &parse.on_failure {
             FailurePolicy::SendRaw => "send_raw".to_owned(),

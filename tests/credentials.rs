@@ -1,5 +1,6 @@
 //! Credential sources, each checked by *which* credentials signed the requests: the TLS relay
-//! in front of kinesalite records the access key id of every Authorization header.
+//! in front of kinesalite records the access key id of every Authorization header
+//! (`common::tls::signed`).
 //! - `[aws.iot]`: a mutual-TLS credential endpoint (tests/support/iot_credentials.py, device
 //!   certificate from the test CA) issuing short-lived credentials, refreshed before expiry;
 //!   a wrong role alias and a key readable by others reported.
@@ -48,8 +49,9 @@ fn iot_config(dir: &Path, endpoint: &str, alias: &str) -> String {
     )
 }
 
+/// The access key ids that signed requests, in order.
 fn signers(record: &Path) -> Vec<String> {
-    lines_of(&std::fs::read(record).unwrap_or_default())
+    signed(record).into_iter().map(|(key, _)| key).collect()
 }
 
 #[test]

@@ -150,6 +150,7 @@ fn wire(token: Option<&str>) -> Wire {
         proxy: None,
         ca_file: None,
         iot: None,
+        role: None,
     };
     Wire::new(&sdk, &settings, &edgeship::sink::network::Network::direct()).unwrap()
 }

@@ -2,6 +2,7 @@
 //! the validated form built once with compiled globs and limits clamped to the service's, so no
 //! later stage has to re-check anything.
 
+mod aws;
 mod batching;
 mod raw;
 mod suggest;
@@ -10,7 +11,7 @@ mod validator;
 pub use crate::parse::{RawParse, RawRedact};
 pub use raw::{
     Aggregation, CompressionKind, LogLevel, PartitionKey, ProxyUrl, RawAws, RawConfig, RawFlow,
-    RawMetrics, StartAt, Watch, WireProtocol,
+    RawFlowAws, RawMetrics, StartAt, Watch, WireProtocol,
 };
 
 use crate::kinesis::limits::*;
@@ -164,6 +165,47 @@ pub struct Flow {
     pub journal: Option<std::sync::Arc<crate::journal::JournalSpec>>,
     /// `host_metrics = { ... }`, validated: the flow ships the host's health, not `files`.
     pub host_metrics: Option<std::sync::Arc<crate::host::HostMetricsSpec>>,
+    /// `[flow.aws]`, validated: overrides of `[aws]` for this flow.
+    pub aws: Option<FlowAws>,
+}
+
+/// `[flow.aws]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowAws {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
+    pub role: Option<AssumeRole>,
+}
+
+/// A role a flow's requests are signed as, assumed with STS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
+}
+
+impl Flow {
+    /// The AWS settings this flow's requests use: `[aws]` with this flow's overrides (its
+    /// region, endpoint, profile and the role it assumes). Flows with equal settings share
+    /// their clients.
+    pub fn aws_settings(&self, global: &AwsSettings) -> AwsSettings {
+        let mut settings = global.clone();
+        let Some(own) = &self.aws else {
+            return settings;
+        };
+        let pick = |own: &Option<String>, global: &mut Option<String>| {
+            if own.is_some() {
+                *global = own.clone();
+            }
+        };
+        pick(&own.region, &mut settings.region);
+        pick(&own.endpoint_url, &mut settings.endpoint_url);
+        pick(&own.profile, &mut settings.profile);
+        settings.role = own.role.clone();
+        settings
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +221,8 @@ pub struct AwsSettings {
     pub ca_file: Option<PathBuf>,
     /// `[aws.iot]`: credentials from AWS IoT Core instead of the chain.
     pub iot: Option<crate::sink::iot::RawIot>,
+    /// `[flow.aws] role_arn`: the role the credentials above assume (never set in `[aws]`).
+    pub role: Option<AssumeRole>,
 }
 
 /// The validated configuration.

@@ -103,6 +103,27 @@ pub struct RawAws {
     pub iot: Option<crate::sink::iot::RawIot>,
 }
 
+/// `[flow.aws]`: where and as whom one flow's requests go (another region or account). Unset
+/// keys inherit `[aws]`; flows with the same settings share their clients.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlowAws {
+    /// Region of this flow's stream, e.g. `"us-west-2"`.
+    pub region: Option<String>,
+    /// Endpoint override for this flow.
+    pub endpoint_url: Option<String>,
+    /// Named profile for this flow's credentials.
+    pub profile: Option<String>,
+    /// Role to assume with STS for this flow, e.g. `"arn:aws:iam::111122223333:role/log-writer"`
+    /// (another account's stream): the credentials of `[aws]` (or `profile`) assume it; the
+    /// temporary credentials are cached and refreshed before they expire.
+    pub role_arn: Option<String>,
+    /// The external id the role's trust policy requires, if any.
+    pub external_id: Option<String>,
+    /// Session name shown in the other account's CloudTrail. Default `"edgeship"`.
+    pub session_name: Option<String>,
+}
+
 /// A proxy URL: shown with its password masked (`Debug` included).
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -264,6 +285,8 @@ pub struct RawFlow {
     /// Ship the host's health instead of files, e.g. `host_metrics = { interval = "60s" }`;
     /// see `RawHostMetrics` for its keys.
     pub host_metrics: Option<crate::host::RawHostMetrics>,
+    /// `[flow.aws]`: this flow's region, endpoint, profile or role; see `RawFlowAws`.
+    pub aws: Option<RawFlowAws>,
     /// Glob patterns of files to skip. A pattern without `/` matches the file name only
     /// (`"*.gz"`); with `/` it matches the whole path.
     #[serde(default)]

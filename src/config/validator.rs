@@ -84,65 +84,11 @@ impl Validator<'_> {
                 proxy: aws.proxy,
                 ca_file: aws.ca_file,
                 iot: aws.iot,
+                role: None,
             },
             metrics_listen,
             flows,
         })
-    }
-
-    /// `[aws] proxy` and `ca_file` (the file itself is read when the agent starts).
-    fn network(&self, aws: &RawAws) -> Result<(), ConfigError> {
-        if let Some(proxy) = &aws.proxy {
-            crate::sink::network::check_proxy_url(&proxy.0).map_err(|why| {
-                self.err(
-                    "aws.proxy",
-                    format!("{}: {why}", crate::sink::network::redact(&proxy.0)),
-                    "e.g. proxy = \"http://proxy.example.com:3128\"",
-                )
-            })?;
-        }
-        if let Some(path) = aws.ca_file.as_ref().filter(|p| !p.is_absolute()) {
-            return Err(self.err(
-                "aws.ca_file",
-                format!("{path:?} is not an absolute path"),
-                "e.g. ca_file = \"/etc/ssl/private-ca.pem\"",
-            ));
-        }
-        if let Some(iot) = &aws.iot {
-            self.iot(iot)?;
-        }
-        Ok(())
-    }
-
-    fn iot(&self, iot: &crate::sink::iot::RawIot) -> Result<(), ConfigError> {
-        for (key, value) in [
-            ("credentials_endpoint", &iot.credentials_endpoint),
-            ("role_alias", &iot.role_alias),
-            ("thing_name", &iot.thing_name),
-        ] {
-            if value.trim().is_empty() || value.contains('/') && key != "credentials_endpoint" {
-                return Err(self.err(
-                    format!("aws.iot.{key}"),
-                    format!("{value:?} is not a {}", key.replace('_', " ")),
-                    "see README \"Credentials and networks\": aws iot describe-endpoint --endpoint-type iot:CredentialProvider gives the endpoint",
-                ));
-            }
-        }
-        let files = [
-            ("cert_file", Some(&iot.cert_file)),
-            ("key_file", Some(&iot.key_file)),
-            ("ca_file", iot.ca_file.as_ref()),
-        ];
-        for (key, path) in files {
-            if let Some(path) = path.filter(|p| !p.is_absolute()) {
-                return Err(self.err(
-                    format!("aws.iot.{key}"),
-                    format!("{path:?} is not an absolute path"),
-                    "e.g. cert_file = \"/etc/edgeship/device.pem.crt\"",
-                ));
-            }
-        }
-        Ok(())
     }
 
     fn globals(&self, raw: &RawConfig) -> Result<(), ConfigError> {
@@ -232,6 +178,7 @@ impl Validator<'_> {
             max_open_files: raw.max_open_files,
             journal,
             host_metrics,
+            aws: self.flow_aws(&raw, &key)?,
             settings: raw,
         })
     }

@@ -5,15 +5,17 @@
 //! flows keep running untouched. A config that fails validation is rejected and the running
 //! one kept.
 
+mod clients;
 pub mod flow;
 
 use crate::checkpoint::{CheckpointMsg, CheckpointView, Store, StoreError, run_checkpointer};
 use crate::config::Config;
 use crate::metrics::{FlowList, FlowStats};
 use crate::shutdown::Shutdown;
-use crate::sink::aws::{AwsClients, AwsSetupError};
+use crate::sink::aws::AwsSetupError;
 use crate::systemd;
 use crate::tail::Resume;
+use clients::{ClientPool, FlowAwsError};
 use flow::{FlowContext, RunningFlow};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Aws(#[from] AwsSetupError),
+    #[error(transparent)]
+    FlowAws(#[from] FlowAwsError),
     #[error("cannot start the tailer thread: {0}")]
     Thread(std::io::Error),
     #[error(
@@ -47,14 +51,15 @@ impl RunError {
     /// A setting the user must change (no region, an unusable endpoint): exit 78 like a
     /// config error, so systemd does not restart into the same failure.
     pub fn is_config(&self) -> bool {
-        matches!(self, RunError::Aws(_))
+        matches!(self, RunError::Aws(_) | RunError::FlowAws(_))
     }
 }
 
 /// The running flows and what starting more of them needs.
 struct Agent {
     config: Config,
-    aws: AwsClients,
+    /// The AWS clients of the configured flows.
+    clients: ClientPool,
     host: String,
     acks: mpsc::Sender<CheckpointMsg>,
     shutdown: Shutdown,
@@ -73,7 +78,7 @@ struct Agent {
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats>>, RunError> {
     raise_open_file_limit(&config);
     let (store, checkpoints) = Store::open(&config.state_dir)?;
-    let aws = AwsClients::load(&config.aws).await?;
+    let clients = ClientPool::default().for_config(&config).await?;
     let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signal)?;
     let (ack_tx, ack_rx) = mpsc::channel(ACK_QUEUE);
     let host = gethostname::gethostname().to_string_lossy().into_owned();
@@ -81,7 +86,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
     let mut agent = Agent {
         view: view.clone(),
         config,
-        aws,
+        clients,
         host,
         acks: ack_tx,
         shutdown: shutdown.clone(),
@@ -145,7 +150,7 @@ impl Agent {
     async fn start(&mut self, flow: &crate::config::Flow, resume: Resume) -> Result<(), RunError> {
         let context = FlowContext {
             view: &self.view,
-            clients: &self.aws,
+            clients: self.clients.for_flow(flow, &self.config.aws),
             aws: &self.config.aws,
             host: &self.host,
             acks: &self.acks,
@@ -202,28 +207,26 @@ impl Agent {
                 "state_dir, checkpoint_interval and [metrics] changes take effect at the next restart"
             );
         }
-        let aws_changed = new.aws != self.config.aws;
-        if aws_changed {
-            match AwsClients::load(&new.aws).await {
-                Ok(clients) => self.aws = clients,
-                Err(error) => {
-                    tracing::error!("reload rejected: {error}");
-                    systemd::ready(&systemd::status_line(&self.registry));
-                    return;
-                }
+        let clients = match self.clients.for_config(&new).await {
+            Ok(clients) => clients,
+            Err(error) => {
+                tracing::error!("reload rejected: {error}");
+                systemd::ready(&systemd::status_line(&self.registry));
+                return;
             }
-        }
+        };
         // Only once nothing can reject the reload any more: a rejected one changes nothing.
         self.apply_globals(&new);
         let stale: Vec<String> = self
             .running
             .iter()
             .filter(|(name, running)| {
-                aws_changed
-                    || !new
-                        .flows
-                        .iter()
-                        .any(|f| &f.name == *name && f.settings == running.flow.settings)
+                let aws = running.flow.aws_settings(&self.config.aws);
+                !new.flows.iter().any(|f| {
+                    &f.name == *name
+                        && f.settings == running.flow.settings
+                        && f.aws_settings(&new.aws) == aws
+                })
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -233,6 +236,7 @@ impl Agent {
             running.stop(new.shutdown_timeout).await;
         }
         self.config = new;
+        self.clients = clients;
         for flow in self.config.flows.clone() {
             if self.running.contains_key(&flow.name) {
                 tracing::info!(flow = %flow.name, "flow unchanged, still running");

@@ -3,10 +3,11 @@
 //! conversion of SDK errors into [`SendError`].
 
 use super::SendError;
-use crate::config::AwsSettings;
+use crate::config::{AssumeRole, AwsSettings};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_kinesis::config::http::HttpResponse;
 use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::time::Duration;
@@ -98,7 +99,43 @@ pub async fn sdk_config(
     if config.region().is_none() {
         return Err(AwsSetupError::NoRegion);
     }
-    Ok(config)
+    Ok(match &settings.role {
+        Some(role) => assume_role(config, role, settings.endpoint_url.is_some()).await,
+        None => config,
+    })
+}
+
+/// The same config signing as `role`: its credentials come from STS AssumeRole, called with
+/// the credentials `config` had (the chain, a profile or AWS IoT's), and are cached and
+/// refreshed by the SDK's identity cache and the data path's like any other temporary ones.
+async fn assume_role(
+    config: aws_config::SdkConfig,
+    role: &AssumeRole,
+    own_endpoint: bool,
+) -> aws_config::SdkConfig {
+    let base = config
+        .credentials_provider()
+        .expect("the loader always sets a credentials provider");
+    // STS gets its own endpoint (AWS_ENDPOINT_URL_STS, a profile's, or the regional one),
+    // never the endpoint_url set for Kinesis or Firehose: an endpoint set in code would be
+    // taken as is, so it goes and its origin with it.
+    let mut sts = config.to_builder();
+    if own_endpoint {
+        sts.set_endpoint_url(None);
+        sts.insert_origin("endpoint_url", aws_types::origin::Origin::default());
+    }
+    let mut provider = aws_config::sts::AssumeRoleProvider::builder(role.role_arn.clone())
+        .session_name(role.session_name.clone())
+        .configure(&sts.build());
+    if let Some(id) = &role.external_id {
+        provider = provider.external_id(id.clone());
+    }
+    let provider = provider.build_from_provider(base).await;
+    tracing::info!(role = %role.role_arn, session = %role.session_name, "a flow's requests are signed as an assumed role");
+    config
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
 }
 
 /// Maps an SDK error onto the codes [`super::classify`] understands.

@@ -26,7 +26,8 @@ pub struct PrivateEndpoint {
     pub ca: PathBuf,
 }
 
-/// With `record`, the relay appends the access key id of each signed request to that file.
+/// With `record`, the relay appends the access key id and region of each signed request to
+/// that file (`AKID region` per line).
 pub fn private_endpoint(dir: &Path, record: Option<&Path>) -> PrivateEndpoint {
     let status = venv_python()
         .arg(repo().join("tests/support/test_ca.py"))
@@ -34,6 +35,11 @@ pub fn private_endpoint(dir: &Path, record: Option<&Path>) -> PrivateEndpoint {
         .status()
         .unwrap();
     assert!(status.success(), "test_ca.py failed");
+    another_endpoint(dir, record)
+}
+
+/// One more kinesalite behind a relay with the certificates `private_endpoint` wrote to `dir`.
+pub fn another_endpoint(dir: &Path, record: Option<&Path>) -> PrivateEndpoint {
     let kinesis = Emulator::kinesalite();
     kinesis.create_stream("s", 2);
     let mut relay = venv_python()
@@ -56,4 +62,13 @@ pub fn private_endpoint(dir: &Path, record: Option<&Path>) -> PrivateEndpoint {
         url: format!("https://localhost:{port}"),
         ca: dir.join("ca.pem"),
     }
+}
+
+/// What a relay's record holds: (access key id, region) of each signed request, in order.
+pub fn signed(record: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(record).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(key, region)| (key.to_owned(), region.to_owned()))
+        .collect()
 }
