@@ -69,6 +69,14 @@ pub enum Command {
         #[arg(long, default_value_t = 20, requires = "sample")]
         lines: usize,
     },
+    /// Resolve each flow's credentials and describe its stream (DescribeStreamSummary,
+    /// DescribeDeliveryStream), then say per flow what works and what to fix. Ships nothing;
+    /// exit 1 if a flow cannot ship.
+    Check {
+        /// Config file.
+        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
     /// Convert a Kinesis Agent agent.json (and the agent.d/ directory beside it) to edgeship
     /// TOML on stdout, with a comment for every setting that is not mapped exactly.
     ImportKinesisAgent {

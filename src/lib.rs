@@ -33,14 +33,16 @@
 //! - [`checkpoint`]: in-order acknowledgement tracking and the durable store.
 //! - [`pipeline`]: starts and stops each flow's stages, SIGHUP reload.
 //! - [`cli`] (the command line, also read by the packaging step), [`config`] (with [`units`], the size and duration syntax), [`metrics`] (counters, Prometheus endpoint), [`shutdown`], [`systemd`]
-//!   (sd_notify, watchdog), [`logging`], [`status`] (`edgeship status`), [`consume`] (read a
-//!   stream back, de-aggregating KPL records).
+//!   (sd_notify, watchdog), [`logging`], [`status`] (`edgeship status`), [`check`] (`edgeship
+//!   check`: credentials and streams, nothing written), [`consume`] (read a stream back,
+//!   de-aggregating KPL records).
 //!
 //! When AWS is slow or down the channels fill, the tailer stops reading, and the log files
 //! themselves are the buffer. Shutdown: stop reading, flush, wait for in-flight requests up to
 //! `shutdown_timeout`, write the final checkpoint.
 
 pub mod aggregate;
+pub mod check;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

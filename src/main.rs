@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             Some(file) => validate_sample(&config, &file, lines),
             None => Ok(()),
         }),
+        Command::Check { config } => check(&config),
         Command::ImportKinesisAgent { path } => edgeship::import::import(&path)
             .map(|toml| print!("{toml}"))
             .map_err(Into::into),
@@ -98,6 +99,17 @@ fn validate(path: &Path) -> anyhow::Result<()> {
     let report = runtime()?.block_on(edgeship::validate::report(&config));
     print!("{report}");
     Ok(())
+}
+
+fn check(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    init_logging("warn");
+    let report = runtime()?.block_on(edgeship::check::report(&config));
+    print!("{}", report.text);
+    match report.failed {
+        0 => Ok(()),
+        n => anyhow::bail!("{n} of {} flows cannot ship", config.flows.len()),
+    }
 }
 
 fn validate_sample(path: &Path, file: &Path, lines: usize) -> anyhow::Result<()> {

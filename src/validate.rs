@@ -23,22 +23,13 @@ pub async fn report(config: &Config) -> String {
 
 /// Where `run` will take the region from, without asking the network.
 async fn region_line(config: &Config) -> String {
-    use aws_config::meta::region::ProvideRegion;
     if let Some(region) = &config.aws.region {
         return format!("region {region} (from [aws] region)");
     }
-    if let Some(region) = aws_config::environment::EnvironmentVariableRegionProvider::new()
-        .region()
-        .await
+    if let Some((region, source)) =
+        crate::sink::aws::local_region(config.aws.profile.as_deref()).await
     {
-        return format!("region {region} (from AWS_REGION / AWS_DEFAULT_REGION)");
-    }
-    let mut profile = aws_config::profile::ProfileFileRegionProvider::builder();
-    if let Some(name) = &config.aws.profile {
-        profile = profile.profile_name(name);
-    }
-    if let Some(region) = profile.build().region().await {
-        return format!("region {region} (from the AWS profile)");
+        return format!("region {region} (from {source})");
     }
     "warning: no region in [aws] region, AWS_REGION or the AWS profile; on EC2 it comes from instance metadata, elsewhere `run` stops (exit 78): set region under [aws]".to_owned()
 }

@@ -163,3 +163,56 @@ fn greengrass_token_exchange_credentials_through_the_container_variables() {
     );
     assert_exactly_once(&lines, &endpoint.kinesis.read_lines("s"));
 }
+
+/// `run` without a region, the instance-metadata endpoint pointed at a listener here.
+fn run_without_region(ws: &Workspace, imds_port: u16, keys: bool) -> std::process::Output {
+    let nowhere = ws.path("no-aws-files");
+    let mut command = edgeship();
+    command
+        .args(["run", "--config"])
+        .arg(ws.path("edgeship.toml"))
+        .env(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            format!("http://127.0.0.1:{imds_port}"),
+        )
+        .env("AWS_CONFIG_FILE", &nowhere)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere);
+    for name in [
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_EC2_METADATA_DISABLED",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        command.env_remove(name);
+    }
+    if keys {
+        command
+            .env("AWS_ACCESS_KEY_ID", "AKIDSTATIC")
+            .env("AWS_SECRET_ACCESS_KEY", "secret");
+    }
+    command.output().unwrap()
+}
+
+/// Static keys in the environment mean a machine outside AWS: the missing region is said at
+/// once, without asking instance metadata (which, off EC2, only times out).
+#[test]
+fn with_static_keys_a_missing_region_is_reported_without_asking_instance_metadata() {
+    let imds = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    imds.set_nonblocking(true).unwrap();
+    let port = imds.local_addr().unwrap().port();
+    let ws = Workspace::new();
+    ws.config("[[flow]]\nname = \"app\"\npaths = [\"$LOGS/*.log\"]\nkinesis_stream = \"s\"\n");
+    let asked = || imds.accept().is_ok();
+
+    let output = run_without_region(&ws, port, true);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("no AWS region is configured"), "{stderr}");
+    assert!(!asked(), "instance metadata was asked despite static keys");
+
+    // The control: without keys the SDK's chain does ask it (this listener never answers).
+    let output = run_without_region(&ws, port, false);
+    assert_eq!(output.status.code(), Some(78));
+    assert!(asked(), "the test's metadata endpoint was not used");
+}

@@ -80,8 +80,8 @@ pub async fn sdk_config(
         .http_client(http_client)
         .retry_config(RetryConfig::standard().with_max_attempts(2))
         .timeout_config(timeouts);
-    if let Some(region) = &settings.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
+    if let Some(region) = region_without_imds(settings).await? {
+        loader = loader.region(region);
     }
     if let Some(url) = &settings.endpoint_url {
         loader = loader.endpoint_url(url);
@@ -138,6 +138,42 @@ async fn assume_role(
         .build()
 }
 
+/// The region when instance metadata must not be asked: `[aws] region`, else, when the
+/// credentials do not come from the instance (AWS IoT, or static keys in the environment, as
+/// on a device or a server outside AWS), the environment's or the profile's, else
+/// [`AwsSetupError::NoRegion`] at once rather than after an IMDS probe timing out. `None`:
+/// the SDK's own chain decides (instance metadata included).
+async fn region_without_imds(
+    settings: &AwsSettings,
+) -> Result<Option<aws_config::Region>, AwsSetupError> {
+    if let Some(region) = &settings.region {
+        return Ok(Some(aws_config::Region::new(region.clone())));
+    }
+    let static_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty());
+    if settings.iot.is_none() && !static_keys {
+        return Ok(None);
+    }
+    match local_region(settings.profile.as_deref()).await {
+        Some((region, _)) => Ok(Some(region)),
+        None => Err(AwsSetupError::NoRegion),
+    }
+}
+
+/// The region from `AWS_REGION` / `AWS_DEFAULT_REGION` or the profile, and which it was.
+pub async fn local_region(profile: Option<&str>) -> Option<(aws_config::Region, &'static str)> {
+    use aws_config::meta::region::ProvideRegion;
+    let environment = aws_config::environment::EnvironmentVariableRegionProvider::new();
+    if let Some(region) = environment.region().await {
+        return Some((region, "AWS_REGION / AWS_DEFAULT_REGION"));
+    }
+    let mut from_profile = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(name) = profile {
+        from_profile = from_profile.profile_name(name);
+    }
+    let region = from_profile.build().region().await?;
+    Some((region, "the AWS profile"))
+}
+
 /// Maps an SDK error onto the codes [`super::classify`] understands.
 pub fn send_error<E>(error: SdkError<E, HttpResponse>) -> SendError
 where
@@ -162,7 +198,9 @@ where
             message,
             Some(response.raw().status().as_u16()),
         ),
-        _ if message.contains("credentials") => SendError::new("NoCredentials", message, None),
+        _ if message.contains("credentials") => {
+            SendError::new("NoCredentials", super::error_chain(&error), None)
+        }
         _ => SendError::new("ConnectionError", message, None),
     }
 }

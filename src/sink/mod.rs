@@ -115,6 +115,23 @@ pub fn classify(error: &SendError) -> ErrorClass {
     }
 }
 
+/// An error and its sources on one line (the credential chain's errors say which sources it
+/// tried), without the `Debug` dump the SDK's `DisplayErrorContext` appends.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// What to do when the credential chain finds nothing: shown before the chain's own account
+/// of what it tried, which is long.
+pub const NO_CREDENTIALS_HINT: &str = "no AWS credentials were found: give the service some (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in a systemd drop-in, a profile in its ~/.aws, [aws.iot] device certificates, or an instance or task role), then run `edgeship check`";
+
 /// A hint for the operator, per error code.
 pub fn hint_for(code: &str, destination: &str) -> String {
     match code {
@@ -126,12 +143,12 @@ pub fn hint_for(code: &str, destination: &str) -> String {
         | "InvalidSignatureException"
         | "ExpiredTokenException"
         | "MissingAuthenticationToken"
-        | "InvalidClientTokenId"
-        | "NoCredentials" => {
+        | "InvalidClientTokenId" => {
             format!(
                 "the AWS credentials are missing, invalid or not allowed to write to {destination}: check the credential chain and grant kinesis:PutRecords / firehose:PutRecordBatch"
             )
         }
+        "NoCredentials" => NO_CREDENTIALS_HINT.to_owned(),
         c if c.starts_with("KMS") || c.starts_with("InvalidKMS") => format!(
             "the KMS key encrypting {destination} is unusable: check the key's state and the kms:GenerateDataKey permission"
         ),

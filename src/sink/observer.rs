@@ -1,7 +1,7 @@
 //! What the delivery loop reports, and how a flow's counters and logs take it: the loop decides,
 //! the observer counts and logs (rate-limited), as the tailer reports through `TailObserver`.
 
-use super::{ErrorClass, SendError, hint_for};
+use super::{ErrorClass, NO_CREDENTIALS_HINT, SendError, hint_for};
 use crate::metrics::FlowStats;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -74,6 +74,9 @@ impl SinkObserver for FlowStats {
             return;
         };
         match class {
+            ErrorClass::Config if error.code == "NoCredentials" => {
+                tracing::error!(flow = %self.flow, suppressed, "{destination}: {NO_CREDENTIALS_HINT}. Data is kept and retried every {config_backoff:?}. Details: {}", error.message);
+            }
             ErrorClass::Config => {
                 let hint = hint_for(&error.code, destination);
                 tracing::error!(flow = %self.flow, suppressed, "{destination}: {error}. {hint}. Data is kept and retried every {config_backoff:?}.");

@@ -25,7 +25,8 @@ pub async fn load_once<S: ShardSource>(cache: &ShardMapCache, source: &S) -> boo
         }
         Err(error) => {
             tracing::warn!(
-                "cannot list the stream's shards yet ({error}); lines are sent un-aggregated until the shard map is known{}",
+                "cannot list the stream's shards yet ({}); lines are sent un-aggregated until the shard map is known{}",
+                hint_first(&error),
                 list_shards_hint(&error)
             );
             false
@@ -34,6 +35,15 @@ pub async fn load_once<S: ShardSource>(cache: &ShardMapCache, source: &S) -> boo
 }
 
 /// What to do about a failed ListShards: a missing stream is not a permission problem.
+/// The error, with what to do first when the cause is missing credentials (the chain's own
+/// account of what it tried is long).
+fn hint_first(error: &SendError) -> String {
+    match error.code.as_str() {
+        "NoCredentials" => format!("{}. Details: {}", super::NO_CREDENTIALS_HINT, error.message),
+        _ => error.to_string(),
+    }
+}
+
 fn list_shards_hint(error: &SendError) -> &'static str {
     match error.code.as_str() {
         "ResourceNotFoundException" => {
@@ -74,7 +84,7 @@ pub async fn keep_fresh<S: ShardSource>(
             }
             Err(error) => {
                 if !warned {
-                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({error}); per-shard rate limiting and shard-aware aggregation wait for it{}", list_shards_hint(&error));
+                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({}); per-shard rate limiting and shard-aware aggregation wait for it{}", hint_first(&error), list_shards_hint(&error));
                     warned = true;
                 }
                 tokio::select! {

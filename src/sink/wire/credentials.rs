@@ -105,7 +105,7 @@ impl CredentialCache {
             return Err(no_credentials("no credential provider is configured"));
         };
         match tokio::time::timeout(LOAD_TIMEOUT, provider.provide_credentials()).await {
-            Ok(result) => result.map_err(|e| no_credentials(&error_chain(&e))),
+            Ok(result) => result.map_err(|e| no_credentials(&crate::sink::error_chain(&e))),
             Err(_) => Err(no_credentials(&format!(
                 "the credential provider did not answer within {LOAD_TIMEOUT:?}"
             ))),
@@ -131,18 +131,6 @@ impl CredentialCache {
             .expiry()
             .is_some_and(|expiry| expiry <= (self.now)())
     }
-}
-
-/// The error and its sources on one line: the chain's errors say which sources it tried.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 fn no_credentials(detail: &str) -> SendError {

@@ -210,9 +210,38 @@ impl Wire {
         protocol: WireProtocol,
         body: Vec<u8>,
     ) -> Result<Answer, SendError> {
+        self.send(service, service.target(), protocol, body).await
+    }
+
+    /// Describes the stream `name` (DescribeStreamSummary, DescribeDeliveryStream): what
+    /// `edgeship check` asks instead of writing.
+    pub async fn describe(&self, service: Service, name: &str) -> Result<Answer, SendError> {
+        let (target, key) = match service {
+            Service::Kinesis => ("Kinesis_20131202.DescribeStreamSummary", "StreamName"),
+            Service::Firehose => (
+                "Firehose_20150804.DescribeDeliveryStream",
+                "DeliveryStreamName",
+            ),
+        };
+        let body = serde_json::to_vec(&serde_json::json!({ key: name })).expect("a JSON object");
+        self.send(service, target, WireProtocol::Json, body).await
+    }
+
+    /// The credentials requests are signed with now (fetched if none are cached).
+    pub async fn credentials(&self) -> Result<Credentials, SendError> {
+        self.credentials.get().await
+    }
+
+    async fn send(
+        &self,
+        service: Service,
+        target: &str,
+        protocol: WireProtocol,
+        body: Vec<u8>,
+    ) -> Result<Answer, SendError> {
         let credentials = self.credentials.get().await?;
         let time = self.clock.now();
-        let request = self.signed_request(service, protocol, credentials, body, time)?;
+        let request = self.sign(service, target, protocol, credentials, body, time)?;
         let exchange = async {
             let response = self.http.request(request).await.map_err(http_error)?;
             let (parts, body) = response.into_parts();
@@ -263,6 +292,18 @@ impl Wire {
         body: Vec<u8>,
         time: SystemTime,
     ) -> Result<http::Request<Full<Bytes>>, SendError> {
+        self.sign(service, service.target(), protocol, credentials, body, time)
+    }
+
+    fn sign(
+        &self,
+        service: Service,
+        target: &str,
+        protocol: WireProtocol,
+        credentials: Credentials,
+        body: Vec<u8>,
+        time: SystemTime,
+    ) -> Result<http::Request<Full<Bytes>>, SendError> {
         let identity = Identity::from(credentials);
         let endpoint = match service {
             Service::Kinesis => &self.kinesis,
@@ -271,7 +312,7 @@ impl Wire {
         let headers = [
             ("content-type", protocol.content_type()),
             ("host", endpoint.host.as_str()),
-            ("x-amz-target", service.target()),
+            ("x-amz-target", target),
         ];
         let params = v4::SigningParams::builder()
             .identity(&identity)
@@ -314,14 +355,7 @@ fn http_client(network: &super::network::Network) -> HttpClient {
 }
 
 fn http_error(error: hyper_util::client::legacy::Error) -> SendError {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    let message = super::network::with_hint(message);
+    let message = super::network::with_hint(super::error_chain(&error));
     SendError::new("ConnectionError", message, None)
 }
 
