@@ -34,7 +34,7 @@
 //! - [`pipeline`]: starts and stops each flow's stages, SIGHUP reload.
 //! - [`cli`] (the command line, also read by the packaging step), [`config`] (with [`units`], the size and duration syntax), [`metrics`] (counters, Prometheus endpoint), [`shutdown`], [`systemd`]
 //!   (sd_notify, watchdog), [`logging`], [`status`] (`edgeship status`), [`check`] (`edgeship
-//!   check`: credentials and streams, nothing written), [`consume`] (read a stream back,
+//!   check`: credentials and streams, nothing written), [`generate`] (load-test logs), [`consume`] (read a stream back,
 //!   de-aggregating KPL records).
 //!
 //! When AWS is slow or down the channels fill, the tailer stops reading, and the log files
@@ -47,6 +47,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod consume;
+pub mod generate;
 pub mod host;
 pub mod import;
 pub mod journal;

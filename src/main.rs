@@ -23,6 +23,28 @@ fn main() -> ExitCode {
             None => Ok(()),
         }),
         Command::Check { config } => check(&config),
+        Command::Generate {
+            format,
+            rate,
+            duration,
+            output,
+            rotate_every,
+            line_bytes,
+            seed,
+            template,
+        } => edgeship::generate::Format::named(&format, template.as_deref())
+            .map_err(anyhow::Error::msg)
+            .and_then(|format| {
+                generate(edgeship::generate::GenerateOptions {
+                    format,
+                    rate,
+                    duration,
+                    output,
+                    rotate_every,
+                    line_bytes,
+                    seed,
+                })
+            }),
         Command::ImportKinesisAgent { path } => edgeship::import::import(&path)
             .map(|toml| print!("{toml}"))
             .map_err(Into::into),
@@ -110,6 +132,23 @@ fn check(path: &Path) -> anyhow::Result<()> {
         0 => Ok(()),
         n => anyhow::bail!("{n} of {} flows cannot ship", config.flows.len()),
     }
+}
+
+fn generate(options: edgeship::generate::GenerateOptions) -> anyhow::Result<()> {
+    if !(options.rate > 0.0 && options.rate.is_finite()) {
+        anyhow::bail!("--rate must be a number of lines per second above 0");
+    }
+    let written = edgeship::generate::run(&options)
+        .with_context(|| format!("cannot write {}", options.output.display()))?;
+    eprintln!(
+        "wrote {} lines ({} bytes) to {} over {:?}, {} rotations",
+        written.lines,
+        written.bytes,
+        options.output.display(),
+        options.duration,
+        written.rotated.len()
+    );
+    Ok(())
 }
 
 fn validate_sample(path: &Path, file: &Path, lines: usize) -> anyhow::Result<()> {
