@@ -77,6 +77,23 @@ pub enum Command {
         #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Measure how fast each flow's files grow, then print per aggregation mode the records,
+    /// shards, PUT payload units and monthly cost (provisioned, on-demand, Firehose).
+    Plan {
+        /// Config file.
+        #[arg(long, short, env = "EDGESHIP_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// How long to measure, e.g. "60s".
+        #[arg(long = "for", value_parser = humantime::parse_duration, default_value = "60s")]
+        duration: std::time::Duration,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// A TOML file overriding the built-in us-east-1 prices (keys: taken, shard_hour,
+        /// put_units_per_million, on_demand_stream_hour, on_demand_per_gb, firehose_per_gb).
+        #[arg(long, value_name = "FILE")]
+        prices: Option<PathBuf>,
+    },
     /// Write realistic log lines at a chosen rate into a file, for load tests: every format
     /// the parsers read, or a template with Kinesis-Data-Generator-style placeholders.
     Generate {

@@ -34,7 +34,7 @@
 //! - [`pipeline`]: starts and stops each flow's stages, SIGHUP reload.
 //! - [`cli`] (the command line, also read by the packaging step), [`config`] (with [`units`], the size and duration syntax), [`metrics`] (counters, Prometheus endpoint), [`shutdown`], [`systemd`]
 //!   (sd_notify, watchdog), [`logging`], [`status`] (`edgeship status`), [`check`] (`edgeship
-//!   check`: credentials and streams, nothing written), [`generate`] (load-test logs), [`consume`] (read a stream back,
+//!   check`: credentials and streams, nothing written), [`generate`] (load-test logs), [`plan`] (shards and cost from measured rates), [`consume`] (read a stream back,
 //!   de-aggregating KPL records).
 //!
 //! When AWS is slow or down the channels fill, the tailer stops reading, and the log files
@@ -56,6 +56,7 @@ pub mod logging;
 pub mod metrics;
 pub mod parse;
 pub mod pipeline;
+pub mod plan;
 pub mod shutdown;
 pub mod sink;
 pub mod status;

@@ -23,6 +23,12 @@ fn main() -> ExitCode {
             None => Ok(()),
         }),
         Command::Check { config } => check(&config),
+        Command::Plan {
+            config,
+            duration,
+            json,
+            prices,
+        } => plan(&config, duration, json, prices.as_deref()),
         Command::Generate {
             format,
             rate,
@@ -132,6 +138,29 @@ fn check(path: &Path) -> anyhow::Result<()> {
         0 => Ok(()),
         n => anyhow::bail!("{n} of {} flows cannot ship", config.flows.len()),
     }
+}
+
+fn plan(
+    path: &Path,
+    duration: std::time::Duration,
+    json: bool,
+    prices: Option<&Path>,
+) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let prices = match prices {
+        Some(file) => edgeship::plan::prices::Prices::load(file).map_err(anyhow::Error::msg)?,
+        None => edgeship::plan::prices::Prices::default(),
+    };
+    if !json {
+        eprintln!("measuring the flows' files for {duration:?} ...");
+    }
+    let plan = edgeship::plan::plan(&config, duration, prices);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", edgeship::plan::text(&plan));
+    }
+    Ok(())
 }
 
 fn generate(options: edgeship::generate::GenerateOptions) -> anyhow::Result<()> {
