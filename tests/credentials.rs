@@ -12,7 +12,6 @@ mod common;
 use common::tls::*;
 use common::*;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -34,11 +33,7 @@ fn iot_endpoint(dir: &Path, fresh_secs: u64) -> (Running, String) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().strip_prefix("LISTENING ").unwrap().to_owned();
+    let port = listening_port(&mut child);
     (Running(child), format!("localhost:{port}"))
 }
 
@@ -129,15 +124,9 @@ fn greengrass_token_exchange_credentials_through_the_container_variables() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(tes.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let port = listening_port(&mut tes);
     let _tes = Running(tes);
-    let uri = format!(
-        "http://127.0.0.1:{}/2016-11-01/credentialprovider/",
-        line.trim().strip_prefix("LISTENING ").unwrap()
-    );
+    let uri = format!("http://127.0.0.1:{port}/2016-11-01/credentialprovider/");
     let ws = Workspace::new();
     ws.config(&format!(
         "[aws]\nca_file = \"{}/ca.pem\"\n\n[[flow]]\nname = \"app\"\npaths = [\"$LOGS/*.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"s\"\nrate_limit = false\n",

@@ -51,11 +51,7 @@ pub fn another_endpoint(dir: &Path, record: Option<&Path>) -> PrivateEndpoint {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(relay.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().strip_prefix("LISTENING ").unwrap().to_owned();
+    let port = listening_port(&mut relay);
     PrivateEndpoint {
         kinesis,
         _relay: Running(relay),
@@ -71,4 +67,16 @@ pub fn signed(record: &Path) -> Vec<(String, String)> {
         .filter_map(|line| line.split_once(' '))
         .map(|(key, region)| (key.to_owned(), region.to_owned()))
         .collect()
+}
+
+/// The port a helper announced with its first line, `LISTENING <port>`.
+pub fn listening_port(child: &mut std::process::Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout piped"))
+        .read_line(&mut line)
+        .unwrap();
+    match line.trim().strip_prefix("LISTENING ") {
+        Some(port) => port.to_owned(),
+        None => panic!("the helper did not announce its port: {line:?}"),
+    }
 }

@@ -5,14 +5,15 @@ Authorization header is TOKEN, with credentials ASIATES0000001, ... expiring in 
 Prints "LISTENING <port>". Usage: python container_credentials.py TOKEN"""
 import datetime
 import http.server
-import json
 import sys
+
+from json_handler import JsonHandler
 
 token = sys.argv[1]
 issued = 0
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     def do_GET(self):
         global issued
         if self.headers.get("Authorization") != token:
@@ -25,17 +26,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "Token": f"token-{issued}",
             "Expiration": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
         })
-
-    def answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -5,17 +5,18 @@ the certificate's subject. Issues new credentials per request (access key ids AS
 Prints "LISTENING <port>". Usage: python iot_credentials.py CA CERT KEY ALIAS EXPIRES_IN"""
 import datetime
 import http.server
-import json
 import ssl
 import sys
 import threading
+
+from json_handler import JsonHandler
 
 ca, cert, key, alias, expires_in = sys.argv[1:6]
 issued = 0
 lock = threading.Lock()
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     def do_GET(self):
         global issued
         subject = dict(x[0] for x in self.connection.getpeercert()["subject"])
@@ -34,17 +35,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "sessionToken": f"token-{number}",
             "expiration": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }})
-
-    def answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
 
 
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
