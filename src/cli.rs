@@ -96,33 +96,7 @@ pub enum Command {
     },
     /// Write realistic log lines at a chosen rate into a file, for load tests: every format
     /// the parsers read, or a template with Kinesis-Data-Generator-style placeholders.
-    Generate {
-        /// apache_combined, apache_common, syslog, syslog_rfc5424, json, csv or template.
-        #[arg(long)]
-        format: String,
-        /// Lines per second, e.g. 500 or 0.5.
-        #[arg(long)]
-        rate: f64,
-        /// How long to write, e.g. "60s" or "10m"; rate x duration lines in all.
-        #[arg(long, value_parser = humantime::parse_duration)]
-        duration: std::time::Duration,
-        /// The file to append to (created if missing).
-        #[arg(long)]
-        output: PathBuf,
-        /// Rename the file to FILE.1, FILE.2, ... and start a new one this often (like
-        /// logrotate's `create`).
-        #[arg(long, value_parser = humantime::parse_duration)]
-        rotate_every: Option<std::time::Duration>,
-        /// Pad each line to this many bytes (without the newline) in its free text.
-        #[arg(long)]
-        line_bytes: Option<usize>,
-        /// Same seed, same bytes (line times then start at 2026-01-01T00:00:00Z).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// With --format template: the line, e.g. '{"user":"u{{random.number(1,50)}}","at":"{{date.now}}"}'.
-        #[arg(long)]
-        template: Option<String>,
-    },
+    Generate(GenerateArgs),
     /// Convert a Kinesis Agent agent.json (and the agent.d/ directory beside it) to edgeship
     /// TOML on stdout, with a comment for every setting that is not mapped exactly.
     ImportKinesisAgent {
@@ -147,4 +121,34 @@ pub enum Command {
         #[arg(long)]
         endpoint_url: Option<String>,
     },
+}
+
+/// `edgeship generate`'s options.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// apache_combined, apache_common, syslog, syslog_rfc5424, json, csv or template.
+    #[arg(long)]
+    pub format: String,
+    /// Lines per second, e.g. 500 or 0.5.
+    #[arg(long)]
+    pub rate: f64,
+    /// How long to write, e.g. "60s" or "10m"; rate x duration lines in all.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
+    /// The file to append to (created if missing).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Rename the file to FILE.1, FILE.2, ... and start a new one this often (like
+    /// logrotate's `create`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub rotate_every: Option<std::time::Duration>,
+    /// Pad each line to this many bytes (without the newline) in its free text.
+    #[arg(long)]
+    pub line_bytes: Option<usize>,
+    /// Same seed, same bytes (line times then start at 2026-01-01T00:00:00Z).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// With --format template: the line, e.g. '{"user":"u{{random.number(1,50)}}","at":"{{date.now}}"}'.
+    #[arg(long)]
+    pub template: Option<String>,
 }

@@ -29,28 +29,7 @@ fn main() -> ExitCode {
             json,
             prices,
         } => plan(&config, duration, json, prices.as_deref()),
-        Command::Generate {
-            format,
-            rate,
-            duration,
-            output,
-            rotate_every,
-            line_bytes,
-            seed,
-            template,
-        } => edgeship::generate::Format::named(&format, template.as_deref())
-            .map_err(anyhow::Error::msg)
-            .and_then(|format| {
-                generate(edgeship::generate::GenerateOptions {
-                    format,
-                    rate,
-                    duration,
-                    output,
-                    rotate_every,
-                    line_bytes,
-                    seed,
-                })
-            }),
+        Command::Generate(args) => generate(args),
         Command::ImportKinesisAgent { path } => edgeship::import::import(&path)
             .map(|toml| print!("{toml}"))
             .map_err(Into::into),
@@ -163,7 +142,18 @@ fn plan(
     Ok(())
 }
 
-fn generate(options: edgeship::generate::GenerateOptions) -> anyhow::Result<()> {
+fn generate(args: edgeship::cli::GenerateArgs) -> anyhow::Result<()> {
+    let format = edgeship::generate::Format::named(&args.format, args.template.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let options = edgeship::generate::GenerateOptions {
+        format,
+        rate: args.rate,
+        duration: args.duration,
+        output: args.output,
+        rotate_every: args.rotate_every,
+        line_bytes: args.line_bytes,
+        seed: args.seed,
+    };
     if !(options.rate > 0.0 && options.rate.is_finite()) {
         anyhow::bail!("--rate must be a number of lines per second above 0");
     }
