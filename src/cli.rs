@@ -93,6 +93,10 @@ pub enum Command {
         /// put_units_per_million, on_demand_stream_hour, on_demand_per_gb, firehose_per_gb).
         #[arg(long, value_name = "FILE")]
         prices: Option<PathBuf>,
+        /// Read the rates from a running agent's metrics endpoint instead of the files, e.g.
+        /// http://127.0.0.1:9898/metrics (no compression ratio then: gzip_ratio is 1).
+        #[arg(long, value_name = "URL")]
+        metrics: Option<String>,
     },
     /// Write realistic log lines at a chosen rate into a file, for load tests: every format
     /// the parsers read, or a template with Kinesis-Data-Generator-style placeholders.

@@ -28,7 +28,14 @@ fn main() -> ExitCode {
             duration,
             json,
             prices,
-        } => plan(&config, duration, json, prices.as_deref()),
+            metrics,
+        } => plan(
+            &config,
+            duration,
+            json,
+            prices.as_deref(),
+            metrics.as_deref(),
+        ),
         Command::Generate(args) => generate(args),
         Command::ImportKinesisAgent { path } => edgeship::import::import(&path)
             .map(|toml| print!("{toml}"))
@@ -124,6 +131,7 @@ fn plan(
     duration: std::time::Duration,
     json: bool,
     prices: Option<&Path>,
+    metrics: Option<&str>,
 ) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let prices = match prices {
@@ -131,9 +139,11 @@ fn plan(
         None => edgeship::plan::prices::Prices::default(),
     };
     if !json {
-        eprintln!("measuring the flows' files for {duration:?} ...");
+        let from = metrics.unwrap_or("the flows' files");
+        eprintln!("measuring {from} for {duration:?} ...");
     }
-    let plan = edgeship::plan::plan(&config, duration, prices);
+    let plan =
+        edgeship::plan::plan(&config, duration, prices, metrics).map_err(anyhow::Error::msg)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {

@@ -82,3 +82,46 @@ fn plan_measures_generated_logs_and_sizes_each_mode() {
             .contains("us-east-1")
     );
 }
+
+/// `--metrics`: the rates a running agent reads, from its Prometheus counters.
+#[test]
+fn plan_reads_a_running_agents_metrics() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("s", 1);
+    let ws = Workspace::new();
+    let port = free_port();
+    ws.config(&format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[flow]]\nname = \"web\"\npaths = [\"$LOGS/web.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"s\"\naggregation = \"kpl\"\n"));
+    let mut generator = Running(
+        edgeship()
+            .args(["generate", "--format", "apache_combined", "--rate", "400"])
+            .args(["--duration", "8s", "--line-bytes", "200", "--output"])
+            .arg(ws.logs().join("web.log"))
+            .spawn()
+            .unwrap(),
+    );
+    let agent = ws.start(&kinesis.url);
+    wait_for(Duration::from_secs(30), "the agent reading", || {
+        agent.log().contains("edgeship is running")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let output = edgeship()
+        .args(["plan", "--for", "4s", "--json", "--config"])
+        .arg(ws.path("edgeship.toml"))
+        .arg("--metrics")
+        .arg(format!("http://127.0.0.1:{port}/metrics"))
+        .output()
+        .unwrap();
+    generator.0.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let web = &plan["flows"][0];
+    let lines = web["lines_per_sec"].as_f64().unwrap();
+    assert!((360.0..=440.0).contains(&lines), "{web}");
+    let bytes = web["bytes_per_sec"].as_f64().unwrap();
+    assert!(
+        (400.0 * 201.0 * 0.9..=400.0 * 201.0 * 1.1).contains(&bytes),
+        "{web}"
+    );
+    assert_eq!(web["modes"]["none"]["shards"], 1);
+}

@@ -4,6 +4,7 @@
 pub mod estimate;
 pub mod prices;
 pub mod sample;
+pub mod scrape;
 
 use crate::config::{Config, Flow};
 use estimate::{Mode, ModePlan};
@@ -34,24 +35,36 @@ pub struct Plan {
     pub prices: Prices,
 }
 
-/// Samples the file flows of `config` for `duration` and plans each.
-pub fn plan(config: &Config, duration: Duration, prices: Prices) -> Plan {
+/// Samples the file flows of `config` for `duration` (from their files, or from a running
+/// agent's `metrics` URL) and plans each.
+pub fn plan(
+    config: &Config,
+    duration: Duration,
+    prices: Prices,
+    metrics: Option<&str>,
+) -> Result<Plan, String> {
     let flows: Vec<&Flow> = config
         .flows
         .iter()
         .filter(|f| f.journal.is_none() && f.host_metrics.is_none())
         .collect();
-    let growth = sample::sample(&flows, duration);
+    let growth = match metrics {
+        Some(url) => {
+            let names: Vec<&str> = flows.iter().map(|f| f.name.as_str()).collect();
+            scrape::sample(url, &names, duration)?
+        }
+        None => sample::sample(&flows, duration),
+    };
     let plans = flows
         .iter()
         .zip(growth)
         .map(|(flow, growth)| flow_plan(flow, &growth, &prices))
         .collect();
-    Plan {
+    Ok(Plan {
         sampled_secs: duration.as_secs_f64(),
         flows: plans,
         prices,
-    }
+    })
 }
 
 fn flow_plan(flow: &Flow, growth: &sample::Growth, prices: &Prices) -> FlowPlan {
