@@ -40,15 +40,7 @@ const AGENTS: [&str; 6] = [
 pub fn apache_lines(first: usize, count: usize) -> Vec<String> {
     let mut rng = fastrand::Rng::with_seed(first as u64);
     let clients: Vec<String> = (0..300)
-        .map(|_| {
-            format!(
-                "{}.{}.{}.{}",
-                rng.u8(1..224),
-                rng.u8(..),
-                rng.u8(..),
-                rng.u8(1..255)
-            )
-        })
+        .map(|_| edgeship::generate::formats::ip(&mut rng))
         .collect();
     (first..first + count)
         .map(|n| {
