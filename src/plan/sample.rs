@@ -46,6 +46,7 @@ impl Growth {
 }
 
 const SAMPLE_KEEP: usize = 1024 * 1024;
+const READ_PIECE: usize = 256 * 1024;
 
 /// Samples every flow at once for `duration`, one interval per second.
 pub fn sample(flows: &[&Flow], duration: Duration) -> Vec<Growth> {
@@ -94,15 +95,21 @@ fn read_growth(flow: &Flow, seen: &mut HashMap<(u64, u64), u64>, keep: &mut Vec<
             .copied()
             .filter(|&at| at <= meta.len())
             .unwrap_or(0);
-        let mut data = Vec::new();
-        if file.seek(SeekFrom::Start(from)).is_err() || file.read_to_end(&mut data).is_err() {
+        if file.seek(SeekFrom::Start(from)).is_err() {
             continue;
         }
-        lines += memchr::memchr_iter(b'\n', &data).count() as u64;
-        bytes += data.len() as u64;
-        let room = SAMPLE_KEEP.saturating_sub(keep.len()).min(data.len());
-        keep.extend_from_slice(&data[..room]);
-        seen.insert(id, from + data.len() as u64);
+        // In pieces: a file that grew by gigabytes costs one buffer, not its growth.
+        let mut buffer = vec![0; READ_PIECE];
+        let mut read = 0;
+        while let Ok(n @ 1..) = file.read(&mut buffer) {
+            let piece = &buffer[..n];
+            lines += memchr::memchr_iter(b'\n', piece).count() as u64;
+            let room = SAMPLE_KEEP.saturating_sub(keep.len()).min(n);
+            keep.extend_from_slice(&piece[..room]);
+            read += n as u64;
+        }
+        bytes += read;
+        seen.insert(id, from + read);
     }
     (lines, bytes)
 }
