@@ -551,6 +551,9 @@ mod regressions {
         check(&ops, false).unwrap();
     }
 
+    /// Copytruncate, new lines and a rotation, all while stopped: the checkpointed inode, now
+    /// `app.log.1` (outside the narrow paths), holds only new lines and is read from the start,
+    /// while its old content is resumed in the copy.
     #[test]
     fn copytruncate_then_rotate_while_stopped() {
         let ops = [
@@ -565,5 +568,15 @@ mod regressions {
         ];
         check(&ops, true).unwrap();
         check(&ops, false).unwrap();
+    }
+
+    /// A copytruncate copy made while running, outside the paths, is not read again after a
+    /// clean restart (it was made before the last checkpoint update, within the same second).
+    #[test]
+    fn copytruncate_while_running_then_restart() {
+        let ops = [Op::Write(1), Op::CopyTruncate, Op::Write(1), Op::Restart];
+        for _ in 0..3 {
+            check(&ops, false).unwrap();
+        }
     }
 }

@@ -74,7 +74,7 @@ impl AckTracker {
             }
             return moved;
         }
-        let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let now = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
         self.checkpoints.files.insert(
             key,
             FileCheckpoint {
@@ -116,7 +116,7 @@ fn apply_progress(
     progress: &Progress,
 ) -> bool {
     let mut changed = false;
-    let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let now = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
     for p in progress.iter() {
         let key = (flow.to_owned(), p.file.key);
         let entry = checkpoints
@@ -176,7 +176,7 @@ fn finish(finished: &mut Vec<FileCheckpoint>, done: FileCheckpoint) {
         finished.push(done);
     }
     let cutoff =
-        humantime::format_rfc3339_seconds(SystemTime::now() - FINISHED_KEEP_FOR).to_string();
+        humantime::format_rfc3339_micros(SystemTime::now() - FINISHED_KEEP_FOR).to_string();
     // RFC 3339 UTC timestamps of one format sort as text.
     finished.retain(|f| f.updated >= cutoff);
     let of_flow = finished.iter().filter(|f| f.flow == flow).count();

@@ -87,22 +87,7 @@ pub enum Found {
 }
 
 pub fn find_rotated(known: &KnownFile) -> Option<Found> {
-    let dir = known.path.parent()?;
-    let name = known.path.file_name()?.to_str()?;
-    // A file checkpointed as `app.log.1` may be `app.log.2.gz` now: look at every rotation of
-    // the same log.
-    let base = rotation_base(name);
-    let mut siblings: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(base) && n != name)
-        })
-        .map(|e| e.path())
-        .collect();
-    siblings.sort();
+    let siblings = siblings_of(&known.path)?;
     // An inode freed while we were away may hold another file now: the head must match too.
     let same_content = |p: &PathBuf| known.head.is_none_or(|head| starts_with_head(p, &head));
     // A rotation outside `paths` followed under its own name may still be there.
@@ -122,6 +107,34 @@ pub fn find_rotated(known: &KnownFile) -> Option<Found> {
         .filter(|p| head.len >= MIN_COPY_HEAD || p.extension().is_some_and(|e| e == "gz"))
         .find(|p| starts_with_head(p, &head))
         .map(Found::Copy)
+}
+
+/// The checkpointed inode under another name of the same log, whatever it holds now: a file
+/// truncated (or truncated and written again) while the agent was stopped, then rotated.
+pub fn find_inode(known: &KnownFile) -> Option<PathBuf> {
+    siblings_of(&known.path)?
+        .into_iter()
+        .find(|p| has_key(p, known.key))
+}
+
+/// The other files in `path`'s directory whose names extend the name of the log `path` is a
+/// rotation of: a file checkpointed as `app.log.1` may be `app.log.2.gz` now.
+fn siblings_of(path: &Path) -> Option<Vec<PathBuf>> {
+    let dir = path.parent()?;
+    let name = path.file_name()?.to_str()?;
+    let base = rotation_base(name);
+    let mut siblings: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(base) && n != name)
+        })
+        .map(|e| e.path())
+        .collect();
+    siblings.sort();
+    Some(siblings)
 }
 
 /// The name of the log a rotated file came from: `app.log.2.gz`, `app.log-20261128` and

@@ -76,7 +76,7 @@ pub struct KnownFile {
 pub struct Resume {
     pub files: HashMap<FileKey, KnownFile>,
     pub finished: Vec<KnownFile>,
-    /// The latest checkpoint update of the flow (to the second): a file created after it
+    /// The latest checkpoint update of the flow (to the microsecond): a file created after it
     /// appeared while the agent was stopped, so none of it was shipped.
     pub checkpointed_at: Option<std::time::SystemTime>,
     /// The checkpoint file was unreadable: files found at the start have no trustworthy

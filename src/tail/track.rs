@@ -137,7 +137,11 @@ impl Tailer {
         let mut markers = Vec::new();
         for known in missing {
             self.set.resume.files.remove(&known.key);
-            if !self.follow_moved(&known, &mut markers) {
+            let found = identify::find_rotated(&known);
+            let renamed = matches!(found, Some(Found::Renamed(_)));
+            let followed = (!renamed && self.follow_stale(&known, &mut markers))
+                || self.follow_moved_to(found, &known, &mut markers);
+            if !followed {
                 self.report_gone(&known);
                 self.set.remember_finished(known.clone()); // a copy may still turn up
             }
@@ -146,6 +150,34 @@ impl Tailer {
             }
         }
         markers
+    }
+
+    /// The checkpointed inode under a rotated name with other content (copytruncate or a
+    /// truncation, new lines, then a rotation, all while stopped): started as a matched file
+    /// with a stale checkpoint is, which reads it from the start and follows the old content
+    /// into its copy, if there is one. `false` if the inode is not there.
+    fn follow_stale(&mut self, known: &KnownFile, markers: &mut Vec<Chunk>) -> bool {
+        let Some(path) = identify::find_inode(known) else {
+            return false;
+        };
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            return false;
+        };
+        let resume = KnownFile {
+            path: path.clone(),
+            ..known.clone()
+        };
+        self.set.resume.files.insert(known.key, resume);
+        markers.extend(self.track_new(&path, &metadata));
+        let Some(file) = self.set.files.get_mut(&known.key) else {
+            self.set.resume.files.remove(&known.key); // no descriptor: not matched, not retried
+            return false;
+        };
+        file.status = Status::Rotated {
+            since: Instant::now(),
+        };
+        file.origin = known.path.clone();
+        true
     }
 
     /// First scan only: rotations of a live log created after the last checkpoint and rotated
@@ -193,14 +225,10 @@ impl Tailer {
         markers
     }
 
-    /// Follows a checkpointed file to where it went while the agent was stopped: renamed (read
-    /// on under its new name), or copied or compressed by a rotation (read from the copy, from
-    /// the checkpoint on). `false` if it is nowhere to be found.
-    pub(super) fn follow_moved(&mut self, known: &KnownFile, markers: &mut Vec<Chunk>) -> bool {
-        self.follow_moved_to(identify::find_rotated(known), known, markers)
-    }
-
-    /// [`Tailer::follow_moved`] for a file found as `found`.
+    /// Follows a checkpointed file to where it went while the agent was stopped (`found`, by
+    /// [`identify::find_rotated`]): renamed (read on under its new name), or copied or
+    /// compressed by a rotation (read from the copy, from the checkpoint on). `false` if it is
+    /// nowhere to be found.
     pub(super) fn follow_moved_to(
         &mut self,
         found: Option<Found>,
