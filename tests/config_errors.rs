@@ -107,8 +107,24 @@ fn values_out_of_range_say_what_is_allowed() {
         &format!("{GOOD_FLOW}partition_key = \"shard\"\n"),
         &[
             "partition_key",
-            "unknown variant `shard`",
-            "`random`, `file`, `host`",
+            "\"shard\" is neither a key kind nor a template",
+            "\"deterministic\", or a template such as \"{host}-{file}\"",
+        ],
+    );
+    rejected(
+        &format!("{GOOD_FLOW}partition_key = \"{{field.user\"\n"),
+        &["partition_key", "a '{' without its '}'"],
+    );
+    rejected(
+        &format!("{GOOD_FLOW}partition_key = \"{{field.user}}\"\n"),
+        &["partition_key", "has no [flow.parse]", "format = \"json\""],
+    );
+    rejected(
+        &format!("{GOOD_FLOW}aggregation = \"kpl\"\npartition_key = \"deterministic\"\n"),
+        &[
+            "partition_key",
+            "nothing would be aggregated",
+            "shard_aware = true",
         ],
     );
     rejected(

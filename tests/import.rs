@@ -82,6 +82,7 @@ fn a_production_config_with_comments_strings_and_drop_ins_converts() {
         "# agent.json log.level: unknown key",
         "# agent.json fileFooterPattern: not imported",
         "partitionKeyOption DETERMINISTIC",
+        "partition_key = \"deterministic\"",
     ] {
         assert!(toml.contains(expected), "missing {expected:?} in:\n{toml}");
     }

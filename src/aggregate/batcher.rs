@@ -7,69 +7,18 @@
 //! entries and `max_request_bytes` of data plus partition keys.
 
 use super::compress::Compressor;
+use super::key_groups::KeyGroups;
+pub use super::key_policy::{KeyPolicy, clip_key};
 use super::shard_groups::ShardGroups;
 use super::{Batch, Entry, PartitionKey, Progress};
-use crate::config::{self, Aggregation, BatchLimits, Flow};
+use crate::config::{Aggregation, BatchLimits};
 use crate::kinesis::kpl::{self, KplAggregate};
-use crate::kinesis::limits::KINESIS_MAX_PARTITION_KEY_BYTES;
 use crate::kinesis::shard_map::ShardMapCache;
 use crate::tail::{Chunk, FileRef};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-/// How records get their partition key (Firehose: none).
-#[derive(Debug, Clone)]
-pub enum KeyPolicy {
-    None,
-    Random,
-    File,
-    Fixed(Arc<str>),
-}
-
-impl KeyPolicy {
-    pub fn for_flow(flow: &Flow, host: &str) -> KeyPolicy {
-        if flow.destination.is_firehose() {
-            return KeyPolicy::None;
-        }
-        match flow.partition_key {
-            config::PartitionKey::Random => KeyPolicy::Random,
-            config::PartitionKey::File => KeyPolicy::File,
-            config::PartitionKey::Host => KeyPolicy::Fixed(Arc::from(clip_key(host))),
-        }
-    }
-
-    /// The key an aggregate must have for a line of `file`; `None` when any key will do
-    /// (random keys: a fresh one per aggregate spreads the load over the shards).
-    fn aggregate_key(&self, file: &FileRef) -> Option<String> {
-        match self {
-            KeyPolicy::None | KeyPolicy::Random => None,
-            KeyPolicy::File | KeyPolicy::Fixed(_) => Some(self.key_for(file)),
-        }
-    }
-
-    fn key_for(&self, file: &FileRef) -> String {
-        match self {
-            KeyPolicy::None => String::new(),
-            KeyPolicy::Random => format!("{:016x}", fastrand::u64(..)),
-            KeyPolicy::File => clip_key(&file.path.to_string_lossy()).to_owned(),
-            KeyPolicy::Fixed(key) => key.to_string(),
-        }
-    }
-}
-
-/// Kinesis partition keys are 1-256 characters: keep the last 256 bytes (the informative end of
-/// a path), cut at a character boundary.
-fn clip_key(key: &str) -> &str {
-    if key.is_empty() {
-        return "-";
-    }
-    let mut start = key.len().saturating_sub(KINESIS_MAX_PARTITION_KEY_BYTES);
-    while !key.is_char_boundary(start) {
-        start += 1;
-    }
-    &key[start..]
-}
 
 /// The record being filled and the progress of the lines in it.
 #[derive(Default)]
@@ -93,7 +42,11 @@ pub struct Batcher {
     /// Shard-aware KPL: the live shard map, and the per-shard aggregates built from it.
     shard_map: Option<ShardMapCache>,
     groups: Option<ShardGroups>,
-    /// `partition_key = "file"`: the key of the file seen last.
+    /// Keys read from each record, in packed modes without a shard map: records by key.
+    keyed: KeyGroups,
+    /// Records whose key could not be read from them (a missing field): sent with a random key.
+    fallbacks: Arc<AtomicU64>,
+    /// `partition_key = "file"` (or a template without fields): the key of the file seen last.
     file_key: Option<(Arc<FileRef>, PartitionKey)>,
     next_seq: u64,
     record: OpenRecord,
@@ -112,6 +65,8 @@ impl Batcher {
             keys,
             shard_map: None,
             groups: None,
+            keyed: KeyGroups::default(),
+            fallbacks: Arc::default(),
             file_key: None,
             next_seq: 0,
             record: OpenRecord::default(),
@@ -129,6 +84,12 @@ impl Batcher {
     /// Switches `kpl` to shard-aware grouping with per-record keys.
     pub fn with_shard_map(mut self, shard_map: ShardMapCache) -> Batcher {
         self.shard_map = Some(shard_map);
+        self
+    }
+
+    /// Counts the records sent with a random key because theirs could not be read, in `counter`.
+    pub fn count_fallbacks_in(mut self, counter: Arc<AtomicU64>) -> Batcher {
+        self.fallbacks = counter;
         self
     }
 
@@ -160,7 +121,7 @@ impl Batcher {
         // The offset after the last line of this chunk in the open batch.
         let mut covered = None;
         for line in &chunk.lines {
-            let key = self.line_key(&chunk.file);
+            let key = self.line_key(&chunk.file, chunk.line(line));
             let entry = self.prepare(Entry::new(chunk.line_bytes(line), key));
             if self.is_full_with(&entry) {
                 if let Some(offset) = covered.take() {
@@ -185,12 +146,13 @@ impl Batcher {
     }
 
     /// The key of a one-line record: file keys are built once per file, not per line.
-    fn line_key(&mut self, file: &Arc<FileRef>) -> PartitionKey {
+    fn line_key(&mut self, file: &Arc<FileRef>, line: &[u8]) -> PartitionKey {
         match &self.keys {
             KeyPolicy::None => PartitionKey::None,
             KeyPolicy::Random => PartitionKey::random(),
             KeyPolicy::Fixed(key) => PartitionKey::Shared(key.clone()),
-            KeyPolicy::File => match &self.file_key {
+            policy if policy.varies_per_record() => PartitionKey::from(self.record_key(file, line)),
+            _ => match &self.file_key {
                 Some((known, key)) if Arc::ptr_eq(known, file) => key.clone(),
                 _ => {
                     let key = PartitionKey::from(self.keys.key_for(file));
@@ -201,15 +163,31 @@ impl Batcher {
         }
     }
 
+    /// The key of the record `data`; a random one, counted, if it cannot be read from it.
+    fn record_key(&self, file: &FileRef, data: &[u8]) -> String {
+        self.keys.record_key(file, data).unwrap_or_else(|| {
+            self.fallbacks.fetch_add(1, Relaxed);
+            PartitionKey::random().to_string()
+        })
+    }
+
     /// `lines` and `kpl` modes: lines are packed into records.
     fn push_lines(&mut self, chunk: &Chunk, out: &mut Vec<Batch>) {
         for line in &chunk.lines {
             let bytes = chunk.line(line);
             match self.aggregation {
-                Aggregation::None | Aggregation::Lines => self.pack_line(bytes, out),
                 Aggregation::Kpl if self.shard_map.is_some() => {
                     self.aggregate_by_shard(&chunk.file, bytes, out)
                 }
+                // Every line its own key: only KPL without a shard map must group by key
+                // (`lines` mode hashes the whole packed record).
+                Aggregation::Kpl if self.keys.varies_per_record() => {
+                    self.group_by_key(&chunk.file, bytes, out)
+                }
+                _ if matches!(self.keys, KeyPolicy::PerRecord(_)) => {
+                    self.group_by_key(&chunk.file, bytes, out)
+                }
+                Aggregation::None | Aggregation::Lines => self.pack_line(bytes, out),
                 Aggregation::Kpl => self.aggregate_line(&chunk.file, bytes, out),
             }
             self.record.lines += 1;
@@ -221,6 +199,17 @@ impl Batcher {
                 self.seal_record(out);
             }
         }
+    }
+
+    /// Keys read from each line: the line joins the record of its key.
+    fn group_by_key(&mut self, file: &FileRef, bytes: &[u8], out: &mut Vec<Batch>) {
+        let key = self.record_key(file, bytes);
+        let (record, total) = (self.record_budget(), self.limits.max_request_bytes as usize);
+        if !self.keyed.fits(&key, bytes.len(), record, total) && self.record.lines > 0 {
+            self.seal_record(out);
+        }
+        let kpl = self.aggregation == Aggregation::Kpl;
+        self.keyed.push(&key, bytes, kpl);
     }
 
     fn pack_line(&mut self, bytes: &[u8], out: &mut Vec<Batch>) {
@@ -272,7 +261,7 @@ impl Batcher {
     /// Shard-aware: the line joins the aggregate of the shard its own key hashes to. Without a
     /// shard map yet (or a key outside it) the line is sent un-aggregated, as the KPL does.
     fn aggregate_by_shard(&mut self, file: &FileRef, bytes: &[u8], out: &mut Vec<Batch>) {
-        let key = self.keys.key_for(file);
+        let key = self.record_key(file, bytes);
         let map = self.shard_map.as_ref().and_then(ShardMapCache::get);
         let shard = map
             .as_ref()
@@ -324,6 +313,7 @@ impl Batcher {
             .as_mut()
             .map(ShardGroups::drain)
             .unwrap_or_default();
+        entries.extend(self.keyed.drain());
         match record.aggregate {
             Some(aggregate) => {
                 let key = aggregate.outer_key().to_owned();
@@ -333,8 +323,12 @@ impl Batcher {
                 }
             }
             // A plain record: `none`/`lines` modes, or a shard-aware line sent un-aggregated.
-            None if record.plain_key.is_some() || self.aggregation != Aggregation::Kpl => {
-                let key = record.plain_key.unwrap_or_else(|| self.keys.key_for(&file));
+            // (Lines grouped by key left `data` empty.)
+            None if record.plain_key.is_some() || !record.data.is_empty() => {
+                let key = match record.plain_key {
+                    Some(key) => key,
+                    None => self.record_key(&file, &record.data),
+                };
                 entries.push(Entry::new(record.data, key));
             }
             None => {}

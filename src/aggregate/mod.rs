@@ -3,7 +3,10 @@
 
 pub mod batcher;
 pub mod compress;
+mod field;
 pub mod key;
+mod key_groups;
+pub mod key_policy;
 mod progress;
 pub mod shard_groups;
 

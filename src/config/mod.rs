@@ -4,14 +4,16 @@
 
 mod aws;
 mod batching;
+mod partition_key;
 mod raw;
 mod suggest;
 mod validator;
 
 pub use crate::parse::{RawParse, RawRedact};
+pub use partition_key::{KeyPart, PartitionKey};
 pub use raw::{
-    Aggregation, CompressionKind, LogLevel, PartitionKey, ProxyUrl, RawAws, RawConfig, RawFlow,
-    RawFlowAws, RawMetrics, StartAt, Watch, WireProtocol,
+    Aggregation, CompressionKind, LogLevel, ProxyUrl, RawAws, RawConfig, RawFlow, RawFlowAws,
+    RawMetrics, StartAt, Watch, WireProtocol,
 };
 
 use crate::kinesis::limits::*;

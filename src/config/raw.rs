@@ -174,16 +174,6 @@ pub enum CompressionKind {
     Zstd,
 }
 
-/// `partition_key`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PartitionKey {
-    #[default]
-    Random,
-    File,
-    Host,
-}
-
 /// `watch`: inotify with polling as fallback, or polling only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -226,7 +216,6 @@ config_names! {
     StartAt { Beginning => "beginning", End => "end" }
     Aggregation { None => "none", Lines => "lines", Kpl => "kpl" }
     CompressionKind { None => "none", Gzip => "gzip", Zstd => "zstd" }
-    PartitionKey { Random => "random", File => "file", Host => "host" }
     Watch { Auto => "auto", Poll => "poll" }
     LogLevel { Error => "error", Warn => "warn", Info => "info", Debug => "debug", Trace => "trace" }
 }
@@ -314,8 +303,12 @@ pub struct RawFlow {
     pub compression: CompressionKind,
     /// gzip: 1 (fastest) to 9 (smallest), default 3 (about 8× on web logs). zstd: only 1.
     pub compression_level: Option<u32>,
-    /// Streams only: `"random"` (default), `"file"` (the file's path) or `"host"` (host name).
-    pub partition_key: Option<PartitionKey>,
+    /// Streams only: `"random"` (default), `"file"` (the file's path), `"host"` (host name),
+    /// `"deterministic"` (the MD5 of the record's data, as the Java agent's `DETERMINISTIC`),
+    /// or a template of literal text and `{host}`, `{file}` and `{field.NAME}` (a field of the
+    /// parsed record, dots for nested fields), e.g. `"{field.user_id}"`; a record without the
+    /// field gets a random key, counted as `edgeship_partition_key_fallbacks_total`.
+    pub partition_key: Option<String>,
     /// `"kpl"` only: group records by the shard their own partition key hashes to (one
     /// aggregator per shard, from `ListShards`), so per-record keys (`"file"`, `"host"`, random
     /// per line) survive aggregation and consumers' shard checks pass. Default `false`: one key

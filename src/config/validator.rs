@@ -165,7 +165,7 @@ impl Validator<'_> {
             start_at: raw.start_at,
             destination,
             aggregation,
-            partition_key: raw.partition_key.unwrap_or_default(),
+            partition_key: self.partition_key(&raw, aggregation, &key)?,
             limits,
             max_in_flight: raw.max_in_flight,
             max_in_flight_bytes: raw.max_in_flight_bytes.unwrap_or(DEFAULT_IN_FLIGHT_BYTES),

@@ -171,7 +171,7 @@ fn sending(flow: &Object, firehose: bool, out: &mut Toml) -> Result<(), String> 
     }
     match flow.get("partitionKeyOption").and_then(string) {
         None | Some("RANDOM") if !firehose => out.key("partition_key", "\"random\"", None),
-        Some("DETERMINISTIC") if !firehose => out.key("partition_key", "\"random\"", Some("agent.json partitionKeyOption DETERMINISTIC (an MD5 of the record) has no equivalent; \"file\" or \"host\" keep related records on one shard.")),
+        Some("DETERMINISTIC") if !firehose => out.key("partition_key", "\"deterministic\"", Some("agent.json partitionKeyOption DETERMINISTIC: the MD5 of each record, as the agent's (which hashed the line with its trailing \\n, so keys differ unless append_newline = true).")),
         Some(other) if !firehose && other != "RANDOM" => return Err(format!("partitionKeyOption {other:?} is not RANDOM or DETERMINISTIC")),
         _ => {}
     }

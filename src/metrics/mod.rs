@@ -72,6 +72,9 @@ pub struct FlowStats {
     pub parse_failures: AtomicU64,
     /// Records not sent because of `include` / `exclude`.
     pub records_filtered: AtomicU64,
+    /// Records sent with a random partition key because the field their key is read from was
+    /// missing (shared with the batcher).
+    pub partition_key_fallbacks: Arc<AtomicU64>,
     /// Lines read that are not a record of their own: joined into a multiline record, skipped
     /// as a header, filtered or dropped. Delivered lines plus these account for all lines read.
     pub lines_absorbed: AtomicU64,
@@ -121,6 +124,7 @@ impl FlowStats {
             records_undeliverable: AtomicU64::new(0),
             parse_failures: AtomicU64::new(0),
             records_filtered: AtomicU64::new(0),
+            partition_key_fallbacks: Arc::default(),
             lines_absorbed: AtomicU64::new(0),
             errors_by_code: Mutex::new(BTreeMap::new()),
             limiter: LogLimiter::new(Duration::from_secs(300)),
@@ -226,7 +230,7 @@ impl FlowStats {
             .load(Relaxed)
             .saturating_sub(self.lines_delivered.load(Relaxed) + self.lines_absorbed.load(Relaxed));
         format!(
-            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} request_body_bytes={} compression_ratio={:.2} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} parse_failures={} records_filtered={} skipped_unverified_bytes={} files_tracked={} errors={}",
+            "flow={} lines_read={} lines_delivered={} lines_pending={} records_delivered={} bytes_delivered={} request_body_bytes={} compression_ratio={:.2} put_payload_units={} requests={} entries_sent={} entries_throttled={} throttle_rate={:.4} entries_resent={} lines_truncated={} records_undeliverable={} parse_failures={} records_filtered={} partition_key_fallbacks={} skipped_unverified_bytes={} files_tracked={} errors={}",
             self.flow,
             self.lines_read.load(Relaxed),
             self.lines_delivered.load(Relaxed),
@@ -246,6 +250,7 @@ impl FlowStats {
             self.records_undeliverable.load(Relaxed),
             self.parse_failures.load(Relaxed),
             self.records_filtered.load(Relaxed),
+            self.partition_key_fallbacks.load(Relaxed),
             self.bytes_skipped_unverified.load(Relaxed),
             self.files_added
                 .load(Relaxed)

@@ -162,6 +162,11 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         "Records not sent because of [flow.parse] include/exclude.",
         |f| &f.records_filtered,
     ),
+    (
+        "edgeship_partition_key_fallbacks_total",
+        "Records sent with a random partition key because the field of their key template was missing.",
+        |f| &f.partition_key_fallbacks,
+    ),
 ];
 
 /// Renders everything.

@@ -83,7 +83,8 @@ pub async fn start(
         flow.limits.clone(),
         flow.aggregation,
         KeyPolicy::for_flow(flow, ctx.host),
-    );
+    )
+    .count_fallbacks_in(stats.partition_key_fallbacks.clone());
     let settings = SenderSettings {
         flow,
         aws: ctx.aws,
@@ -277,7 +278,11 @@ async fn shard_knowledge(
     );
     tokio::spawn(refresher);
     let limiter = flow.shard_rate.map(ShardRateLimiter::new);
-    Some(Arc::new(Shards { map, limiter }))
+    Some(Arc::new(Shards {
+        map,
+        limiter,
+        ordered: flow.shard_aware,
+    }))
 }
 
 struct SenderSettings<'a> {
@@ -300,7 +305,11 @@ impl SenderSettings<'_> {
             client,
             flow: Arc::from(self.flow.name.as_str()),
             instance: self.instance,
-            max_in_flight: self.flow.max_in_flight,
+            // Shard-aware flows keep each key's records in order: one request at a time.
+            max_in_flight: match self.flow.shard_aware {
+                true => 1,
+                false => self.flow.max_in_flight,
+            },
             max_in_flight_bytes: self.flow.max_in_flight_bytes,
             policy: RetryPolicy {
                 config_backoff: self.aws.permanent_error_backoff,

@@ -124,6 +124,10 @@ pub async fn deliver<C: PutClient>(
                 continue;
             }
             Next::Retry => continue,
+            Next::Progress => {
+                backoff.reset();
+                ErrorClass::Throttled
+            }
             Next::Wait(class) => class,
         };
         tokio::select! {
@@ -145,6 +149,9 @@ enum Next {
     Accepted,
     /// Go on at once without resetting the backoff (narrowing down an invalid record).
     Retry,
+    /// Some entries were accepted, some failed: the shortest pause, then resend the failed
+    /// ones (the stream is taking data: backing off further would only slow it down).
+    Progress,
     /// Wait, as this class of error asks, then resend what is pending.
     Wait(ErrorClass),
 }
@@ -194,6 +201,10 @@ impl<'a> Attempts<'a> {
         let Some(shards) = self.shards else {
             return Some((group, Vec::new()));
         };
+        let group = match shards.ordered {
+            true => shards.oldest_per_shard(group, &self.batch.entries),
+            false => group,
+        };
         let candidates: Vec<&Entry> = group.iter().map(|&i| &self.batch.entries[i]).collect();
         let (routes, admitted) = tokio::select! {
             biased;
@@ -229,8 +240,10 @@ impl<'a> Attempts<'a> {
                     .await;
                 failed.extend(&misplaced);
                 settle(&mut self.pending, group, &failed, entries);
-                let resplit = shards.resplit(&misplaced, &mut self.batch.entries);
-                self.pending.extend(resplit);
+                // The re-split records are older than anything else pending: they go first.
+                let mut resplit = shards.resplit(&misplaced, &mut self.batch.entries);
+                resplit.append(&mut self.pending);
+                self.pending = resplit;
             }
             None => settle(&mut self.pending, group, &failed, entries),
         }
@@ -239,7 +252,10 @@ impl<'a> Attempts<'a> {
         }
         self.stats
             .partial_failure(self.destination, failed.len(), group.len());
-        Next::Wait(ErrorClass::Throttled)
+        match failed.len() < group.len() {
+            true => Next::Progress,
+            false => Next::Wait(ErrorClass::Throttled),
+        }
     }
 
     /// A request of `group` that failed as a whole.

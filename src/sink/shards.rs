@@ -20,20 +20,38 @@ const REFRESH_WAIT: Duration = Duration::from_secs(10);
 pub struct Shards {
     pub map: ShardMapCache,
     pub limiter: Option<ShardRateLimiter>,
+    /// Keep each key's records in order (`shard_aware`): see [`Shards::oldest_per_shard`].
+    pub ordered: bool,
 }
 
 impl Shards {
+    /// Of the entries of `group` (oldest first) bound for one shard, only the oldest: the rest
+    /// wait until it is accepted, so a retry goes before newer data and one request never holds
+    /// two records of a shard, whose order PutRecords does not promise. Without a shard map,
+    /// entries with the same hash key (so the same shard) are held back the same way.
+    pub fn oldest_per_shard(&self, group: Vec<usize>, entries: &[Entry]) -> Vec<usize> {
+        let map = self.map.get();
+        let mut shards = std::collections::HashSet::new();
+        let mut hashes = std::collections::HashSet::new();
+        group
+            .into_iter()
+            .filter(|&i| {
+                let entry = &entries[i];
+                match map.as_deref().and_then(|m| Self::shard_of(m, entry)) {
+                    Some(shard) => shards.insert(shard),
+                    None => hashes.insert(hash_of(entry)),
+                }
+            })
+            .collect()
+    }
+
     fn shard_of(map: &ShardMap, entry: &Entry) -> Option<Arc<str>> {
         if let Some(route) = &entry.route
             && map.get(&route.shard).is_some()
         {
             return Some(route.shard.clone());
         }
-        let hash = match &entry.explicit_hash_key {
-            Some(key) => key.parse().ok()?,
-            None => kpl::hash_key(&entry.partition_key),
-        };
-        map.lookup(hash).map(|s| s.id.clone())
+        map.lookup(hash_of(entry)?).map(|s| s.id.clone())
     }
 
     /// Each entry's predicted shard, and which entries the per-shard budget admits now (at
@@ -161,5 +179,13 @@ impl Shards {
             }
         }
         added
+    }
+}
+
+/// The hash key that routes `entry` (`None` for an explicit hash key that is not a number).
+fn hash_of(entry: &Entry) -> Option<u128> {
+    match &entry.explicit_hash_key {
+        Some(key) => key.parse().ok(),
+        None => Some(kpl::hash_key(&entry.partition_key)),
     }
 }

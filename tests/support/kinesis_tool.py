@@ -9,6 +9,7 @@
                                    records all hash into the storing shard's range, plain records as is
   read-inflated NAME               like read-deagg, inflating each record first with Python's gzip or
                                    PyPI zstandard (by magic); prints a JSON summary on stderr
+  read-keyed NAME                  one JSON object per line: shard, record key, user record key, line
   split-shard NAME SHARD           split a shard at the middle of its hash range
   create-firehose NAME BUCKET      create an S3 bucket and a DirectPut Firehose stream into it
   read-bucket BUCKET               print the concatenated contents of every object in the bucket
@@ -171,6 +172,20 @@ def kcl_read(name):
     print(json.dumps({"dropped_aggregates": dropped}), file=sys.stderr)
 
 
+def read_keyed(name):
+    """One JSON object per line shipped: its shard, the key of the Kinesis record that carried
+    it, its own key (a user record's, de-aggregated with aws-kinesis-agg), whether it came in
+    an aggregate, and the line. Packed lines (`lines` mode) share their record's key."""
+    out = sys.stdout
+    for shard, record in shard_records(name):
+        for data, pk, _, aggregated in user_records(record):
+            for line in data.decode().splitlines():
+                out.write(json.dumps({"shard": shard["ShardId"], "record_key": record["PartitionKey"],
+                                      "key": pk, "aggregated": aggregated, "line": line,
+                                      "record_md5": hashlib.md5(data).hexdigest()}) + "\n")
+    out.flush()
+
+
 def split_shard(name, shard_id):
     kinesis = client("kinesis")
     shard = next(s for s in kinesis.list_shards(StreamName=name)["Shards"] if s["ShardId"] == shard_id)
@@ -242,7 +257,7 @@ def sigv4_sign():
 
 COMMANDS = {"sigv4-sign": sigv4_sign, "create-stream": create_stream, "read-stream": read_stream,
             "read-deagg": read_deagg, "read-inflated": read_inflated, "kcl-check": kcl_check,
-            "kcl-read": kcl_read, "split-shard": split_shard,
+            "kcl-read": kcl_read, "read-keyed": read_keyed, "split-shard": split_shard,
             "create-firehose": create_firehose, "read-bucket": read_bucket,
             "read-bucket-inflated": read_bucket_inflated}
 

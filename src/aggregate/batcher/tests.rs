@@ -387,3 +387,105 @@ fn a_record_of_incompressible_data_stays_within_the_record_limit() {
     let entry = &out[0].entries[0];
     assert!(entry.billed_bytes() <= 1 << 20, "{}", entry.billed_bytes());
 }
+
+/// A chunk holding `lines`, from file offset 0.
+fn text_chunk(file: &Arc<FileRef>, texts: &[&str]) -> Chunk {
+    let mut data = Vec::new();
+    let mut lines = Vec::new();
+    for text in texts {
+        let begin = data.len();
+        data.extend_from_slice(text.as_bytes());
+        lines.push(Line {
+            start: begin as u32,
+            end: data.len() as u32,
+            next_offset: data.len() as u64 + 1,
+        });
+        data.push(b'\n');
+    }
+    Chunk {
+        mark: None,
+        file: file.clone(),
+        end_offset: data.len() as u64,
+        data: data.into(),
+        lines,
+        start_offset: 0,
+        released: false,
+    }
+}
+
+fn field_policy(template: &str) -> KeyPolicy {
+    match crate::config::PartitionKey::parse(template).unwrap() {
+        crate::config::PartitionKey::Template(parts) => KeyPolicy::PerRecord(parts.into()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn keys_read_from_records_group_packed_lines_and_count_fallbacks() {
+    let f = file("/l/a.log");
+    for aggregation in [Aggregation::Lines, Aggregation::Kpl] {
+        let fallbacks = Arc::new(AtomicU64::new(0));
+        let mut batcher = Batcher::new(
+            limits(500, 5 << 20, 1 << 20),
+            aggregation,
+            field_policy("{field.u}"),
+        )
+        .count_fallbacks_in(fallbacks.clone());
+        let texts = [r#"{"u":"a"}"#, r#"{"u":"b"}"#, r#"{"u":"a"}"#, r#"{"v":1}"#];
+        let chunk = text_chunk(&f, &texts);
+        let mut out = Vec::new();
+        batcher.push(&chunk, Instant::now(), &mut out);
+        batcher.flush(&mut out);
+        assert_eq!(out.len(), 1);
+        let entry = |key: &str| {
+            let found = out[0].entries.iter().find(|e| e.partition_key == key);
+            found.unwrap_or_else(|| panic!("{aggregation:?}: no record keyed {key}"))
+        };
+        entry("b");
+        let random = out[0]
+            .entries
+            .iter()
+            .filter(|e| e.partition_key.len() == 16);
+        assert_eq!(
+            random.count(),
+            1,
+            "the record without the field: a random key"
+        );
+        assert_eq!(out[0].entries.len(), 3);
+        assert_eq!(fallbacks.load(Relaxed), 1);
+        assert_eq!(out[0].lines, 4);
+        assert_eq!(offsets(&out[0]), [chunk.end_offset]);
+        if aggregation == Aggregation::Lines {
+            assert_eq!(&entry("a").data[..], b"{\"u\":\"a\"}\n{\"u\":\"a\"}\n");
+        } else {
+            let users = kpl::decode(&entry("a").data).unwrap();
+            assert_eq!(users.len(), 2, "the two lines of key a in one aggregate");
+        }
+    }
+}
+
+#[test]
+fn deterministic_keys_hash_each_line_or_each_packed_record() {
+    let f = file("/l/a.log");
+    let chunk = text_chunk(&f, &["one", "two"]);
+    let md5 = |data: &[u8]| KeyPolicy::Deterministic.record_key(&f, data).unwrap();
+    for (aggregation, expected) in [
+        (Aggregation::None, vec![md5(b"one"), md5(b"two")]),
+        (Aggregation::Lines, vec![md5(b"one\ntwo\n")]),
+    ] {
+        let mut batcher = Batcher::new(
+            limits(500, 5 << 20, 1 << 20),
+            aggregation,
+            KeyPolicy::Deterministic,
+        );
+        let mut out = Vec::new();
+        batcher.push(&chunk, Instant::now(), &mut out);
+        batcher.flush(&mut out);
+        let keys: Vec<String> = out[0]
+            .entries
+            .iter()
+            .map(|e| e.partition_key.to_string())
+            .collect();
+        assert_eq!(keys, expected, "{aggregation:?}");
+    }
+}

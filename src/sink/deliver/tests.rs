@@ -261,7 +261,11 @@ async fn aggregate_landing_in_a_child_shard_that_splits_it_is_resplit_and_resent
         tokio::time::sleep(Duration::from_millis(500)).await;
         refresher.set(children);
     });
-    let shards = Shards { map, limiter: None };
+    let shards = Shards {
+        map,
+        limiter: None,
+        ordered: false,
+    };
     let stats = FlowStats::new("t");
     let mut batch = batch;
     let outcome = deliver(
@@ -291,4 +295,73 @@ fn settle_keeps_what_failed_and_what_was_not_sent() {
     assert_eq!(pending, vec![0, 3, 5]);
     settle(&mut pending, &[0, 3, 5], &[], 6);
     assert!(pending.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn ordered_shards_send_one_record_per_shard_and_retries_first() {
+    use crate::kinesis::kpl;
+    use crate::sink::shard_map::{Shard, ShardMap, ShardMapCache};
+    use crate::sink::shards::Shards;
+    let shard = |id: &str, start, end| Shard {
+        id: Arc::from(id),
+        start,
+        end,
+    };
+    let (left, right) = (u128::MAX / 2, u128::MAX / 2 + 1);
+    let key_in = |range: std::ops::RangeInclusive<u128>| {
+        (0..)
+            .map(|i| format!("k{i}"))
+            .find(|k| range.contains(&kpl::hash_key(k)))
+            .unwrap()
+    };
+    let (a, b) = (key_in(0..=left), key_in(right..=u128::MAX));
+    let entry = |data: &str, key: &str| Entry::new(data.as_bytes().to_vec(), key);
+    let mut batch = Batch {
+        seq: 0,
+        entries: vec![
+            entry("a1", &a),
+            entry("b1", &b),
+            entry("a2", &a),
+            entry("b2", &b),
+        ],
+        progress: Progress::default(),
+        lines: 4,
+    };
+    let map = ShardMapCache::default();
+    map.set(ShardMap::new(vec![
+        shard("s0", 0, left),
+        shard("s1", right, u128::MAX),
+    ]));
+    let shards = Shards {
+        map,
+        limiter: None,
+        ordered: true,
+    };
+    // a1 fails at first: it must go again before a2.
+    let client = Scripted::new(vec![Ok(vec![
+        failed("ProvisionedThroughputExceededException"),
+        EntryStatus::Delivered { shard_id: None },
+    ])]);
+    let stats = FlowStats::new("t");
+    let token = CancellationToken::new();
+    let outcome = deliver(
+        &client,
+        &mut batch,
+        &RetryPolicy::default(),
+        &token,
+        &stats,
+        Some(&shards),
+    )
+    .await;
+    assert_eq!(outcome, Delivery::Delivered { undeliverable: 0 });
+    let calls: Vec<Vec<String>> = client
+        .calls()
+        .into_iter()
+        .map(|call| {
+            call.into_iter()
+                .map(|d| String::from_utf8(d).unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(calls, [vec!["a1", "b1"], vec!["a1", "b2"], vec!["a2"]]);
 }
