@@ -80,3 +80,36 @@ fn partial_lines_wait_and_long_lines_are_truncated_not_stalling() {
     );
     assert_eq!(&got[2..], ["after-long", "partial"]);
 }
+
+/// A flow allowing records up to 4 MiB writes to a stream that takes 1 MiB (kinesalite reports
+/// no `MaxRecordSizeInKiB`, the default): a 1.5 MB line is truncated to fit and counted, not
+/// rejected by the stream as undeliverable.
+#[test]
+fn lines_above_the_streams_record_limit_are_truncated_not_rejected() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("small", 1);
+    let ws = Workspace::new();
+    let file = ws.logs().join("f.log");
+    std::fs::write(&file, format!("first\n{}\nlast\n", "L".repeat(1_500_000))).unwrap();
+    ws.config("[[flow]]\nname = \"f\"\npaths = [\"$LOGS/f.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"small\"\nrecord_max_bytes = \"4MiB\"\nbatch_max_bytes = \"5MiB\"\n");
+    let mut agent = ws.start(&kinesis.url);
+    ws.wait_fully_checkpointed(std::slice::from_ref(&file), Duration::from_secs(30));
+    assert!(agent.stop().0.success());
+    assert_eq!(
+        agent.final_counter("records_undeliverable"),
+        0,
+        "{}",
+        agent.log()
+    );
+    assert_eq!(agent.final_counter("lines_truncated"), 1);
+    assert!(
+        agent
+            .log()
+            .contains("above the stream's record size limit (1024 KiB)"),
+        "{}",
+        agent.log()
+    );
+    let got = kinesis.read_lines("small");
+    assert_eq!(got.len(), 3);
+    assert!(got[1].len() < 1_048_576 && got[1].len() > 1_000_000);
+}

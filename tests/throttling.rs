@@ -66,7 +66,7 @@ fn per_shard_rate_limiting_nearly_stops_throttling() {
         "throttled {:.1}% of entries: {stats:?}",
         rate * 100.0
     );
-    assert!(log.contains("shard map updated"), "{log}");
+    assert!(log.contains("shard map loaded"), "{log}");
 }
 
 /// Pacing keeps requests whole: 7,500 one-line records for one shard at 980 records/s (the
@@ -88,4 +88,45 @@ fn pacing_sends_whole_requests_not_fragments() {
     eprintln!("pacing: {requests} requests for 7,500 lines");
     assert!(requests <= 30, "{requests} requests for 7,500 lines");
     assert_eq!(agent.final_counter("entries_throttled"), 0);
+}
+
+/// Two flows writing to one paced stream share its shards' budgets: together they stay under
+/// the proxy's limits (50 records/s per shard), in every second, the first included, although
+/// each is configured just under the limit on its own.
+#[test]
+fn flows_writing_to_one_stream_share_its_budget_in_every_second() {
+    let kinesis = Emulator::kinesalite();
+    kinesis.create_stream("shared", 2);
+    let proxy = FaultProxy::start(kinesis.port, PLAN);
+    let ws = Workspace::new();
+    let files = [ws.logs().join("a.log"), ws.logs().join("b.log")];
+    let mut expected = write_lines(&files[0], "a", 0..600, 80);
+    expected.extend(write_lines(&files[1], "b", 0..600, 80));
+    let flow = |name: &str| {
+        format!(
+            "[[flow]]\nname = \"{name}\"\npaths = [\"$LOGS/{name}.log\"]\nstart_at = \"beginning\"\nkinesis_stream = \"shared\"\nshard_records_per_sec = 45\nshard_bytes_per_sec = \"45KiB\"\n"
+        )
+    };
+    ws.config(&format!("{}{}", flow("a"), flow("b")));
+    let mut agent = ws.start(&proxy.url);
+    ws.wait_fully_checkpointed(&files, Duration::from_secs(120));
+    assert!(agent.stop().0.success(), "{}", agent.log());
+    assert_exactly_once(&expected, &kinesis.read_lines("shared"));
+    let stats = proxy.stats();
+    assert!(
+        stats.entries_failed * 100 <= stats.entries_received,
+        "the flows went over the shared budget: {stats:?}"
+    );
+    // Records per shard and arrival second, as kinesalite stamped them.
+    let arrivals: serde_json::Value =
+        serde_json::from_slice(&kinesis.tool(&["arrivals", "shared"])).unwrap();
+    for (shard, seconds) in arrivals.as_object().unwrap() {
+        let busiest = seconds
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .max();
+        assert!(busiest <= Some(50), "{shard}: {seconds}");
+    }
 }

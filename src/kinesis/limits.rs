@@ -44,3 +44,34 @@ pub struct ShardRate {
 /// deflate blocks cost 5 bytes per 64 KiB, raw zstd blocks 3 bytes per 128 KiB, plus headers):
 /// record budgets keep it free so a compressed record stays within the record limit.
 pub const COMPRESSION_MARGIN_BYTES: usize = 1024;
+
+/// The record limit to use for a stream: `configured` (`record_max_bytes`), within the
+/// stream's `MaxRecordSizeInKiB` (`None`: a stream that reports none has the 1 MiB default).
+pub fn record_limit(configured: u64, stream_kib: Option<u64>) -> u64 {
+    let stream = stream_kib.map_or(KINESIS_DEFAULT_RECORD_BYTES, |kib| kib.saturating_mul(1024));
+    configured.min(stream.clamp(KINESIS_DEFAULT_RECORD_BYTES, KINESIS_MAX_RECORD_BYTES))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_limit_is_the_smaller_of_the_setting_and_the_streams() {
+        const MIB: u64 = 1024 * 1024;
+        for (configured, stream_kib, expected) in [
+            (MIB, None, MIB),
+            (4 * MIB, None, MIB),
+            (4 * MIB, Some(2048), 2 * MIB),
+            (4 * MIB, Some(10240), 4 * MIB),
+            (10 * MIB, Some(10240), 10 * MIB),
+            (2 * MIB, Some(512), MIB),
+        ] {
+            assert_eq!(
+                record_limit(configured, stream_kib),
+                expected,
+                "{configured} {stream_kib:?}"
+            );
+        }
+    }
+}

@@ -9,6 +9,7 @@ use crate::config::{AwsSettings, Destination, Flow};
 use crate::host::HostMetricsSource;
 use crate::journal::JournalSource;
 use crate::journal::reader::Outlet;
+use crate::kinesis::limits::{KINESIS_DEFAULT_RECORD_BYTES, record_limit};
 use crate::kinesis::shard_map::ShardMapCache;
 use crate::metrics::FlowStats;
 use crate::parse::ec2::Ec2Source;
@@ -19,7 +20,7 @@ use crate::sink::PutClient;
 use crate::sink::deliver::{RetryPolicy, Sender};
 use crate::sink::firehose::FirehoseClient;
 use crate::sink::kinesis::KinesisClient;
-use crate::sink::rate_limit::ShardRateLimiter;
+use crate::sink::rate_limit::StreamBudgets;
 use crate::sink::shard_map;
 use crate::sink::shards::Shards;
 use crate::tail::spool::Spool;
@@ -49,6 +50,7 @@ pub struct FlowContext<'a> {
     pub spool_max_bytes: u64,
     pub max_held_bytes: u64,
     pub ec2: &'a Ec2Source,
+    pub budgets: &'a StreamBudgets,
 }
 
 pub struct RunningFlow {
@@ -75,6 +77,16 @@ pub async fn start(
         ctx.shutdown.stop.child_token(),
         ctx.shutdown.abort.child_token(),
     );
+    let kinesis = match &flow.destination {
+        Destination::Kinesis { stream } => Some(Arc::new(KinesisClient::new(
+            ctx.clients,
+            stream,
+            stats.clone(),
+        ))),
+        Destination::Firehose { .. } => None,
+    };
+    let fitted = fit_to_stream(flow, kinesis.as_deref()).await;
+    let (configured, flow) = (flow, fitted.as_ref().unwrap_or(flow));
     let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_QUEUE);
     let drained = CancellationToken::new();
     // One batch waits while the sender is busy; the log file is the real buffer.
@@ -93,9 +105,9 @@ pub async fn start(
         instance,
     };
     let sender = match &flow.destination {
-        Destination::Kinesis { stream } => {
-            let client = Arc::new(KinesisClient::new(ctx.clients, stream, stats.clone()));
-            let shards = shard_knowledge(&client, flow, &stop).await;
+        Destination::Kinesis { .. } => {
+            let client = kinesis.expect("a Kinesis flow has its client");
+            let shards = shard_knowledge(&client, flow, ctx, &stop).await;
             if let (Some(shards), true) = (&shards, flow.shard_aware) {
                 batcher = batcher.with_shard_map(shards.map.clone());
             }
@@ -149,7 +161,7 @@ pub async fn start(
         )?),
     };
     Ok(RunningFlow {
-        flow: flow.clone(),
+        flow: configured.clone(),
         stats,
         stop,
         abort,
@@ -256,19 +268,20 @@ fn spawn_parser(
 async fn shard_knowledge(
     client: &Arc<KinesisClient>,
     flow: &Flow,
+    ctx: &FlowContext<'_>,
     stop: &CancellationToken,
 ) -> Option<Arc<Shards>> {
     if flow.shard_rate.is_none() && !flow.shard_aware {
         return None;
     }
     let map = ShardMapCache::default();
-    if flow.shard_aware {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(10),
-            shard_map::load_once(&map, client.as_ref()),
-        )
-        .await;
-    }
+    // Before the first request: grouping and pacing need the shards (until the map comes,
+    // the whole stream is paced as one shard).
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        shard_map::load_once(&map, client.as_ref()),
+    )
+    .await;
     let refresher = shard_map::keep_fresh(
         map.clone(),
         client.clone(),
@@ -277,12 +290,55 @@ async fn shard_knowledge(
         Arc::from(flow.name.as_str()),
     );
     tokio::spawn(refresher);
-    let limiter = flow.shard_rate.map(ShardRateLimiter::new);
+    let limiter = flow
+        .shard_rate
+        .map(|rate| ctx.budgets.limiter(&stream_identity(flow, ctx.aws), rate));
     Some(Arc::new(Shards {
         map,
         limiter,
         ordered: flow.shard_aware,
     }))
+}
+
+/// A Kinesis flow that allows records above 1 MiB (`record_max_bytes`) gets the stream's own
+/// limit (`MaxRecordSizeInKiB`, from DescribeStreamSummary) if that is lower: a longer line is
+/// then truncated to fit and counted, instead of being rejected by the stream as undeliverable.
+async fn fit_to_stream(flow: &Flow, client: Option<&KinesisClient>) -> Option<Flow> {
+    let client = client?;
+    let configured = flow.limits.max_record_bytes;
+    if configured <= KINESIS_DEFAULT_RECORD_BYTES {
+        return None;
+    }
+    let stream_kib = match client.max_record_kib().await {
+        Ok(kib) => kib,
+        Err(error) => {
+            tracing::warn!(flow = %flow.name, "cannot read the stream's record size limit ({error}); keeping record_max_bytes = {configured} (grant kinesis:DescribeStreamSummary, or records above the stream's limit are rejected)");
+            return None;
+        }
+    };
+    let limit = record_limit(configured, stream_kib);
+    if limit == configured {
+        return None;
+    }
+    tracing::warn!(flow = %flow.name, "record_max_bytes = {configured} is above the stream's record size limit ({} KiB): longer lines are truncated at {limit} bytes", limit / 1024);
+    let mut fitted = flow.clone();
+    fitted.limits.max_record_bytes = limit;
+    fitted.limits.record_target_bytes = fitted.limits.record_target_bytes.min(limit);
+    Some(fitted)
+}
+
+/// What makes two flows write to the same stream: its name, region, endpoint and account.
+fn stream_identity(flow: &Flow, global: &AwsSettings) -> String {
+    let aws = flow.aws_settings(global);
+    let role = aws.role.as_ref().map(|r| r.role_arn.as_str());
+    format!(
+        "{}|{:?}|{:?}|{:?}|{:?}",
+        flow.destination.stream(),
+        aws.region,
+        aws.endpoint_url,
+        aws.profile,
+        role
+    )
 }
 
 struct SenderSettings<'a> {

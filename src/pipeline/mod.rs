@@ -72,6 +72,8 @@ struct Agent {
     status_log: Option<JoinHandle<()>>,
     /// EC2 instance metadata for flows with `ec2_metadata = true`.
     ec2: crate::parse::ec2::Ec2Source,
+    /// Shard budgets shared by the flows writing to one stream (kept across reloads).
+    budgets: crate::sink::rate_limit::StreamBudgets,
 }
 
 /// Runs every flow until `shutdown.stop` fires and everything has drained.
@@ -95,6 +97,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<Vec<Arc<FlowStats
         next_instance: 0,
         status_log: None,
         ec2: Default::default(),
+        budgets: Default::default(),
     };
     for flow in agent.config.flows.clone() {
         agent.start(&flow, checkpoints.resume(&flow.name)).await?;
@@ -159,6 +162,7 @@ impl Agent {
             spool_max_bytes: self.config.spool_max_bytes,
             max_held_bytes: self.config.max_held_bytes,
             ec2: &self.ec2,
+            budgets: &self.budgets,
         };
         let running = flow::start(&context, flow, resume, self.next_instance).await?;
         self.next_instance += 1;

@@ -38,6 +38,13 @@ impl KinesisClient {
 }
 
 impl KinesisClient {
+    /// The stream's `MaxRecordSizeInKiB` (DescribeStreamSummary); `None` if it reports none.
+    pub async fn max_record_kib(&self) -> Result<Option<u64>, SendError> {
+        let answer = self.wire.describe(Service::Kinesis, &self.stream).await?;
+        let summary: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        Ok(summary["StreamDescriptionSummary"]["MaxRecordSizeInKiB"].as_u64())
+    }
+
     /// One CBOR attempt; `CborUnsupported` when the endpoint does not speak CBOR: it rejects
     /// the content type, or answers in CBOR that cannot be read (kinesalite's CBOR responses
     /// carry a wrong length; the records may then be stored, and are resent in JSON:

@@ -24,10 +24,10 @@ pub async fn load_once<S: ShardSource>(cache: &ShardMapCache, source: &S) -> boo
             true
         }
         Err(error) => {
-            tracing::warn!(
-                "cannot list the stream's shards yet ({}); lines are sent un-aggregated until the shard map is known{}",
-                hint_first(&error),
-                list_shards_hint(&error)
+            // `keep_fresh` tries again at once, and says what it means.
+            tracing::debug!(
+                "cannot list the stream's shards yet ({})",
+                hint_first(&error)
             );
             false
         }
@@ -67,6 +67,14 @@ pub async fn keep_fresh<S: ShardSource>(
 ) {
     let mut failure_backoff = Duration::from_secs(1);
     let mut warned = false;
+    if cache.get().is_some() {
+        // Loaded before the flow started: the first refresh is a period away.
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(period) => {}
+            _ = cache.refresh.notified() => {}
+        }
+    }
     loop {
         match source.open_shards().await {
             Ok(shards) => {
@@ -84,7 +92,7 @@ pub async fn keep_fresh<S: ShardSource>(
             }
             Err(error) => {
                 if !warned {
-                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({}); per-shard rate limiting and shard-aware aggregation wait for it{}", hint_first(&error), list_shards_hint(&error));
+                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({}); until they are known, per-shard rate limiting paces the whole stream as one shard and shard-aware aggregation sends lines un-aggregated{}", hint_first(&error), list_shards_hint(&error));
                     warned = true;
                 }
                 tokio::select! {
