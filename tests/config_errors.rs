@@ -117,7 +117,7 @@ fn values_out_of_range_say_what_is_allowed() {
     );
     rejected(
         &format!("{GOOD_FLOW}partition_key = \"{{field.user}}\"\n"),
-        &["partition_key", "has no [flow.parse]", "format = \"json\""],
+        &["partition_key", "sends lines as text", "format = \"json\""],
     );
     rejected(
         &format!("{GOOD_FLOW}aggregation = \"kpl\"\npartition_key = \"deterministic\"\n"),

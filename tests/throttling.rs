@@ -66,7 +66,7 @@ fn per_shard_rate_limiting_nearly_stops_throttling() {
         "throttled {:.1}% of entries: {stats:?}",
         rate * 100.0
     );
-    assert!(log.contains("shard map loaded"), "{log}");
+    assert!(log.contains("shard map updated"), "{log}");
 }
 
 /// Pacing keeps requests whole: 7,500 one-line records for one shard at 980 records/s (the

@@ -27,8 +27,6 @@ struct OpenRecord {
     data: Vec<u8>,
     /// `kpl` mode.
     aggregate: Option<KplAggregate>,
-    /// Shard-aware mode without a map: the line's own key.
-    plain_key: Option<String>,
     lines: u64,
     file: Option<Arc<FileRef>>,
     progress: Progress,
@@ -195,21 +193,22 @@ impl Batcher {
             self.record
                 .progress
                 .advance(&chunk.file, line.next_offset, false);
-            if self.record.plain_key.is_some() {
-                self.seal_record(out);
-            }
         }
     }
 
     /// Keys read from each line: the line joins the record of its key.
     fn group_by_key(&mut self, file: &FileRef, bytes: &[u8], out: &mut Vec<Batch>) {
         let key = self.record_key(file, bytes);
+        self.group_line(&key, bytes, out);
+    }
+
+    fn group_line(&mut self, key: &str, bytes: &[u8], out: &mut Vec<Batch>) {
         let (record, total) = (self.record_budget(), self.limits.max_request_bytes as usize);
-        if !self.keyed.fits(&key, bytes.len(), record, total) && self.record.lines > 0 {
+        if !self.keyed.fits(key, bytes.len(), record, total) && self.record.lines > 0 {
             self.seal_record(out);
         }
         let kpl = self.aggregation == Aggregation::Kpl;
-        self.keyed.push(&key, bytes, kpl);
+        self.keyed.push(key, bytes, kpl);
     }
 
     fn pack_line(&mut self, bytes: &[u8], out: &mut Vec<Batch>) {
@@ -259,7 +258,8 @@ impl Batcher {
     }
 
     /// Shard-aware: the line joins the aggregate of the shard its own key hashes to. Without a
-    /// shard map yet (or a key outside it) the line is sent un-aggregated, as the KPL does.
+    /// shard map yet (or a key outside it), the aggregate of its key, which lands in that
+    /// key's shard whatever the map.
     fn aggregate_by_shard(&mut self, file: &FileRef, bytes: &[u8], out: &mut Vec<Batch>) {
         let key = self.record_key(file, bytes);
         let map = self.shard_map.as_ref().and_then(ShardMapCache::get);
@@ -267,8 +267,9 @@ impl Batcher {
             .as_ref()
             .and_then(|m| m.lookup(kpl::hash_key(&key)).map(|s| s.id.clone()));
         let (Some(map), Some(shard)) = (map, shard) else {
-            self.record.data.extend_from_slice(bytes);
-            self.record.plain_key = Some(key);
+            // No map yet (or a key outside it): aggregates of one key each, which land in the
+            // shard of their key whatever the map.
+            self.group_line(&key, bytes, out);
             return;
         };
         let stale = self
@@ -322,13 +323,9 @@ impl Batcher {
                     None => entries.push(Entry::new(aggregate.encode(), key)),
                 }
             }
-            // A plain record: `none`/`lines` modes, or a shard-aware line sent un-aggregated.
-            // (Lines grouped by key left `data` empty.)
-            None if record.plain_key.is_some() || !record.data.is_empty() => {
-                let key = match record.plain_key {
-                    Some(key) => key,
-                    None => self.record_key(&file, &record.data),
-                };
+            // A packed record of `lines` mode (lines grouped by key left `data` empty).
+            None if !record.data.is_empty() => {
+                let key = self.record_key(&file, &record.data);
                 entries.push(Entry::new(record.data, key));
             }
             None => {}

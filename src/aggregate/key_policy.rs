@@ -78,7 +78,9 @@ impl KeyPolicy {
             KeyPolicy::None => String::new(),
             KeyPolicy::File => clip_key(&file.path.to_string_lossy()).to_owned(),
             KeyPolicy::Fixed(key) => key.to_string(),
-            KeyPolicy::PerFile(parts) => render(parts, file, b"").expect("no fields"),
+            KeyPolicy::PerFile(parts) => {
+                render(parts, file, b"").unwrap_or_else(|| clip_key("").to_owned())
+            }
             KeyPolicy::Random | KeyPolicy::Deterministic | KeyPolicy::PerRecord(_) => {
                 format!("{:016x}", fastrand::u64(..))
             }

@@ -130,10 +130,14 @@ impl Validator<'_> {
                 "set shard_aware = true (lines are aggregated by the shard their key hashes to), or use aggregation = \"lines\"",
             ));
         }
-        if parsed.reads_fields() && raw.parse.is_none() {
+        let format = raw.parse.as_ref().map(|p| p.format.as_str());
+        let fields = raw.journal.is_some()
+            || raw.host_metrics.is_some()
+            || format.is_some_and(|f| f != "line" && f != "single_line");
+        if parsed.reads_fields() && !fields {
             return Err(self.err(
                 key("partition_key"),
-                "{field.NAME} reads a field of the parsed record, and this flow has no [flow.parse]",
+                "{field.NAME} reads a field of the parsed record, and this flow sends lines as text",
                 "add [flow.parse] with a format that yields fields (e.g. format = \"json\"), or key by \"file\" or \"host\"",
             ));
         }

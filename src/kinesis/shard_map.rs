@@ -57,9 +57,27 @@ pub struct ShardMapCache {
     current: Arc<RwLock<Option<Arc<ShardMap>>>>,
     /// Wakes the refresher early.
     pub refresh: Arc<Notify>,
+    /// The first fetch has been tried (whether it worked or not).
+    tried: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ShardMapCache {
+    pub fn mark_tried(&self) {
+        self.tried.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Waits, up to `limit`, until the first fetch has been tried: what is sent before the
+    /// map is known cannot be paced per shard.
+    pub async fn first_fetch(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.tried.load(std::sync::atomic::Ordering::Relaxed)
+            && self.get().is_none()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn get(&self) -> Option<Arc<ShardMap>> {
         self.current.read().expect("shard map lock").clone()
     }

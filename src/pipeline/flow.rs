@@ -275,13 +275,15 @@ async fn shard_knowledge(
         return None;
     }
     let map = ShardMapCache::default();
-    // Before the first request: grouping and pacing need the shards (until the map comes,
-    // the whole stream is paced as one shard).
-    let _ = tokio::time::timeout(
-        Duration::from_secs(10),
-        shard_map::load_once(&map, client.as_ref()),
-    )
-    .await;
+    // Grouping by shard needs the map before the first line; pacing waits for it in the
+    // sender (`Shards::pace`), so the flow starts reading at once.
+    if flow.shard_aware {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            shard_map::load_once(&map, client.as_ref()),
+        )
+        .await;
+    }
     let refresher = shard_map::keep_fresh(
         map.clone(),
         client.clone(),

@@ -184,27 +184,18 @@ impl ShardRateLimiter {
         }
     }
 
-    /// `shard`'s window as of `now`. A shard first seen starts with what was sent while the
-    /// shards were unknown (the [`UNKNOWN_SHARD`] window): that went to some shard.
+    /// `shard`'s window as of `now`.
     fn current<'a>(
         windows: &'a mut HashMap<Arc<str>, Window>,
         shard: &Arc<str>,
         now: Instant,
     ) -> &'a mut Window {
-        if !windows.contains_key(shard) {
-            let inherited = windows.get(UNKNOWN_SHARD).map(|w| w.sent.clone());
-            let mut window = Window {
-                sent: VecDeque::new(),
-                records: 0.0,
-                bytes: 0.0,
-                factor: 1.0,
-            };
-            for (at, records, bytes) in inherited.into_iter().flatten() {
-                window.take(at, records, bytes);
-            }
-            windows.insert(shard.clone(), window);
-        }
-        let window = windows.get_mut(shard).expect("inserted above");
+        let window = windows.entry(shard.clone()).or_insert_with(|| Window {
+            sent: VecDeque::new(),
+            records: 0.0,
+            bytes: 0.0,
+            factor: 1.0,
+        });
         window.expire(now);
         window
     }
@@ -233,10 +224,6 @@ impl ShardRateLimiter {
         }
     }
 }
-
-/// The shard of records sent before the shard map is known: paced as one shard, so even then
-/// no shard gets more than its budget.
-pub const UNKNOWN_SHARD: &str = "";
 
 /// The shard limiters of the streams the flows write to: flows writing to the same stream (same
 /// name, region, endpoint and role) share one, so together they stay within each shard's
@@ -429,13 +416,5 @@ mod tests {
             fresh.admit(&[item("s0", 1, 0)], now).is_ok(),
             "a new one once unused"
         );
-    }
-
-    #[test]
-    fn a_shard_first_seen_inherits_what_went_before_the_map() {
-        let limiter = limiter();
-        let now = Instant::now();
-        limiter.admit(&[item(UNKNOWN_SHARD, 1000, 0)], now).unwrap();
-        assert!(limiter.admit(&[item("s0", 1, 0)], now).is_err());
     }
 }

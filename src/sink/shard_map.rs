@@ -15,9 +15,11 @@ pub trait ShardSource: Send + Sync + 'static {
 }
 
 /// One fetch, for start-up: shard-aware aggregation wants a map before the first lines
-/// (without one they are sent un-aggregated). Returns whether a map was loaded.
+/// (without one lines are aggregated per key). Returns whether a map was loaded.
 pub async fn load_once<S: ShardSource>(cache: &ShardMapCache, source: &S) -> bool {
-    match source.open_shards().await {
+    let result = source.open_shards().await;
+    cache.mark_tried();
+    match result {
         Ok(shards) => {
             tracing::info!(shards = shards.len(), "shard map loaded");
             cache.set(ShardMap::new(shards));
@@ -76,7 +78,9 @@ pub async fn keep_fresh<S: ShardSource>(
         }
     }
     loop {
-        match source.open_shards().await {
+        let result = source.open_shards().await;
+        cache.mark_tried();
+        match result {
             Ok(shards) => {
                 let map = ShardMap::new(shards);
                 if cache.get().as_deref() != Some(&map) {
@@ -92,7 +96,7 @@ pub async fn keep_fresh<S: ShardSource>(
             }
             Err(error) => {
                 if !warned {
-                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({}); until they are known, per-shard rate limiting paces the whole stream as one shard and shard-aware aggregation sends lines un-aggregated{}", hint_first(&error), list_shards_hint(&error));
+                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({}); until they are known, requests are not paced per shard and shard-aware aggregation groups lines by key{}", hint_first(&error), list_shards_hint(&error));
                     warned = true;
                 }
                 tokio::select! {

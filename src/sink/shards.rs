@@ -4,7 +4,7 @@
 //! (after a split or merge), which are then re-split with the refreshed map and resent.
 
 use super::EntryStatus;
-use super::rate_limit::{ShardRateLimiter, UNKNOWN_SHARD};
+use super::rate_limit::ShardRateLimiter;
 use super::shard_map::{ShardMap, ShardMapCache};
 use crate::aggregate::shard_groups::regroup;
 use crate::aggregate::{Entry, Route};
@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+/// How long the first requests wait for the first shard map.
+const FIRST_MAP_WAIT: Duration = Duration::from_secs(10);
 /// How long a wrong-shard check waits for a refreshed map before deciding with the old one.
 const REFRESH_WAIT: Duration = Duration::from_secs(10);
 
@@ -58,23 +60,23 @@ impl Shards {
     /// Each entry's predicted shard, and which entries the per-shard budget admits now (at
     /// least one: this waits until then). Entries not admitted stay pending for the next call.
     pub async fn pace(&self, entries: &[&Entry]) -> (Vec<Option<Arc<str>>>, Vec<bool>) {
-        let map = self.map.get();
-        let routes: Vec<Option<Arc<str>>> = match &map {
-            Some(map) => entries.iter().map(|e| Self::shard_of(map, e)).collect(),
-            None => vec![None; entries.len()],
+        if self.limiter.is_some() && self.map.get().is_none() {
+            // The first requests wait for the first ListShards (not paced, they could take a
+            // shard's budget twice over); if it fails they go unpaced, with a warning.
+            self.map.first_fetch(FIRST_MAP_WAIT).await;
+        }
+        let Some(map) = self.map.get() else {
+            return (vec![None; entries.len()], vec![true; entries.len()]);
         };
+        let routes: Vec<Option<Arc<str>>> =
+            entries.iter().map(|e| Self::shard_of(&map, e)).collect();
         let Some(limiter) = &self.limiter else {
             return (routes, vec![true; entries.len()]);
         };
-        // Without a map, the whole stream is paced as one shard.
-        let unknown: Option<Arc<str>> = map.is_none().then(|| Arc::from(UNKNOWN_SHARD));
         let items: Vec<Option<(Arc<str>, u64, u64)>> = entries
             .iter()
             .zip(&routes)
-            .map(|(e, r)| {
-                let shard = r.clone().or_else(|| unknown.clone());
-                shard.map(|shard| (shard, 1, e.billed_bytes()))
-            })
+            .map(|(e, r)| r.clone().map(|shard| (shard, 1, e.billed_bytes())))
             .collect();
         let admitted = limiter.admit_some(&items).await;
         (routes, admitted)

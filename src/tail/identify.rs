@@ -112,8 +112,13 @@ pub fn find_rotated(known: &KnownFile) -> Option<Found> {
 /// The checkpointed inode under another name of the same log, whatever it holds now: a file
 /// truncated (or truncated and written again) while the agent was stopped, then rotated.
 pub fn find_inode(known: &KnownFile) -> Option<PathBuf> {
+    let base = rotation_base(known.path.file_name()?.to_str()?);
     siblings_of(&known.path)?
         .into_iter()
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str());
+            name.is_some_and(|n| rotation_base(n) == base)
+        })
         .find(|p| has_key(p, known.key))
 }
 
@@ -344,6 +349,27 @@ mod tests {
             find_rotated(&k),
             Some(Found::Copy(dir.path().join("app.log.2")))
         );
+    }
+
+    #[test]
+    fn the_checkpointed_inode_is_found_under_a_rotated_name_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let rotated = dir.path().join("app.log.1");
+        let other = dir.path().join("app.log_audit.json");
+        fs::write(&rotated, b"new content after a truncation\n").unwrap();
+        fs::write(&other, b"another log entirely\n").unwrap();
+        let old = b"the content checkpointed before\n";
+        let at = |path: &Path| KnownFile {
+            path: log.clone(),
+            ..known(path, old, 0)
+        };
+        assert_eq!(
+            find_inode(&at(&rotated)),
+            Some(rotated.clone()),
+            "whatever it holds"
+        );
+        assert_eq!(find_inode(&at(&other)), None, "not a rotation of app.log");
     }
 
     #[test]

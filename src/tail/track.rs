@@ -157,20 +157,28 @@ impl Tailer {
     /// with a stale checkpoint is, which reads it from the start and follows the old content
     /// into its copy, if there is one. `false` if the inode is not there.
     fn follow_stale(&mut self, known: &KnownFile, markers: &mut Vec<Chunk>) -> bool {
-        let Some(path) = identify::find_inode(known) else {
+        // Born after the checkpoint: the inode was freed and reused by a new file, which
+        // `resume_unseen` reads as one.
+        let Some(path) = identify::find_inode(known)
+            .filter(|path| !self.set.resume.created_since_checkpoint(path))
+        else {
             return false;
         };
         let Ok(metadata) = std::fs::metadata(&path) else {
             return false;
         };
-        let resume = KnownFile {
-            path: path.clone(),
-            ..known.clone()
-        };
-        self.set.resume.files.insert(known.key, resume);
+        // Under its old path: the old content's copy is searched beside it, and the live log
+        // waits for that copy too.
+        self.set.resume.files.insert(known.key, known.clone());
         markers.extend(self.track_new(&path, &metadata));
         let Some(file) = self.set.files.get_mut(&known.key) else {
-            self.set.resume.files.remove(&known.key); // no descriptor: not matched, not retried
+            // Not open (no descriptor, or an error, reported): not matched, so not retried.
+            self.set.resume.files.remove(&known.key);
+            self.observer.data_lost(
+                &path,
+                &Loss::range("unread_rotation", 0..metadata.len()),
+                "a rotation holding lines written while edgeship was stopped could not be opened; raise max_open_files or include the rotated names in `paths` (e.g. app.log*)",
+            );
             return false;
         };
         file.status = Status::Rotated {
