@@ -20,7 +20,8 @@ pub async fn report(config: &Config) -> CheckReport {
         text: format!("checking {}\n", config.source.display()),
         failed: 0,
     };
-    for flow in &config.flows {
+    let destinations: Vec<&Flow> = config.flows.iter().flat_map(Flow::destinations).collect();
+    for flow in &destinations {
         let settings = flow.aws_settings(&config.aws);
         let (region, lines) = match AwsClients::load(&settings).await {
             Ok(clients) => {
@@ -45,7 +46,7 @@ pub async fn report(config: &Config) -> CheckReport {
     }
     let _ = match out.failed {
         0 => writeln!(out.text, "every flow can reach its stream"),
-        n => writeln!(out.text, "{n} of {} flows cannot ship", config.flows.len()),
+        n => writeln!(out.text, "{n} of {} flows cannot ship", destinations.len()),
     };
     out
 }

@@ -108,6 +108,16 @@ fn flow_report(flow: &Flow, out: &mut String) {
     if let Some(aws) = &flow.aws {
         let _ = writeln!(out, "  aws: {}", flow_aws_line(aws));
     }
+    for also in &flow.fanout {
+        let _ = writeln!(
+            out,
+            "  also -> {} as {:?} (aggregation {}, compression {}), from the same read",
+            also.destination,
+            also.name,
+            also.aggregation,
+            also.limits.compression.name()
+        );
+    }
     if let Some(parse) = &flow.parse {
         let on_failure = match &parse.on_failure {
             FailurePolicy::SendRaw => "send_raw".to_owned(),

@@ -4,12 +4,14 @@
 
 mod aws;
 mod batching;
+mod fanout;
 mod partition_key;
 mod raw;
 mod suggest;
 mod validator;
 
 pub use crate::parse::{RawParse, RawRedact};
+pub use fanout::RawDestination;
 pub use partition_key::{KeyPart, PartitionKey};
 pub use raw::{
     Aggregation, CompressionKind, LogLevel, ProxyUrl, RawAws, RawConfig, RawFlow, RawFlowAws,
@@ -169,6 +171,10 @@ pub struct Flow {
     pub host_metrics: Option<std::sync::Arc<crate::host::HostMetricsSpec>>,
     /// `[flow.aws]`, validated: overrides of `[aws]` for this flow.
     pub aws: Option<FlowAws>,
+    /// `[[flow.destination]]` after the first: more streams fed from this flow's one read.
+    /// Each is a flow of its own for its destination, batching and AWS settings (its name is
+    /// `FLOW/DESTINATION`); the first destination is this flow itself.
+    pub fanout: Vec<Flow>,
 }
 
 /// `[flow.aws]`, validated.
@@ -189,6 +195,20 @@ pub struct AssumeRole {
 }
 
 impl Flow {
+    /// Longest line kept whole: the smallest limit of the flow's destinations (lines are read
+    /// once for all of them).
+    pub fn line_limit(&self) -> usize {
+        self.destinations()
+            .map(|d| d.limits.max_line_bytes())
+            .min()
+            .expect("a flow has a destination")
+    }
+
+    /// The flow itself and its fan-out destinations.
+    pub fn destinations(&self) -> impl Iterator<Item = &Flow> {
+        std::iter::once(self).chain(&self.fanout)
+    }
+
     /// The AWS settings this flow's requests use: `[aws]` with this flow's overrides (its
     /// region, endpoint, profile and the role it assumes). Flows with equal settings share
     /// their clients.

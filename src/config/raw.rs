@@ -105,7 +105,7 @@ pub struct RawAws {
 
 /// `[flow.aws]`: where and as whom one flow's requests go (another region or account). Unset
 /// keys inherit `[aws]`; flows with the same settings share their clients.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFlowAws {
     /// Region of this flow's stream, e.g. `"us-west-2"`.
@@ -284,10 +284,15 @@ pub struct RawFlow {
     /// starts. Files that appear later are always read from the beginning. Default `"end"`.
     #[serde(default)]
     pub start_at: StartAt,
-    /// Name of the Kinesis data stream. Exactly one of `kinesis_stream` / `firehose_stream`.
+    /// Name of the Kinesis data stream. Exactly one of `kinesis_stream` / `firehose_stream`,
+    /// or `[[flow.destination]]` tables.
     pub kinesis_stream: Option<String>,
     /// Name of the Firehose stream (Direct PUT).
     pub firehose_stream: Option<String>,
+    /// `[[flow.destination]]`: ship the flow's records to several streams, each file read and
+    /// parsed once; see `RawDestination`. The flow's other keys are the destinations' defaults.
+    #[serde(default)]
+    pub destination: Vec<super::fanout::RawDestination>,
     /// Streams: `"none"` (one line per record, default), `"lines"` (newline-terminated lines
     /// packed into records) or `"kpl"` (KPL aggregated records, one partition key per aggregate,
     /// de-aggregated by KCL, Firehose-from-stream, `aws-kinesis-agg` and `edgeship consume`).

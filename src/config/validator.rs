@@ -120,7 +120,6 @@ impl Validator<'_> {
     }
 
     fn flow(&self, index: usize, raw: RawFlow) -> Result<Flow, ConfigError> {
-        let key = |field: &str| format!("flow[{index}] ({:?}).{field}", raw.name);
         if raw.name.trim().is_empty() {
             return Err(self.err(
                 format!("flow[{index}].name"),
@@ -128,16 +127,27 @@ impl Validator<'_> {
                 "name = \"nginx\"",
             ));
         }
-        let destination = self.destination(&raw, &key)?;
-        let journal = self.journal(&raw, &key)?;
-        let host_metrics = self.host_metrics(&raw, &key)?;
+        if !raw.destination.is_empty() {
+            return self.fanned_out_flow(index, raw);
+        }
+        let name = raw.name.clone();
+        self.single_flow(raw, &|field: &str| {
+            format!("flow[{index}] ({name:?}).{field}")
+        })
+    }
+
+    /// A flow with one destination; `key` names its keys in messages.
+    pub(super) fn single_flow(&self, raw: RawFlow, key: KeyName) -> Result<Flow, ConfigError> {
+        let destination = self.destination(&raw, key)?;
+        let journal = self.journal(&raw, key)?;
+        let host_metrics = self.host_metrics(&raw, key)?;
         let (include, exclude_names, exclude_paths) = match (&journal, &host_metrics) {
-            (None, None) => self.globs(&raw, &key)?,
+            (None, None) => self.globs(&raw, key)?,
             _ => (GlobSet::empty(), GlobSet::empty(), GlobSet::empty()),
         };
-        let aggregation = self.aggregation(&raw, &destination, &key)?;
-        let compression = self.compression(&raw, aggregation, &key)?;
-        let limits = self.limits(&raw, &destination, (aggregation, compression), &key)?;
+        let aggregation = self.aggregation(&raw, &destination, key)?;
+        let compression = self.compression(&raw, aggregation, key)?;
+        let limits = self.limits(&raw, &destination, (aggregation, compression), key)?;
         let parse = match &raw.parse {
             None => None,
             Some(p) => Some(std::sync::Arc::new(
@@ -145,8 +155,8 @@ impl Validator<'_> {
                     .map_err(|e| self.err(key(&e.key), e.message, e.hint))?,
             )),
         };
-        let shard_rate = self.shard_rate(&raw, &destination, aggregation, &key)?;
-        self.tailing(&raw, &key)?;
+        let shard_rate = self.shard_rate(&raw, &destination, aggregation, key)?;
+        self.tailing(&raw, key)?;
         if raw.max_in_flight == 0 || raw.max_in_flight > 64 {
             return Err(self.err(
                 key("max_in_flight"),
@@ -165,7 +175,7 @@ impl Validator<'_> {
             start_at: raw.start_at,
             destination,
             aggregation,
-            partition_key: self.partition_key(&raw, aggregation, &key)?,
+            partition_key: self.partition_key(&raw, aggregation, key)?,
             limits,
             max_in_flight: raw.max_in_flight,
             max_in_flight_bytes: raw.max_in_flight_bytes.unwrap_or(DEFAULT_IN_FLIGHT_BYTES),
@@ -178,7 +188,8 @@ impl Validator<'_> {
             max_open_files: raw.max_open_files,
             journal,
             host_metrics,
-            aws: self.flow_aws(&raw, &key)?,
+            aws: self.flow_aws(&raw, key)?,
+            fanout: Vec::new(),
             settings: raw,
         })
     }
@@ -195,7 +206,7 @@ impl Validator<'_> {
                 return Err(self.err(
                     key("kinesis_stream"),
                     "both kinesis_stream and firehose_stream are set",
-                    "keep exactly one; use two flows to send the same files to both",
+                    "keep exactly one; to send the same records to both, list them as [[flow.destination]] tables (files are read once)",
                 ));
             }
             (None, None) => {

@@ -91,6 +91,9 @@ pub struct FlowStats {
     pub sink_calls: Activity,
     /// When the lines still waiting were read (for the lag).
     read_times: Mutex<lag::ReadTimes>,
+    /// Whether a tailer (or source) of its own reports here: a fan-out destination's stats
+    /// count the records handed to it as read, and have no tailer for the watchdog to watch.
+    has_reader: bool,
 }
 
 impl FlowStats {
@@ -134,6 +137,16 @@ impl FlowStats {
             bytes_lost: Mutex::new(BTreeMap::new()),
             read_times: Mutex::new(lag::ReadTimes::default()),
             sink_calls: Activity::default(),
+            has_reader: true,
+        }
+    }
+
+    /// Stats of a fan-out destination (`FLOW/DESTINATION`): its lines read are the records its
+    /// flow's one read handed to it.
+    pub fn for_destination(name: &str) -> FlowStats {
+        FlowStats {
+            has_reader: false,
+            ..FlowStats::new(name)
         }
     }
 
@@ -173,6 +186,9 @@ impl FlowStats {
 
     /// How long the tailer has not shown a sign of life.
     pub fn tailer_silent_for(&self) -> Duration {
+        if !self.has_reader {
+            return Duration::ZERO;
+        }
         let beat = Duration::from_millis(self.tailer_heartbeat_ms.load(Relaxed));
         self.started.elapsed().saturating_sub(beat)
     }

@@ -23,7 +23,7 @@ impl ClientPool {
     /// (their credential caches stay warm across a reload). Nothing is replaced on an error.
     pub async fn for_config(&self, config: &Config) -> Result<ClientPool, FlowAwsError> {
         let mut pool = ClientPool::default();
-        for flow in &config.flows {
+        for flow in config.flows.iter().flat_map(Flow::destinations) {
             let settings = flow.aws_settings(&config.aws);
             if pool.find(&settings).is_some() {
                 continue;

@@ -1,28 +1,23 @@
-//! One running flow: its tailer thread and its batcher and sender tasks, started and stopped
-//! as a unit: at start, at shutdown, and when a reload adds, changes or removes the flow.
+//! One running flow: its tailer thread (or source), its parse stage and its destinations'
+//! batchers and senders ([`super::sink`]), started and stopped as a unit: at start, at
+//! shutdown, and when a reload adds, changes or removes the flow. A flow with several
+//! destinations reads once and fans out ([`super::fanout`]).
 
 use super::RunError;
-use crate::aggregate::batcher::KeyPolicy;
-use crate::aggregate::{Batch, Batcher, run_batcher};
+use super::clients::ClientPool;
+use super::fanout::{FanIn, run_fan_in, run_tee};
+use super::sink::Prepared;
 use crate::checkpoint::{CheckpointMsg, CheckpointView};
-use crate::config::{AwsSettings, Destination, Flow};
+use crate::config::{AwsSettings, Flow};
 use crate::host::HostMetricsSource;
 use crate::journal::JournalSource;
 use crate::journal::reader::Outlet;
-use crate::kinesis::limits::{KINESIS_DEFAULT_RECORD_BYTES, record_limit};
-use crate::kinesis::shard_map::ShardMapCache;
 use crate::metrics::FlowStats;
 use crate::parse::ec2::Ec2Source;
 use crate::parse::stage::run_parser;
 use crate::parse::{FileParser, ParseCore};
 use crate::shutdown::Shutdown;
-use crate::sink::PutClient;
-use crate::sink::deliver::{RetryPolicy, Sender};
-use crate::sink::firehose::FirehoseClient;
-use crate::sink::kinesis::KinesisClient;
 use crate::sink::rate_limit::StreamBudgets;
-use crate::sink::shard_map;
-use crate::sink::shards::Shards;
 use crate::tail::spool::Spool;
 use crate::tail::tailer::Tailer;
 use crate::tail::{Chunk, Resume};
@@ -35,12 +30,12 @@ use tokio_util::sync::CancellationToken;
 /// Chunks (up to 256 KiB each) queued between a tailer and its batcher: enough to keep the
 /// batcher busy while the tailer reads; more is memory, not speed (the file is the buffer).
 const CHUNK_QUEUE: usize = 4;
-/// How often the shard map is re-listed even without a sign of resharding.
-const SHARD_MAP_PERIOD: Duration = Duration::from_secs(60);
+/// Chunks queued for each destination of a fanned-out flow (they share the buffers).
+const DESTINATION_QUEUE: usize = 2;
 
 /// What every flow shares.
 pub struct FlowContext<'a> {
-    pub clients: &'a crate::sink::aws::AwsClients,
+    pub clients: &'a ClientPool,
     pub aws: &'a AwsSettings,
     pub host: &'a str,
     pub acks: &'a mpsc::Sender<CheckpointMsg>,
@@ -56,10 +51,13 @@ pub struct FlowContext<'a> {
 pub struct RunningFlow {
     pub flow: Flow,
     pub stats: Arc<FlowStats>,
+    /// Stats of the destinations after the first (`FLOW/DESTINATION`).
+    pub fanout_stats: Vec<Arc<FlowStats>>,
     /// Children of the agent's tokens: a global shutdown stops every flow, a reload one.
     stop: CancellationToken,
     abort: CancellationToken,
     intake: Intake,
+    /// Ends when every delivery of every destination has finished and been acknowledged.
     sender: JoinHandle<()>,
     /// Cancelled once every delivery has finished: the tailer then spools what it holds.
     drained: CancellationToken,
@@ -77,49 +75,89 @@ pub async fn start(
         ctx.shutdown.stop.child_token(),
         ctx.shutdown.abort.child_token(),
     );
-    let kinesis = match &flow.destination {
-        Destination::Kinesis { stream } => Some(Arc::new(KinesisClient::new(
-            ctx.clients,
-            stream,
-            stats.clone(),
-        ))),
-        Destination::Firehose { .. } => None,
-    };
-    let fitted = fit_to_stream(flow, kinesis.as_deref()).await;
-    let (configured, flow) = (flow, fitted.as_ref().unwrap_or(flow));
+    let mut destinations = vec![Prepared::new(ctx, flow, stats.clone()).await];
+    for also in &flow.fanout {
+        let stats = Arc::new(FlowStats::for_destination(&also.name));
+        destinations.push(Prepared::new(ctx, also, stats).await);
+    }
+    // What the intake and parser see: the first destination, fitted to its stream, with the
+    // others fitted too, so lines are cut at the smallest record limit of them all.
+    let mut reader = destinations[0].flow.clone();
+    reader.fanout = destinations[1..].iter().map(|d| d.flow.clone()).collect();
+    let fanout_stats = destinations[1..].iter().map(|d| d.stats.clone()).collect();
     let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_QUEUE);
+    let chunk_rx = spawn_parser(&reader, chunk_rx, &stats, ctx.ec2);
+    let tokens = (&stop, &abort);
+    let sender = match destinations.len() {
+        1 => {
+            let only = destinations.pop().expect("one destination");
+            only.start(ctx, chunk_rx, tokens, (instance, ctx.acks.clone()))
+                .await
+        }
+        _ => fan_out(ctx, destinations, chunk_rx, tokens, instance).await,
+    };
     let drained = CancellationToken::new();
-    // One batch waits while the sender is busy; the log file is the real buffer.
-    let (batch_tx, batch_rx) = mpsc::channel(1);
-    let mut batcher = Batcher::new(
-        flow.limits.clone(),
-        flow.aggregation,
-        KeyPolicy::for_flow(flow, ctx.host),
-    )
-    .count_fallbacks_in(stats.partition_key_fallbacks.clone());
-    let settings = SenderSettings {
-        flow,
-        aws: ctx.aws,
-        stats: &stats,
-        abort: &abort,
-        instance,
-    };
-    let sender = match &flow.destination {
-        Destination::Kinesis { .. } => {
-            let client = kinesis.expect("a Kinesis flow has its client");
-            let shards = shard_knowledge(&client, flow, ctx, &stop).await;
-            if let (Some(shards), true) = (&shards, flow.shard_aware) {
-                batcher = batcher.with_shard_map(shards.map.clone());
-            }
-            settings.spawn(client, shards, batch_rx, ctx.acks.clone())
+    let intake = start_intake(ctx, &reader, resume, &stats, chunk_tx, &stop, &drained)?;
+    Ok(RunningFlow {
+        flow: flow.clone(),
+        stats,
+        fanout_stats,
+        stop,
+        abort,
+        intake,
+        sender,
+        drained,
+    })
+}
+
+/// Starts every destination behind a tee, acknowledging through a fan-in; the handle ends
+/// once every destination's deliveries have finished and their acknowledgements are passed on.
+async fn fan_out(
+    ctx: &FlowContext<'_>,
+    destinations: Vec<Prepared>,
+    chunks: mpsc::Receiver<Chunk>,
+    tokens: (&CancellationToken, &CancellationToken),
+    instance: u64,
+) -> JoinHandle<()> {
+    let flow: Arc<str> = Arc::from(destinations[0].flow.name.as_str());
+    let (ack_tx, ack_rx) = mpsc::channel(super::ACK_QUEUE);
+    let fan_in = FanIn::new(destinations.len());
+    let counted = destinations[1..].iter().map(|d| d.stats.clone()).collect();
+    let (mut outputs, mut senders) = (Vec::new(), Vec::new());
+    for (index, destination) in destinations.into_iter().enumerate() {
+        let (tx, rx) = mpsc::channel(DESTINATION_QUEUE);
+        outputs.push(tx);
+        // Each destination's sender numbers its acknowledgements by its place in the flow.
+        let acks = (index as u64, ack_tx.clone());
+        senders.push(destination.start(ctx, rx, tokens, acks).await);
+    }
+    drop(ack_tx);
+    tokio::spawn(run_tee(chunks, outputs, counted));
+    let combined = tokio::spawn(run_fan_in(
+        ack_rx,
+        fan_in,
+        (flow, instance),
+        ctx.acks.clone(),
+    ));
+    tokio::spawn(async move {
+        for sender in senders {
+            let _ = sender.await;
         }
-        Destination::Firehose { stream } => {
-            let client = Arc::new(FirehoseClient::new(ctx.clients, stream, stats.clone()));
-            settings.spawn(client, None, batch_rx, ctx.acks.clone())
-        }
-    };
-    let chunk_rx = spawn_parser(flow, chunk_rx, &stats, ctx.ec2);
-    tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
+        let _ = combined.await;
+    })
+}
+
+/// Starts what reads the flow: its journal, host metrics, or tailer.
+fn start_intake(
+    ctx: &FlowContext<'_>,
+    flow: &Flow,
+    resume: Resume,
+    stats: &Arc<FlowStats>,
+    chunk_tx: mpsc::Sender<Chunk>,
+    stop: &CancellationToken,
+    drained: &CancellationToken,
+) -> Result<Intake, RunError> {
+    let to = destinations_text(flow);
     let intake = match (&flow.journal, &flow.host_metrics) {
         (Some(spec), _) => {
             let outlet = Outlet {
@@ -128,14 +166,9 @@ pub async fn start(
                 observer: stats.clone(),
                 stop: stop.clone(),
             };
-            let source = JournalSource::new(
-                spec.clone(),
-                &flow.name,
-                &resume,
-                flow.limits.max_line_bytes(),
-                outlet,
-            );
-            tracing::info!(flow = %flow.name, "shipping the journal ({}) to {}", spec.label().display(), flow.destination);
+            let source =
+                JournalSource::new(spec.clone(), &flow.name, &resume, flow.line_limit(), outlet);
+            tracing::info!(flow = %flow.name, "shipping the journal ({}) to {to}", spec.label().display());
             Intake::Source(tokio::spawn(source.run()))
         }
         (None, Some(spec)) => {
@@ -153,22 +186,24 @@ pub async fn start(
                 &stash_dir,
                 outlet,
             );
-            tracing::info!(flow = %flow.name, "shipping the host's health every {:?} to {}", spec.interval, flow.destination);
+            tracing::info!(flow = %flow.name, "shipping the host's health every {:?} to {to}", spec.interval);
             Intake::Source(tokio::spawn(source.run(chunk_tx)))
         }
-        (None, None) => Intake::Files(spawn_tailer(
-            ctx, flow, resume, &stats, chunk_tx, &stop, &drained,
-        )?),
+        (None, None) => {
+            let tailer = spawn_tailer(ctx, flow, resume, stats, chunk_tx, stop, drained)?;
+            tracing::info!(flow = %flow.name, "shipping {:?} to {to}", flow.files.paths);
+            Intake::Files(tailer)
+        }
     };
-    Ok(RunningFlow {
-        flow: configured.clone(),
-        stats,
-        stop,
-        abort,
-        intake,
-        sender,
-        drained,
-    })
+    Ok(intake)
+}
+
+/// "kinesis stream \"a\"", or "kinesis stream \"a\" and firehose stream \"b\"".
+fn destinations_text(flow: &Flow) -> String {
+    flow.destinations()
+        .map(|d| d.destination.to_string())
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// What feeds a flow's pipeline.
@@ -215,9 +250,7 @@ fn spawn_tailer(
         ctx.max_held_bytes,
         drained.clone(),
     );
-    let tailer = tailer.spawn().map_err(RunError::Thread)?;
-    tracing::info!(flow = %flow.name, "shipping {:?} to {}", flow.files.paths, flow.destination);
-    Ok(tailer)
+    tailer.spawn().map_err(RunError::Thread)
 }
 
 impl RunningFlow {
@@ -237,6 +270,9 @@ impl RunningFlow {
         self.intake.join().await;
         deadline.abort();
         tracing::info!("final: {}", self.stats.summary());
+        for stats in &self.fanout_stats {
+            tracing::info!("final: {}", stats.summary());
+        }
         self.stats
     }
 }
@@ -253,130 +289,10 @@ fn spawn_parser(
         return lines;
     };
     let ec2 = spec.ec2_metadata_ttl.map(|ttl| ec2.metadata(ttl));
-    let parser = FileParser::new(
-        ParseCore::new(spec.clone(), ec2),
-        flow.limits.max_line_bytes(),
-    );
+    let parser = FileParser::new(ParseCore::new(spec.clone(), ec2), flow.line_limit());
     // The tailer's queue already absorbs bursts; a short one here keeps memory (and what a stop
     // has to drain) small.
     let (record_tx, record_rx) = mpsc::channel(2);
     tokio::spawn(run_parser(parser, lines, record_tx, stats.clone()));
     record_rx
-}
-
-/// The shard map (refreshed in the background) and rate limiter a Kinesis flow needs, if any.
-async fn shard_knowledge(
-    client: &Arc<KinesisClient>,
-    flow: &Flow,
-    ctx: &FlowContext<'_>,
-    stop: &CancellationToken,
-) -> Option<Arc<Shards>> {
-    if flow.shard_rate.is_none() && !flow.shard_aware {
-        return None;
-    }
-    let map = ShardMapCache::default();
-    // Grouping by shard needs the map before the first line; pacing waits for it in the
-    // sender (`Shards::pace`), so the flow starts reading at once.
-    if flow.shard_aware {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(10),
-            shard_map::load_once(&map, client.as_ref()),
-        )
-        .await;
-    }
-    let refresher = shard_map::keep_fresh(
-        map.clone(),
-        client.clone(),
-        SHARD_MAP_PERIOD,
-        stop.clone(),
-        Arc::from(flow.name.as_str()),
-    );
-    tokio::spawn(refresher);
-    let limiter = flow
-        .shard_rate
-        .map(|rate| ctx.budgets.limiter(&stream_identity(flow, ctx.aws), rate));
-    Some(Arc::new(Shards {
-        map,
-        limiter,
-        ordered: flow.shard_aware,
-    }))
-}
-
-/// A Kinesis flow that allows records above 1 MiB (`record_max_bytes`) gets the stream's own
-/// limit (`MaxRecordSizeInKiB`, from DescribeStreamSummary) if that is lower: a longer line is
-/// then truncated to fit and counted, instead of being rejected by the stream as undeliverable.
-async fn fit_to_stream(flow: &Flow, client: Option<&KinesisClient>) -> Option<Flow> {
-    let client = client?;
-    let configured = flow.limits.max_record_bytes;
-    if configured <= KINESIS_DEFAULT_RECORD_BYTES {
-        return None;
-    }
-    let stream_kib = match client.max_record_kib().await {
-        Ok(kib) => kib,
-        Err(error) => {
-            tracing::warn!(flow = %flow.name, "cannot read the stream's record size limit ({error}); keeping record_max_bytes = {configured} (grant kinesis:DescribeStreamSummary, or records above the stream's limit are rejected)");
-            return None;
-        }
-    };
-    let limit = record_limit(configured, stream_kib);
-    if limit == configured {
-        return None;
-    }
-    tracing::warn!(flow = %flow.name, "record_max_bytes = {configured} is above the stream's record size limit ({} KiB): longer lines are truncated at {limit} bytes", limit / 1024);
-    let mut fitted = flow.clone();
-    fitted.limits.max_record_bytes = limit;
-    fitted.limits.record_target_bytes = fitted.limits.record_target_bytes.min(limit);
-    Some(fitted)
-}
-
-/// What makes two flows write to the same stream: its name, region, endpoint and account.
-fn stream_identity(flow: &Flow, global: &AwsSettings) -> String {
-    let aws = flow.aws_settings(global);
-    let role = aws.role.as_ref().map(|r| r.role_arn.as_str());
-    format!(
-        "{}|{:?}|{:?}|{:?}|{:?}",
-        flow.destination.stream(),
-        aws.region,
-        aws.endpoint_url,
-        aws.profile,
-        role
-    )
-}
-
-struct SenderSettings<'a> {
-    flow: &'a Flow,
-    aws: &'a AwsSettings,
-    stats: &'a Arc<FlowStats>,
-    abort: &'a CancellationToken,
-    instance: u64,
-}
-
-impl SenderSettings<'_> {
-    fn spawn<C: PutClient>(
-        &self,
-        client: Arc<C>,
-        shards: Option<Arc<Shards>>,
-        batches: mpsc::Receiver<Batch>,
-        acks: mpsc::Sender<CheckpointMsg>,
-    ) -> JoinHandle<()> {
-        let sender = Sender {
-            client,
-            flow: Arc::from(self.flow.name.as_str()),
-            instance: self.instance,
-            // Shard-aware flows keep each key's records in order: one request at a time.
-            max_in_flight: match self.flow.shard_aware {
-                true => 1,
-                false => self.flow.max_in_flight,
-            },
-            max_in_flight_bytes: self.flow.max_in_flight_bytes,
-            policy: RetryPolicy {
-                config_backoff: self.aws.permanent_error_backoff,
-                ..RetryPolicy::default()
-            },
-            abort: self.abort.clone(),
-            stats: self.stats.clone(),
-            shards,
-        };
-        tokio::spawn(sender.run(batches, acks))
-    }
 }

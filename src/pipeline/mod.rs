@@ -6,7 +6,9 @@
 //! one kept.
 
 mod clients;
+mod fanout;
 pub mod flow;
+mod sink;
 
 use crate::checkpoint::{CheckpointMsg, CheckpointView, Store, StoreError, run_checkpointer};
 use crate::config::Config;
@@ -153,7 +155,7 @@ impl Agent {
     async fn start(&mut self, flow: &crate::config::Flow, resume: Resume) -> Result<(), RunError> {
         let context = FlowContext {
             view: &self.view,
-            clients: self.clients.for_flow(flow, &self.config.aws),
+            clients: &self.clients,
             aws: &self.config.aws,
             host: &self.host,
             acks: &self.acks,
@@ -173,8 +175,12 @@ impl Agent {
 
     /// Makes the running flows' stats visible to metrics, status and the watchdog.
     fn publish(&self) {
-        *self.registry.write().expect("registry lock") =
-            self.running.values().map(|r| r.stats.clone()).collect();
+        *self.registry.write().expect("registry lock") = self
+            .running
+            .values()
+            .flat_map(|r| std::iter::once(&r.stats).chain(&r.fanout_stats))
+            .cloned()
+            .collect();
     }
 
     /// The acknowledged offsets of a flow, after every acknowledgement sent so far is applied.
@@ -225,11 +231,11 @@ impl Agent {
             .running
             .iter()
             .filter(|(name, running)| {
-                let aws = running.flow.aws_settings(&self.config.aws);
+                let aws = all_aws_settings(&running.flow, &self.config.aws);
                 !new.flows.iter().any(|f| {
                     &f.name == *name
                         && f.settings == running.flow.settings
-                        && f.aws_settings(&new.aws) == aws
+                        && all_aws_settings(f, &new.aws) == aws
                 })
             })
             .map(|(name, _)| name.clone())
@@ -283,6 +289,16 @@ impl Agent {
         }
         stats
     }
+}
+
+/// The AWS settings of each of a flow's destinations: a change to any restarts the flow.
+fn all_aws_settings(
+    flow: &crate::config::Flow,
+    global: &crate::config::AwsSettings,
+) -> Vec<crate::config::AwsSettings> {
+    flow.destinations()
+        .map(|d| d.aws_settings(global))
+        .collect()
 }
 
 /// Raises the soft descriptor limit to the hard one (systemd's default soft limit is 1,024,

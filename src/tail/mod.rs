@@ -149,8 +149,8 @@ pub struct Line {
     pub next_offset: u64,
 }
 
-/// Complete lines read from one file, in file order.
-#[derive(Debug)]
+/// Complete lines read from one file, in file order. A clone (fan-out) shares the buffer.
+#[derive(Debug, Clone)]
 pub struct Chunk {
     pub file: Arc<FileRef>,
     /// The bytes before `end_offset`, for the checkpoint (`None` on markers without data).

@@ -30,7 +30,7 @@ impl TailSettings {
             poll_interval: flow.poll_interval,
             use_inotify: flow.use_inotify,
             max_open_files: flow.max_open_files,
-            max_line_bytes: flow.limits.max_line_bytes(),
+            max_line_bytes: flow.line_limit(),
         }
     }
 }
