@@ -152,6 +152,10 @@ pub struct GenerateArgs {
     /// Same seed, same bytes (line times then start at 2026-01-01T00:00:00Z).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Put each line's number (seq0, seq1, ...) in its free text, to check that every line
+    /// arrived, once.
+    #[arg(long)]
+    pub numbered: bool,
     /// With --format template: the line, e.g. '{"user":"u{{random.number(1,50)}}","at":"{{date.now}}"}'.
     #[arg(long)]
     pub template: Option<String>,

@@ -163,6 +163,7 @@ fn generate(args: edgeship::cli::GenerateArgs) -> anyhow::Result<()> {
         rotate_every: args.rotate_every,
         line_bytes: args.line_bytes,
         seed: args.seed,
+        numbered: args.numbered,
     };
     if !(options.rate > 0.0 && options.rate.is_finite()) {
         anyhow::bail!("--rate must be a number of lines per second above 0");

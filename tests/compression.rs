@@ -4,19 +4,26 @@
 
 mod common;
 
-#[path = "../benches/support/apache_log.rs"]
-mod apache_log;
-
 use common::*;
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-fn write_apache(path: &Path, first: usize, count: usize) -> Vec<String> {
-    let lines = apache_log::apache_lines(first, count);
-    let mut file = std::fs::File::create(path).unwrap();
-    file.write_all((lines.join("\n") + "\n").as_bytes())
+/// `count` numbered Apache combined lines written by `edgeship generate` in a quarter second;
+/// returns them.
+fn write_apache(path: &Path, seed: usize, count: usize) -> Vec<String> {
+    let rate = (count * 4).to_string();
+    let seed = seed.to_string();
+    let status = edgeship()
+        .args(["generate", "--format", "apache_combined", "--numbered"])
+        .args(["--rate", &rate, "--duration", "250ms", "--seed", &seed])
+        .arg("--output")
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .status()
         .unwrap();
+    assert!(status.success());
+    let lines = lines_of(&std::fs::read(path).unwrap());
+    assert_eq!(lines.len(), count);
     lines
 }
 

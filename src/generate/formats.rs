@@ -1,7 +1,7 @@
 //! One realistic log line per call, in each format edgeship parses, from a seeded generator.
 //! Pure: the time of the line is given, so the same seed and times give the same bytes.
-//! `filler` characters go into a free-text part of the line (the request path, the message),
-//! where every parser accepts them, to reach `--line-bytes`.
+//! The `free` text (a `--numbered` line's number, `--line-bytes` filler) goes into a free-text
+//! part of the line (the request's query, the message), where every parser accepts it.
 
 use super::template::Template;
 use fastrand::Rng;
@@ -51,12 +51,13 @@ impl Format {
         }
     }
 
-    /// One line without its newline, for a time in Unix milliseconds.
-    pub fn line(&self, rng: &mut Rng, time_ms: i64, filler: usize) -> String {
-        let pad = "x".repeat(filler);
+    /// One line without its newline, for a time in Unix milliseconds; `free` must hold no
+    /// spaces, quotes or separators (letters, digits, `.`).
+    pub fn line(&self, rng: &mut Rng, time_ms: i64, free: &str) -> String {
+        let pad = free;
         match self {
-            Format::ApacheCommon => apache(rng, time_ms, &pad, false),
-            Format::ApacheCombined => apache(rng, time_ms, &pad, true),
+            Format::ApacheCommon => apache(rng, time_ms, pad, false),
+            Format::ApacheCombined => apache(rng, time_ms, pad, true),
             Format::Syslog => {
                 let (mon, day, clock) = syslog_time(time_ms);
                 format!(
@@ -96,7 +97,7 @@ impl Format {
                 rng.u32(1..2000),
                 sentence(rng)
             ),
-            Format::Template(template) => template.render(rng, time_ms, &pad),
+            Format::Template(template) => template.render(rng, time_ms, pad),
         }
     }
 }
@@ -241,13 +242,13 @@ mod tests {
     #[test]
     fn lines_are_deterministic_per_seed_and_time_and_padded_where_text_goes() {
         let format = Format::named("apache_combined", None).unwrap();
-        let a = format.line(&mut Rng::with_seed(7), 1_791_000_000_000, 0);
-        let b = format.line(&mut Rng::with_seed(7), 1_791_000_000_000, 0);
+        let a = format.line(&mut Rng::with_seed(7), 1_791_000_000_000, "");
+        let b = format.line(&mut Rng::with_seed(7), 1_791_000_000_000, "");
         assert_eq!(a, b);
         assert!(a.contains("[03/Oct/2026:"), "{a}");
-        let padded = format.line(&mut Rng::with_seed(7), 1_791_000_000_000, 5);
+        let padded = format.line(&mut Rng::with_seed(7), 1_791_000_000_000, "xxxxx");
         assert!(padded.contains("?q=xxxxx HTTP/1.1"), "{padded}");
-        let syslog = Format::Syslog.line(&mut Rng::with_seed(1), 1_791_000_000_000, 0);
+        let syslog = Format::Syslog.line(&mut Rng::with_seed(1), 1_791_000_000_000, "");
         assert!(syslog.starts_with("Oct  3 "), "{syslog}");
         assert!(
             Format::named("xml", None)

@@ -28,6 +28,9 @@ pub struct GenerateOptions {
     /// Pad each line to this many bytes (newline excluded); longer lines stay as they are.
     pub line_bytes: Option<usize>,
     pub seed: Option<u64>,
+    /// Each line carries its number in the run (`seq0`, `seq1`, ...) in its free text, so a
+    /// load test can check that every line arrived, once.
+    pub numbered: bool,
 }
 
 /// What was written.
@@ -70,7 +73,7 @@ pub fn run(options: &GenerateOptions) -> std::io::Result<Written> {
         while written.lines < due {
             let time_ms = start_ms + (written.lines as f64 * 1000.0 / options.rate) as i64;
             line.clear();
-            line.push_str(&make_line(options, &mut rng, time_ms));
+            line.push_str(&make_line(options, &mut rng, time_ms, written.lines));
             line.push('\n');
             out.write_all(line.as_bytes())?;
             written.lines += 1;
@@ -89,19 +92,26 @@ pub fn run(options: &GenerateOptions) -> std::io::Result<Written> {
     Ok(written)
 }
 
-/// One line, padded to `line_bytes` inside the format's free text.
-fn make_line(options: &GenerateOptions, rng: &mut fastrand::Rng, time_ms: i64) -> String {
+/// Line `n`, numbered if asked, padded to `line_bytes` inside the format's free text.
+fn make_line(options: &GenerateOptions, rng: &mut fastrand::Rng, time_ms: i64, n: u64) -> String {
+    let tag = match options.numbered {
+        true => format!("seq{n}"),
+        false => String::new(),
+    };
     let Some(target) = options.line_bytes else {
-        return options.format.line(rng, time_ms, 0);
+        return options.format.line(rng, time_ms, &tag);
     };
     // The same draws with and without filler: the filler is all that differs.
     let mut probe = rng.clone();
-    let plain = options.format.line(&mut probe, time_ms, 0);
+    let plain = options.format.line(&mut probe, time_ms, &tag);
     if plain.len() >= target {
         *rng = probe;
         return plain;
     }
-    options.format.line(rng, time_ms, target - plain.len())
+    let separator = if tag.is_empty() { "" } else { "." };
+    let filler = (target - plain.len()).saturating_sub(separator.len());
+    let free = format!("{tag}{separator}{}", "x".repeat(filler));
+    options.format.line(rng, time_ms, &free)
 }
 
 fn open(path: &Path, format: &Format) -> std::io::Result<std::io::BufWriter<std::fs::File>> {
@@ -145,6 +155,28 @@ mod tests {
             rotate_every: None,
             line_bytes: Some(300),
             seed,
+            numbered: false,
+        }
+    }
+
+    #[test]
+    fn numbered_lines_carry_their_number_and_keep_their_length() {
+        let dir = tempfile::tempdir().unwrap();
+        for format in ["apache_combined", "syslog", "json", "csv"] {
+            let mut o = options(dir.path(), format, Some(3));
+            o.numbered = true;
+            o.output = dir.path().join(format!("{format}.log"));
+            run(&o).unwrap();
+            let text = std::fs::read_to_string(&o.output).unwrap();
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.starts_with("timestamp,"))
+                .collect();
+            assert_eq!(lines.len(), 200, "{format}");
+            for (n, line) in lines.iter().enumerate() {
+                assert!(line.contains(&format!("seq{n}.x")), "{format}: {line}");
+                assert_eq!(line.len(), 300, "{format}: {line}");
+            }
         }
     }
 
