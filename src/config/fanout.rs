@@ -369,6 +369,21 @@ partition_key = "random"
         );
     }
 
+    #[test]
+    fn a_flow_with_one_destination_table_is_the_flow_without_it() {
+        let flat = "[[flow]]\nname = \"a\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\naggregation = \"kpl\"\n";
+        let table = "[[flow]]\nname = \"a\"\npaths = [\"/l/*.log\"]\n[[flow.destination]]\nkinesis_stream = \"s\"\naggregation = \"kpl\"\n";
+        let (flat, table) = (
+            &parse(flat).unwrap().flows[0],
+            &parse(table).unwrap().flows[0],
+        );
+        assert_eq!(table.name, "a");
+        assert!(table.fanout.is_empty());
+        assert_eq!(table.destination, flat.destination);
+        assert_eq!(table.aggregation, flat.aggregation);
+        assert_eq!(table.line_limit(), flat.line_limit());
+    }
+
     /// The fan-out example in `config/edgeship.toml` (commented out there) is valid.
     #[test]
     fn the_example_configs_fan_out_flow_is_valid() {
