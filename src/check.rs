@@ -46,7 +46,11 @@ pub async fn report(config: &Config) -> CheckReport {
     }
     let _ = match out.failed {
         0 => writeln!(out.text, "every flow can reach its stream"),
-        n => writeln!(out.text, "{n} of {} flows cannot ship", destinations.len()),
+        n => writeln!(
+            out.text,
+            "{n} of {} destinations cannot ship",
+            destinations.len()
+        ),
     };
     out
 }

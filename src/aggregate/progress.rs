@@ -24,11 +24,15 @@ impl Progress {
     pub fn advance(&mut self, file: &Arc<FileRef>, offset: u64, released: bool) {
         match self.0.iter_mut().find(|p| p.file.key == file.key) {
             Some(existing) => {
-                if !Arc::ptr_eq(&existing.file, file) {
+                if Arc::ptr_eq(&existing.file, file) {
+                    existing.released |= released;
+                } else {
+                    // Another version of the file (renamed, truncated, or a new file on a
+                    // reused inode after a release): only its own release counts.
                     existing.file = file.clone();
+                    existing.released = released;
                 }
                 existing.offset = offset;
-                existing.released |= released;
                 if existing.mark.is_some_and(|m| m.at > offset) {
                     existing.mark = None; // truncated: the old mark no longer applies
                 }
@@ -66,5 +70,35 @@ impl Progress {
 
     pub fn iter(&self) -> impl Iterator<Item = &FileProgress> {
         self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tail::FileKey;
+
+    fn version(path: &str) -> Arc<FileRef> {
+        Arc::new(FileRef {
+            key: FileKey { dev: 1, inode: 7 },
+            path: path.into(),
+            head: None,
+        })
+    }
+
+    #[test]
+    fn a_release_belongs_to_its_version_of_the_file() {
+        let (old, reused) = (version("/l/app.log.1"), version("/l/app.log"));
+        let mut progress = Progress::default();
+        progress.advance(&old, 900, true);
+        // A new file on the same inode, read in the same batch: it is live, not released.
+        progress.advance(&reused, 40, false);
+        let p = progress.iter().next().unwrap();
+        assert!(!p.released && p.offset == 40 && Arc::ptr_eq(&p.file, &reused));
+        // Within one version a release sticks.
+        let mut progress = Progress::default();
+        progress.advance(&old, 900, true);
+        progress.advance(&old, 900, false);
+        assert!(progress.iter().next().unwrap().released);
     }
 }

@@ -180,13 +180,19 @@ impl RawFlowAws {
             return self.clone();
         };
         let pick = |own: &Option<String>, base: &Option<String>| own.clone().or(base.clone());
+        // A role of its own comes with its own external id and session name: the flow's were
+        // meant for the flow's role.
+        let role = match self.role_arn.is_some() {
+            true => RawFlowAws::default(),
+            false => base.clone(),
+        };
         RawFlowAws {
             region: pick(&self.region, &base.region),
             endpoint_url: pick(&self.endpoint_url, &base.endpoint_url),
             profile: pick(&self.profile, &base.profile),
             role_arn: pick(&self.role_arn, &base.role_arn),
-            external_id: pick(&self.external_id, &base.external_id),
-            session_name: pick(&self.session_name, &base.session_name),
+            external_id: pick(&self.external_id, &role.external_id),
+            session_name: pick(&self.session_name, &role.session_name),
         }
     }
 }
@@ -367,6 +373,27 @@ partition_key = "random"
             flow.aws.as_ref().unwrap().region.as_deref(),
             Some("eu-west-1")
         );
+    }
+
+    #[test]
+    fn a_destination_with_its_own_role_does_not_inherit_the_flows_external_id() {
+        let flow = RawFlowAws {
+            role_arn: Some("arn:aws:iam::111122223333:role/a".into()),
+            external_id: Some("for-a".into()),
+            session_name: Some("a".into()),
+            region: Some("eu-west-1".into()),
+            ..RawFlowAws::default()
+        };
+        let own = RawFlowAws {
+            role_arn: Some("arn:aws:iam::444455556666:role/b".into()),
+            ..RawFlowAws::default()
+        };
+        let merged = own.over(Some(&flow));
+        assert_eq!(merged.external_id, None);
+        assert_eq!(merged.session_name, None);
+        assert_eq!(merged.region.as_deref(), Some("eu-west-1"));
+        let inherits = RawFlowAws::default().over(Some(&flow));
+        assert_eq!(inherits, flow);
     }
 
     #[test]

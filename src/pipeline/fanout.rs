@@ -14,22 +14,24 @@ use tokio::sync::mpsc;
 
 /// Hands every chunk to every destination, in order; ends when the input ends.
 /// `counted[i]` (destinations after the first) counts the records handed to it as read.
+/// If a destination's stage has ended (it never does before its input ends, short of a bug),
+/// the tee ends too: the flow stops reading rather than read on for the others while its
+/// checkpoints stay where that destination left them.
 pub async fn run_tee(
     mut chunks: mpsc::Receiver<Chunk>,
-    outputs: Vec<mpsc::Sender<Chunk>>,
+    outputs: Vec<(Arc<str>, mpsc::Sender<Chunk>)>,
     counted: Vec<Arc<FlowStats>>,
 ) {
     while let Some(chunk) = chunks.recv().await {
         for stats in &counted {
             stats.note_read(chunk.lines.len() as u64);
         }
-        let Some((last, rest)) = outputs.split_last() else {
-            return;
-        };
-        for output in rest {
-            let _ = output.send(chunk.clone()).await;
+        for (name, output) in &outputs {
+            if output.send(chunk.clone()).await.is_err() {
+                tracing::error!(destination = %name, "the destination's batcher has stopped; its flow stops reading (lines are read again after a restart)");
+                return;
+            }
         }
-        let _ = last.send(chunk).await;
     }
 }
 
@@ -80,7 +82,8 @@ struct Ledger {
 /// One file: what each destination has acknowledged of it, and what was passed on.
 struct Slot {
     heard: Vec<Option<FileProgress>>,
-    passed: Option<(u64, bool)>,
+    /// The last progress passed on.
+    passed: Option<FileProgress>,
 }
 
 impl FanIn {
@@ -143,10 +146,17 @@ impl FanIn {
             released,
             mark,
         };
-        if slot.passed == Some((combined.offset, released)) {
+        // Equal and of the same version: nothing moved (a new version at the same offset is
+        // passed on, so the checkpoint learns its head and path).
+        let unchanged = slot.passed.as_ref().is_some_and(|passed| {
+            Arc::ptr_eq(&passed.file, &combined.file)
+                && (passed.offset, passed.released, passed.mark)
+                    == (combined.offset, released, combined.mark)
+        });
+        if unchanged {
             return None;
         }
-        slot.passed = Some((combined.offset, released));
+        slot.passed = Some(combined.clone());
         if released {
             self.files.remove(&key);
         }
@@ -245,6 +255,26 @@ mod tests {
         assert_eq!(
             offsets(fan.apply(1, 1, progress(&after, 150, false))),
             vec![(1, 150, false)]
+        );
+    }
+
+    #[test]
+    fn a_new_version_at_the_same_offset_is_passed_on() {
+        let before = file(1);
+        let renamed = Arc::new(FileRef {
+            key: before.key,
+            path: "/var/log/1.log.1".into(),
+            head: None,
+        });
+        let mut fan = FanIn::new(2);
+        fan.apply(0, 0, progress(&before, 700, false));
+        fan.apply(1, 0, progress(&before, 700, false));
+        fan.apply(0, 1, progress(&renamed, 700, false));
+        let out = fan.apply(1, 1, progress(&renamed, 700, false)).unwrap();
+        let passed = out.iter().next().unwrap();
+        assert!(
+            Arc::ptr_eq(&passed.file, &renamed),
+            "the checkpoint learns the new path"
         );
     }
 

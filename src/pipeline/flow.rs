@@ -126,7 +126,7 @@ async fn fan_out(
     let (mut outputs, mut senders) = (Vec::new(), Vec::new());
     for (index, destination) in destinations.into_iter().enumerate() {
         let (tx, rx) = mpsc::channel(DESTINATION_QUEUE);
-        outputs.push(tx);
+        outputs.push((Arc::from(destination.flow.name.as_str()), tx));
         // Each destination's sender numbers its acknowledgements by its place in the flow.
         let acks = (index as u64, ack_tx.clone());
         senders.push(destination.start(ctx, rx, tokens, acks).await);
