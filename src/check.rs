@@ -13,12 +13,15 @@ use std::fmt::Write;
 pub struct CheckReport {
     pub text: String,
     pub failed: usize,
+    /// The last line: all can ship, or how many cannot.
+    pub verdict: String,
 }
 
 pub async fn report(config: &Config) -> CheckReport {
     let mut out = CheckReport {
         text: format!("checking {}\n", config.source.display()),
         failed: 0,
+        verdict: String::new(),
     };
     let destinations: Vec<&Flow> = config.flows.iter().flat_map(Flow::destinations).collect();
     for flow in &destinations {
@@ -44,14 +47,16 @@ pub async fn report(config: &Config) -> CheckReport {
             let _ = writeln!(out.text, "{line}");
         }
     }
-    let _ = match out.failed {
-        0 => writeln!(out.text, "every flow can reach its stream"),
-        n => writeln!(
-            out.text,
-            "{n} of {} destinations cannot ship",
-            destinations.len()
-        ),
+    // A flow with `[[flow.destination]]` tables is checked per destination.
+    let noun = match destinations.len() == config.flows.len() {
+        true => "flows",
+        false => "destinations",
     };
+    out.verdict = match out.failed {
+        0 => "every flow can reach its stream".to_owned(),
+        n => format!("{n} of {} {noun} cannot ship", destinations.len()),
+    };
+    let _ = writeln!(out.text, "{}", out.verdict);
     out
 }
 

@@ -122,14 +122,7 @@ fn check(path: &Path) -> anyhow::Result<()> {
     print!("{}", report.text);
     match report.failed {
         0 => Ok(()),
-        n => anyhow::bail!(
-            "{n} of {} destinations cannot ship",
-            config
-                .flows
-                .iter()
-                .flat_map(edgeship::config::Flow::destinations)
-                .count()
-        ),
+        _ => anyhow::bail!("{}", report.verdict),
     }
 }
 
