@@ -32,7 +32,7 @@ batch_max_age = "1s"
     );
     assert_eq!(flow.limits.max_request_bytes, 1024 * 1024);
     assert_eq!(flow.limits.max_record_bytes, 1024 * 1024);
-    assert_eq!(flow.max_in_flight_bytes, 4 * 1024 * 1024);
+    assert_eq!(flow.max_in_flight_bytes, 2 * 1024 * 1024);
     assert_eq!(flow.limits.max_records, 500);
     assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
     assert_eq!(config.aws.request_timeout, Duration::from_secs(60));
