@@ -63,29 +63,6 @@ pub struct RawDestination {
     pub max_in_flight_bytes: Option<u64>,
 }
 
-/// The keys a destination table can set; errors about them name the destination.
-const DESTINATION_KEYS: &[&str] = &[
-    "name",
-    "kinesis_stream",
-    "firehose_stream",
-    "aws",
-    "aggregation",
-    "compression",
-    "compression_level",
-    "partition_key",
-    "shard_aware",
-    "rate_limit",
-    "shard_records_per_sec",
-    "shard_bytes_per_sec",
-    "batch_max_age",
-    "batch_max_records",
-    "batch_max_bytes",
-    "record_max_bytes",
-    "record_target_bytes",
-    "max_in_flight",
-    "max_in_flight_bytes",
-];
-
 impl RawDestination {
     /// The destination's name: its own, else its stream's.
     pub fn label(&self) -> &str {
@@ -142,34 +119,43 @@ impl RawDestination {
         merged
     }
 
-    /// Whether `field` (as an error names it) is this destination's, set in its table or not.
-    fn owns(field: &str) -> bool {
-        let head = field.split(['.', '[']).next().unwrap_or(field);
-        DESTINATION_KEYS.contains(&head)
+    /// Every key of the table and whether it is set; the stream keys count as set (they are
+    /// never inherited).
+    fn keys(&self) -> [(&'static str, bool); 19] {
+        [
+            ("name", true),
+            ("kinesis_stream", true),
+            ("firehose_stream", true),
+            ("aws", self.aws.is_some()),
+            ("aggregation", self.aggregation.is_some()),
+            ("compression", self.compression.is_some()),
+            ("compression_level", self.compression_level.is_some()),
+            ("partition_key", self.partition_key.is_some()),
+            ("shard_aware", self.shard_aware.is_some()),
+            ("rate_limit", self.rate_limit.is_some()),
+            (
+                "shard_records_per_sec",
+                self.shard_records_per_sec.is_some(),
+            ),
+            ("shard_bytes_per_sec", self.shard_bytes_per_sec.is_some()),
+            ("batch_max_age", self.batch_max_age.is_some()),
+            ("batch_max_records", self.batch_max_records.is_some()),
+            ("batch_max_bytes", self.batch_max_bytes.is_some()),
+            ("record_max_bytes", self.record_max_bytes.is_some()),
+            ("record_target_bytes", self.record_target_bytes.is_some()),
+            ("max_in_flight", self.max_in_flight.is_some()),
+            ("max_in_flight_bytes", self.max_in_flight_bytes.is_some()),
+        ]
     }
 
-    fn sets(&self, field: &str) -> bool {
+    /// For `field` as an error names it: `None` if it is not a destination key, else whether
+    /// this table sets it.
+    fn sets(&self, field: &str) -> Option<bool> {
         let head = field.split(['.', '[']).next().unwrap_or(field);
-        match head {
-            "name" | "kinesis_stream" | "firehose_stream" => true,
-            "aws" => self.aws.is_some(),
-            "partition_key" => self.partition_key.is_some(),
-            "aggregation" => self.aggregation.is_some(),
-            "compression" => self.compression.is_some(),
-            "compression_level" => self.compression_level.is_some(),
-            "shard_aware" => self.shard_aware.is_some(),
-            "rate_limit" => self.rate_limit.is_some(),
-            "shard_records_per_sec" => self.shard_records_per_sec.is_some(),
-            "shard_bytes_per_sec" => self.shard_bytes_per_sec.is_some(),
-            "batch_max_age" => self.batch_max_age.is_some(),
-            "batch_max_records" => self.batch_max_records.is_some(),
-            "batch_max_bytes" => self.batch_max_bytes.is_some(),
-            "record_max_bytes" => self.record_max_bytes.is_some(),
-            "record_target_bytes" => self.record_target_bytes.is_some(),
-            "max_in_flight" => self.max_in_flight.is_some(),
-            "max_in_flight_bytes" => self.max_in_flight_bytes.is_some(),
-            _ => false,
-        }
+        self.keys()
+            .into_iter()
+            .find(|(key, _)| *key == head)
+            .map(|(_, set)| set)
     }
 }
 
@@ -227,12 +213,12 @@ impl Validator<'_> {
                     "give each destination a unique name = \"...\" (it labels its metrics)",
                 ));
             }
-            let key = |field: &str| match (RawDestination::owns(field), destination.sets(field)) {
-                (true, true) => format!("flow[{index}] ({name:?}).destination[{j}].{field}"),
-                (true, false) => {
+            let key = |field: &str| match destination.sets(field) {
+                Some(true) => format!("flow[{index}] ({name:?}).destination[{j}].{field}"),
+                Some(false) => {
                     format!("flow[{index}] ({name:?}).{field} (inherited by destination[{j}])")
                 }
-                (false, _) => flow_key(field),
+                None => flow_key(field),
             };
             let mut flow = self.single_flow(destination.over(&raw), &key)?;
             if j > 0 {
