@@ -391,6 +391,8 @@ impl Batcher {
 }
 
 /// The aggregate stage: chunks in, batches out, until the input closes (then flush and end).
+/// A chunk is taken only once the output has room for a batch, so a full batch never waits in
+/// hand while the next one fills: what waits is in the channel, and bounded by it.
 pub async fn run_batcher(
     mut batcher: Batcher,
     mut chunks: mpsc::Receiver<Chunk>,
@@ -398,13 +400,16 @@ pub async fn run_batcher(
 ) {
     let mut ready = Vec::new();
     loop {
+        let Ok(slot) = batches.reserve().await else {
+            return;
+        };
         let deadline = batcher.deadline();
         tokio::select! {
             chunk = chunks.recv() => match chunk {
                 Some(chunk) => batcher.push(&chunk, Instant::now(), &mut ready),
                 None => {
                     batcher.flush(&mut ready);
-                    send_all(&batches, &mut ready).await;
+                    send_all(slot, &batches, &mut ready).await;
                     return;
                 }
             },
@@ -412,14 +417,24 @@ pub async fn run_batcher(
                 batcher.flush(&mut ready);
             }
         }
-        if !send_all(&batches, &mut ready).await {
+        if !send_all(slot, &batches, &mut ready).await {
             return;
         }
     }
 }
 
-async fn send_all(out: &mpsc::Sender<Batch>, ready: &mut Vec<Batch>) -> bool {
-    for batch in ready.drain(..) {
+/// Sends `ready` (the first into `slot`, any others as room frees up).
+async fn send_all(
+    slot: mpsc::Permit<'_, Batch>,
+    out: &mpsc::Sender<Batch>,
+    ready: &mut Vec<Batch>,
+) -> bool {
+    let mut batches = ready.drain(..);
+    let Some(first) = batches.next() else {
+        return true;
+    };
+    slot.send(first);
+    for batch in batches {
         if out.send(batch).await.is_err() {
             return false;
         }

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Chunks (up to 256 KiB each) queued between a tailer and its batcher: enough to keep the
 /// batcher busy while the tailer reads; more is memory, not speed (the file is the buffer).
-const CHUNK_QUEUE: usize = 4;
+const CHUNK_QUEUE: usize = 2;
 /// Chunks queued for each destination of a fanned-out flow (they share the buffers).
 const DESTINATION_QUEUE: usize = 2;
 

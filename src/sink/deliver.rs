@@ -18,7 +18,7 @@ use crate::metrics::FlowStats;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -335,75 +335,119 @@ impl<C: PutClient> Sender<C> {
     /// Runs until `batches` closes and every delivery has finished or been abandoned.
     pub async fn run(self, mut batches: mpsc::Receiver<Batch>, acks: mpsc::Sender<CheckpointMsg>) {
         let mut in_flight = JoinSet::new();
-        let budget_kib = u32::try_from(self.max_in_flight_bytes / 1024)
-            .unwrap_or(u32::MAX)
-            .max(1);
-        let budget = Arc::new(tokio::sync::Semaphore::new(budget_kib as usize));
-        while let Some(batch) = batches.recv().await {
+        let budget = Budget::new(self.max_in_flight_bytes);
+        // The budget is taken before the batch: a batch waiting for it stays in the channel
+        // (which holds one) instead of in hand, so one batch fewer is in memory. The share
+        // reserved is the last batch's (a flow's batches are alike), corrected once it is known.
+        let mut expected_kib = 1;
+        loop {
             while in_flight.len() >= self.max_in_flight {
                 in_flight.join_next().await;
             }
-            // A batch larger than the whole budget still goes, alone.
-            let kib = u32::try_from(super::wire::encode::batch_body_bytes(&batch).div_ceil(1024))
-                .unwrap_or(u32::MAX)
-                .clamp(1, budget_kib);
-            let permit = budget
-                .clone()
-                .acquire_many_owned(kib)
-                .await
-                .expect("budget semaphore is never closed");
-            let shards = self.shards.clone();
-            let instance = self.instance;
-            let (client, policy, abort, stats, acks, flow) = (
-                self.client.clone(),
-                self.policy.clone(),
-                self.abort.clone(),
-                self.stats.clone(),
-                acks.clone(),
-                self.flow.clone(),
-            );
-            in_flight.spawn(async move {
-                let _permit = permit;
-                let mut batch = batch;
-                let outcome = if batch.entries.is_empty() {
-                    Delivery::Delivered { undeliverable: 0 }
-                } else {
-                    deliver(
-                        client.as_ref(),
-                        &mut batch,
-                        &policy,
-                        &abort,
-                        &stats,
-                        shards.as_deref(),
-                    )
-                    .await
-                };
-                if let Delivery::Delivered { undeliverable } = outcome {
-                    stats
-                        .records_delivered
-                        .fetch_add(batch.entries.len() as u64 - undeliverable, Relaxed);
-                    stats.lines_delivered.fetch_add(batch.lines, Relaxed);
-                    stats.note_delivered();
-                    let sizes = batch.sizes();
-                    stats.bytes_delivered.fetch_add(sizes.bytes, Relaxed);
-                    stats
-                        .bytes_delivered_uncompressed
-                        .fetch_add(sizes.plain_bytes, Relaxed);
-                    stats
-                        .put_payload_units
-                        .fetch_add(sizes.put_payload_units, Relaxed);
-                    let _ = acks
-                        .send(CheckpointMsg::Ack(Ack {
-                            flow,
-                            instance,
-                            seq: batch.seq,
-                            progress: batch.progress,
-                        }))
-                        .await;
-                }
-            });
+            let reserved = budget.take(expected_kib).await;
+            let Some(batch) = batches.recv().await else {
+                break;
+            };
+            expected_kib = budget.share_of(&batch);
+            let permit = budget.fit(reserved, expected_kib).await;
+            in_flight.spawn(self.delivery(batch, permit, acks.clone()));
         }
         while in_flight.join_next().await.is_some() {}
+    }
+
+    /// Delivers `batch` holding `permit`, then counts it and acknowledges its progress.
+    fn delivery(
+        &self,
+        mut batch: Batch,
+        permit: OwnedSemaphorePermit,
+        acks: mpsc::Sender<CheckpointMsg>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let (client, policy, abort) =
+            (self.client.clone(), self.policy.clone(), self.abort.clone());
+        let (stats, shards, flow, instance) = (
+            self.stats.clone(),
+            self.shards.clone(),
+            self.flow.clone(),
+            self.instance,
+        );
+        async move {
+            let _permit = permit;
+            let outcome = if batch.entries.is_empty() {
+                Delivery::Delivered { undeliverable: 0 }
+            } else {
+                let shards = shards.as_deref();
+                deliver(client.as_ref(), &mut batch, &policy, &abort, &stats, shards).await
+            };
+            if let Delivery::Delivered { undeliverable } = outcome {
+                count_delivered(&stats, &batch, undeliverable);
+                let (seq, progress) = (batch.seq, batch.progress);
+                let ack = Ack {
+                    flow,
+                    instance,
+                    seq,
+                    progress,
+                };
+                let _ = acks.send(CheckpointMsg::Ack(ack)).await;
+            }
+        }
+    }
+}
+
+fn count_delivered(stats: &FlowStats, batch: &Batch, undeliverable: u64) {
+    stats
+        .records_delivered
+        .fetch_add(batch.entries.len() as u64 - undeliverable, Relaxed);
+    stats.lines_delivered.fetch_add(batch.lines, Relaxed);
+    stats.note_delivered();
+    let sizes = batch.sizes();
+    stats.bytes_delivered.fetch_add(sizes.bytes, Relaxed);
+    stats
+        .bytes_delivered_uncompressed
+        .fetch_add(sizes.plain_bytes, Relaxed);
+    stats
+        .put_payload_units
+        .fetch_add(sizes.put_payload_units, Relaxed);
+}
+
+/// `max_in_flight_bytes`, in KiB of encoded request bodies.
+struct Budget {
+    semaphore: Arc<Semaphore>,
+    kib: u32,
+}
+
+impl Budget {
+    fn new(bytes: u64) -> Budget {
+        let kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
+        Budget {
+            semaphore: Arc::new(Semaphore::new(kib as usize)),
+            kib,
+        }
+    }
+
+    /// The share `batch` takes: its body, or the whole budget if it is larger (it goes alone).
+    fn share_of(&self, batch: &Batch) -> u32 {
+        u32::try_from(super::wire::encode::batch_body_bytes(batch).div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.kib)
+    }
+
+    async fn take(&self, kib: u32) -> OwnedSemaphorePermit {
+        self.semaphore
+            .clone()
+            .acquire_many_owned(kib)
+            .await
+            .expect("budget semaphore is never closed")
+    }
+
+    /// `permit` resized to `kib`: the excess given back, or what is missing waited for.
+    async fn fit(&self, mut permit: OwnedSemaphorePermit, kib: u32) -> OwnedSemaphorePermit {
+        let held = permit.num_permits() as u32;
+        if kib < held {
+            drop(permit.split((held - kib) as usize));
+        } else if kib > held {
+            permit.merge(self.take(kib - held).await);
+        }
+        permit
     }
 }
 

@@ -489,3 +489,35 @@ fn deterministic_keys_hash_each_line_or_each_packed_record() {
         assert_eq!(keys, expected, "{aggregation:?}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_stage_takes_no_chunk_while_its_output_is_full() {
+    let f = file("/l/a.log");
+    let batcher = Batcher::new(
+        limits(10, 5 << 20, 1 << 20),
+        Aggregation::None,
+        KeyPolicy::Random,
+    );
+    let (chunk_tx, chunk_rx) = mpsc::channel(1);
+    let (batch_tx, mut batch_rx) = mpsc::channel(1);
+    let stage = tokio::spawn(run_batcher(batcher, chunk_rx, batch_tx));
+    // Ten lines fill a batch, cut when the next line arrives: the second chunk sends the
+    // first batch, which fills the output, so the third chunk must stay in the input.
+    for start in [0, 100, 200] {
+        chunk_tx.send(chunk(&f, start, 10, 9)).await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(
+        chunk_tx.capacity(),
+        0,
+        "the third chunk waits in the input while the first batch waits in the output"
+    );
+    let first = batch_rx.recv().await.unwrap();
+    assert_eq!(offsets(&first), [100]);
+    drop(chunk_tx);
+    let second = batch_rx.recv().await.unwrap();
+    assert_eq!(offsets(&second), [200]);
+    assert_eq!(offsets(&batch_rx.recv().await.unwrap()), [300]);
+    assert!(batch_rx.recv().await.is_none());
+    stage.await.unwrap();
+}

@@ -365,3 +365,83 @@ async fn ordered_shards_send_one_record_per_shard_and_retries_first() {
         .collect();
     assert_eq!(calls, [vec!["a1", "b1"], vec!["a1", "b2"], vec!["a2"]]);
 }
+
+/// A client that accepts everything, one call per permit added to `gate`.
+struct Gated {
+    gate: tokio::sync::Semaphore,
+}
+
+impl PutClient for Gated {
+    async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryStatus>, SendError> {
+        self.gate.acquire().await.unwrap().forget();
+        Ok(vec![
+            EntryStatus::Delivered { shard_id: None };
+            entries.len()
+        ])
+    }
+    fn destination(&self) -> &str {
+        "kinesis stream \"test\""
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_waiting_for_the_byte_budget_waits_in_the_channel_not_in_memory() {
+    let client = Arc::new(Gated {
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let (batch_tx, batch_rx) = mpsc::channel(1);
+    let (ack_tx, mut ack_rx) = mpsc::channel(4);
+    let sender = Sender {
+        client: client.clone(),
+        flow: Arc::from("t"),
+        instance: 0,
+        max_in_flight: 4,
+        max_in_flight_bytes: 1024,
+        policy: RetryPolicy::default(),
+        abort: CancellationToken::new(),
+        stats: Arc::new(FlowStats::new("t")),
+        shards: None,
+    };
+    let task = tokio::spawn(sender.run(batch_rx, ack_tx));
+    let mut big = Batch {
+        entries: vec![Entry::new(vec![b'x'; 2048], "k")],
+        ..batch(0)
+    };
+    big.lines = 1;
+    batch_tx.send(big).await.unwrap();
+    let mut next = batch(1);
+    next.seq = 1;
+    batch_tx.send(next).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        batch_tx.capacity(),
+        0,
+        "the second batch is not taken while the first holds the whole budget"
+    );
+    client.gate.add_permits(2);
+    let mut acked = Vec::new();
+    for _ in 0..2 {
+        match ack_rx.recv().await {
+            Some(CheckpointMsg::Ack(ack)) => acked.push(ack.seq),
+            _ => panic!("expected an acknowledgement"),
+        }
+    }
+    assert_eq!(acked, [0, 1]);
+    assert_eq!(batch_tx.capacity(), 1);
+    drop(batch_tx);
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn budget_permits_are_resized_to_the_batch_both_ways() {
+    let budget = Budget::new(10 * 1024);
+    let small = budget.take(3).await;
+    let grown = budget.fit(small, 7).await;
+    assert_eq!(grown.num_permits(), 7);
+    assert_eq!(budget.semaphore.available_permits(), 3);
+    let shrunk = budget.fit(grown, 2).await;
+    assert_eq!(shrunk.num_permits(), 2);
+    assert_eq!(budget.semaphore.available_permits(), 8);
+    drop(shrunk);
+    assert_eq!(budget.semaphore.available_permits(), 10);
+}
