@@ -75,8 +75,9 @@ fn main() {
 }
 
 /// Defaults in every mode stay under this (README, Memory: ~9 MiB of it is the binary and the
-/// runtime before the first line; 14.8-20.2 MiB measured on 2026-12-07).
-const PEAK_RSS_CEILING_MIB: f64 = 28.0;
+/// runtime before the first line; 13.0-15.6 MiB measured on 2026-12-07, single runs vary by
+/// 2-3 MiB).
+const PEAK_RSS_CEILING_MIB: f64 = 22.0;
 
 #[derive(Clone, Copy)]
 struct Mode {
