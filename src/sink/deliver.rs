@@ -336,9 +336,11 @@ impl<C: PutClient> Sender<C> {
     pub async fn run(self, mut batches: mpsc::Receiver<Batch>, acks: mpsc::Sender<CheckpointMsg>) {
         let mut in_flight = JoinSet::new();
         let budget = Budget::new(self.max_in_flight_bytes);
-        // The budget is taken before the batch: a batch waiting for it stays in the channel
-        // (which holds one) instead of in hand, so one batch fewer is in memory. The share
-        // reserved is the last batch's (a flow's batches are alike), corrected once it is known.
+        // The budget is taken before the batch, so a batch waiting for it usually waits in the
+        // channel instead of in hand: one batch fewer in memory. The share reserved is the last
+        // batch's (under load a flow's batches are mostly full and alike), then corrected: a
+        // larger batch waits in hand for the difference, and a smaller one behind a full one in
+        // flight can leave a round trip later than it had to.
         let mut expected_kib = 1;
         loop {
             while in_flight.len() >= self.max_in_flight {
