@@ -177,6 +177,26 @@ async fn response_with_the_wrong_number_of_entries_resends_everything() {
     );
 }
 
+/// A sender of flow "t" without shard pacing.
+fn sender<C: PutClient>(
+    client: Arc<C>,
+    max_in_flight: usize,
+    max_in_flight_bytes: u64,
+    abort: CancellationToken,
+) -> Sender<C> {
+    Sender {
+        client,
+        flow: Arc::from("t"),
+        instance: 0,
+        max_in_flight,
+        max_in_flight_bytes,
+        policy: RetryPolicy::default(),
+        abort,
+        stats: Arc::new(FlowStats::new("t")),
+        shards: None,
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn abort_during_backoff_abandons_without_acknowledging() {
     let client = Scripted::new(
@@ -185,20 +205,9 @@ async fn abort_during_backoff_abandons_without_acknowledging() {
             .collect(),
     );
     let abort = CancellationToken::new();
-    let stats = Arc::new(FlowStats::new("t"));
     let (batch_tx, batch_rx) = mpsc::channel(1);
     let (ack_tx, mut ack_rx) = mpsc::channel(4);
-    let sender = Sender {
-        client: Arc::new(client),
-        flow: Arc::from("t"),
-        instance: 0,
-        max_in_flight: 2,
-        max_in_flight_bytes: 1 << 20,
-        policy: RetryPolicy::default(),
-        abort: abort.clone(),
-        stats,
-        shards: None,
-    };
+    let sender = sender(Arc::new(client), 2, 1 << 20, abort.clone());
     let task = tokio::spawn(sender.run(batch_rx, ack_tx));
     let mut ok = batch(1);
     ok.entries.clear();
@@ -391,17 +400,7 @@ async fn a_batch_waiting_for_the_byte_budget_waits_in_the_channel_not_in_memory(
     });
     let (batch_tx, batch_rx) = mpsc::channel(1);
     let (ack_tx, mut ack_rx) = mpsc::channel(4);
-    let sender = Sender {
-        client: client.clone(),
-        flow: Arc::from("t"),
-        instance: 0,
-        max_in_flight: 4,
-        max_in_flight_bytes: 1024,
-        policy: RetryPolicy::default(),
-        abort: CancellationToken::new(),
-        stats: Arc::new(FlowStats::new("t")),
-        shards: None,
-    };
+    let sender = sender(client.clone(), 4, 1024, CancellationToken::new());
     let task = tokio::spawn(sender.run(batch_rx, ack_tx));
     let mut big = Batch {
         entries: vec![Entry::new(vec![b'x'; 2048], "k")],
