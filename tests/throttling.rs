@@ -92,7 +92,7 @@ fn pacing_sends_whole_requests_not_fragments() {
 
 /// Two flows writing to one paced stream share its shards' budgets: together they stay under
 /// the proxy's limits (50 records/s per shard), in every second, the first included, although
-/// each is configured just under the limit on its own.
+/// each is configured just under the limit on its own. Checked at the proxy's clock.
 #[test]
 fn flows_writing_to_one_stream_share_its_budget_in_every_second() {
     let kinesis = Emulator::kinesalite();
@@ -117,16 +117,14 @@ fn flows_writing_to_one_stream_share_its_budget_in_every_second() {
         stats.entries_failed * 100 <= stats.entries_received,
         "the flows went over the shared budget: {stats:?}"
     );
-    // Records per shard and arrival second, as kinesalite stamped them.
-    let arrivals: serde_json::Value =
-        serde_json::from_slice(&kinesis.tool(&["arrivals", "shared"])).unwrap();
-    for (shard, seconds) in arrivals.as_object().unwrap() {
-        let busiest = seconds
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|n| n.as_u64().unwrap())
-            .max();
-        assert!(busiest <= Some(50), "{shard}: {seconds}");
-    }
+    // Records per shard within any 0.9 s, as they reached the proxy. Each flow alone may send
+    // 45 a second, and a limiter that started full would let 90 through in the first second:
+    // either shows as about 80 here. The 0.1 s below a second absorbs the jitter between the
+    // agent admitting a request and the proxy reading it.
+    let busiest = proxy.busiest(Duration::from_millis(900));
+    assert!(
+        busiest.iter().all(|&n| n <= 50),
+        "records per shard in the busiest 0.9 s: {busiest:?}"
+    );
+    assert!(busiest.iter().all(|&n| n >= 20), "{busiest:?}");
 }

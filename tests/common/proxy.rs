@@ -53,6 +53,8 @@ struct State {
     entry_counter: u64,
     request_counter: u64,
     shards: [Option<Bucket>; 2],
+    /// When each admitted entry reached the proxy, by shard.
+    admitted_at: [Vec<std::time::Instant>; 2],
 }
 
 /// A shard's budget: one second's worth, refilled continuously.
@@ -80,7 +82,8 @@ impl State {
         let data = entry["Data"].as_str().unwrap_or_default();
         let size = (data.len() / 4 * 3 + key.len()) as f64;
         let now = std::time::Instant::now();
-        let slot = &mut self.shards[(hash >> 127) as usize];
+        let shard = (hash >> 127) as usize;
+        let slot = &mut self.shards[shard];
         let bucket = slot.get_or_insert(Bucket {
             records: rate_records,
             bytes: rate_bytes,
@@ -93,6 +96,7 @@ impl State {
         if bucket.records >= 1.0 && bucket.bytes >= size {
             bucket.records -= 1.0;
             bucket.bytes -= size;
+            self.admitted_at[shard].push(now);
             true
         } else {
             false
@@ -125,6 +129,25 @@ impl FaultProxy {
 
     pub fn stats(&self) -> ProxyStats {
         self.state.lock().unwrap().stats
+    }
+
+    /// Per shard, the most entries admitted within any `window`, by the time they reached the
+    /// proxy (only with per-shard limits in the plan). The proxy's clock, not the emulator's
+    /// arrival stamps: kinesalite stamps a busy moment's requests late, bunching them.
+    pub fn busiest(&self, window: std::time::Duration) -> [usize; 2] {
+        let state = self.state.lock().unwrap();
+        state.admitted_at.each_ref().map(|times| {
+            let mut start = 0;
+            (0..times.len())
+                .map(|end| {
+                    while times[end].duration_since(times[start]) >= window {
+                        start += 1;
+                    }
+                    end + 1 - start
+                })
+                .max()
+                .unwrap_or(0)
+        })
     }
 
     pub fn set_plan(&self, plan: FaultPlan) {

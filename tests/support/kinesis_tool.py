@@ -10,7 +10,6 @@
   read-inflated NAME               like read-deagg, inflating each record first with Python's gzip or
                                    PyPI zstandard (by magic); prints a JSON summary on stderr
   read-keyed NAME                  one JSON object per line: shard, record key, user record key, line
-  arrivals NAME                    JSON: Kinesis records per shard and second of arrival
   split-shard NAME SHARD           split a shard at the middle of its hash range
   create-firehose NAME BUCKET      create an S3 bucket and a DirectPut Firehose stream into it
   read-bucket BUCKET               print the concatenated contents of every object in the bucket
@@ -187,16 +186,6 @@ def read_keyed(name):
     out.flush()
 
 
-def arrivals(name):
-    """{shard: {second: Kinesis records that arrived in it}}, by ApproximateArrivalTimestamp."""
-    out = {}
-    for shard, record in shard_records(name):
-        second = str(int(record["ApproximateArrivalTimestamp"].timestamp()))
-        per_shard = out.setdefault(shard["ShardId"], {})
-        per_shard[second] = per_shard.get(second, 0) + 1
-    print(json.dumps(out))
-
-
 def split_shard(name, shard_id):
     kinesis = client("kinesis")
     shard = next(s for s in kinesis.list_shards(StreamName=name)["Shards"] if s["ShardId"] == shard_id)
@@ -268,7 +257,7 @@ def sigv4_sign():
 
 COMMANDS = {"sigv4-sign": sigv4_sign, "create-stream": create_stream, "read-stream": read_stream,
             "read-deagg": read_deagg, "read-inflated": read_inflated, "kcl-check": kcl_check,
-            "kcl-read": kcl_read, "read-keyed": read_keyed, "arrivals": arrivals, "split-shard": split_shard,
+            "kcl-read": kcl_read, "read-keyed": read_keyed, "split-shard": split_shard,
             "create-firehose": create_firehose, "read-bucket": read_bucket,
             "read-bucket-inflated": read_bucket_inflated}
 
