@@ -9,6 +9,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use edgeship::aggregate::Entry;
 use edgeship::config::AwsSettings;
+use edgeship::sink::wire::body::{Body, Shape};
 use edgeship::sink::wire::{Service, Wire, encode};
 use http_body_util::BodyExt;
 use proptest::prelude::*;
@@ -155,58 +156,82 @@ fn wire(token: Option<&str>) -> Wire {
     Wire::new(&sdk, &settings, &edgeship::sink::network::Network::direct()).unwrap()
 }
 
+/// For a small body written whole and a large one written in frames (hashed in one pass, sent
+/// in another), the signature is botocore's over the body's bytes, and those bytes are sent.
 #[test]
 fn signature_equals_botocores_for_the_same_request() {
-    let entry = Entry::new(
+    let small = vec![Entry::new(
         b"GET /index.html 200\n".to_vec(),
         "/var/log/nginx/access.log",
-    );
-    for (service, token) in [
-        (Service::Kinesis, None),
-        (Service::Firehose, Some("FwoGZXIvYXdzEXAMPLE//token+/==")),
-    ] {
-        let mut body = Vec::new();
-        encode::put_records("web", &[&entry], &mut body);
-        let credentials = credentials(token);
-        let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_633_600);
-        let request = wire(token)
-            .signed_request(
-                service,
-                edgeship::config::WireProtocol::Json,
-                credentials,
-                body.clone(),
-                time,
-            )
-            .unwrap();
-        let headers: serde_json::Map<String, serde_json::Value> = request
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().into()))
-            .collect();
-        let spec = serde_json::json!({
-            "method": "POST",
-            "url": request.uri().to_string(),
-            "headers": headers,
-            "body": base64_standard(&body),
-            "access_key": ACCESS_KEY,
-            "secret_key": SECRET_KEY,
-            "token": token,
-            "region": "eu-west-1",
-            "service": if service == Service::Kinesis { "kinesis" } else { "firehose" },
-        });
-        let botocore = botocore_authorization(&spec.to_string());
-        assert_eq!(
-            headers["authorization"].as_str().unwrap(),
-            botocore,
-            "{service:?}"
-        );
-        let sent = tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(request.into_body().collect())
-            .unwrap()
-            .to_bytes();
-        assert_eq!(&sent[..], &body[..], "the body sent is the body signed");
+    )];
+    let large: Vec<Entry> = (0..5u8)
+        .map(|i| Entry::new(vec![b'a' + i; 100_000], format!("key{i}")))
+        .collect();
+    for entries in [small, large] {
+        let refs: Vec<&Entry> = entries.iter().collect();
+        for (service, token) in [
+            (Service::Kinesis, None),
+            (Service::Firehose, Some("FwoGZXIvYXdzEXAMPLE//token+/==")),
+        ] {
+            let mut body = Vec::new();
+            let shape = match service {
+                Service::Kinesis => {
+                    encode::put_records("web", &refs, &mut body);
+                    Shape::PutRecords
+                }
+                Service::Firehose => {
+                    encode::put_record_batch("web", &refs, &mut body);
+                    Shape::PutRecordBatch
+                }
+            };
+            let signed = Body::new(shape, "web", &refs);
+            assert_eq!(signed.len(), body.len() as u64);
+            check_signature(service, token, signed, &body);
+        }
     }
+}
+
+fn check_signature(service: Service, token: Option<&str>, signed: Body, body: &[u8]) {
+    let credentials = credentials(token);
+    let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_633_600);
+    let request = wire(token)
+        .signed_request(
+            service,
+            edgeship::config::WireProtocol::Json,
+            credentials,
+            signed,
+            time,
+        )
+        .unwrap();
+    let headers: serde_json::Map<String, serde_json::Value> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().into()))
+        .collect();
+    let spec = serde_json::json!({
+        "method": "POST",
+        "url": request.uri().to_string(),
+        "headers": headers,
+        "body": base64_standard(body),
+        "access_key": ACCESS_KEY,
+        "secret_key": SECRET_KEY,
+        "token": token,
+        "region": "eu-west-1",
+        "service": if service == Service::Kinesis { "kinesis" } else { "firehose" },
+    });
+    let botocore = botocore_authorization(&spec.to_string());
+    assert_eq!(
+        headers["authorization"].as_str().unwrap(),
+        botocore,
+        "{service:?}, {} bytes",
+        body.len()
+    );
+    let sent = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(request.into_body().collect())
+        .unwrap()
+        .to_bytes();
+    assert!(sent == body, "the body sent is the body signed");
 }
 
 fn base64_standard(data: &[u8]) -> String {

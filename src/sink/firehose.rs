@@ -1,7 +1,8 @@
 //! Amazon Data Firehose `PutRecordBatch` (Direct PUT).
 
 use super::aws::AwsClients;
-use super::wire::{Service, Wire, WireProtocol, encode, response};
+use super::wire::body::{Body, Shape};
+use super::wire::{Service, Wire, WireProtocol, response};
 use super::{EntryStatus, PutClient, SendError};
 use crate::aggregate::Entry;
 use crate::metrics::FlowStats;
@@ -27,9 +28,8 @@ impl FirehoseClient {
 
 impl PutClient for FirehoseClient {
     async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryStatus>, SendError> {
-        let mut body = Vec::new();
-        encode::put_record_batch(&self.stream, entries, &mut body);
-        let sent = body.len() as u64;
+        let body = Body::new(Shape::PutRecordBatch, &self.stream, entries);
+        let sent = body.len();
         self.stats
             .request_body_bytes
             .fetch_add(sent, std::sync::atomic::Ordering::Relaxed);

@@ -2,7 +2,8 @@
 
 use super::aws::{AwsClients, send_error};
 use super::shard_map::{Shard, ShardSource};
-use super::wire::{Answer, Service, Wire, WireProtocol, cbor, encode, response};
+use super::wire::body::{Body, Shape};
+use super::wire::{Answer, Service, Wire, WireProtocol, cbor, response};
 use super::{EntryStatus, PutClient, SendError};
 use crate::aggregate::Entry;
 use crate::metrics::FlowStats;
@@ -50,11 +51,8 @@ impl KinesisClient {
     /// carry a wrong length; the records may then be stored, and are resent in JSON:
     /// duplicates, never loss).
     async fn put_cbor(&self, entries: &[&Entry]) -> Result<Vec<EntryStatus>, SendError> {
-        let mut body = Vec::new();
-        cbor::put_records(&self.stream, entries, &mut body);
-        self.stats
-            .request_body_bytes
-            .fetch_add(body.len() as u64, Relaxed);
+        let body = Body::new(Shape::PutRecordsCbor, &self.stream, entries);
+        self.stats.request_body_bytes.fetch_add(body.len(), Relaxed);
         let unsupported = |why: String| SendError::new("CborUnsupported", why, None);
         match self
             .wire
@@ -123,11 +121,8 @@ impl PutClient for KinesisClient {
                 result => return result,
             }
         }
-        let mut body = Vec::new();
-        encode::put_records(&self.stream, entries, &mut body);
-        self.stats
-            .request_body_bytes
-            .fetch_add(body.len() as u64, Relaxed);
+        let body = Body::new(Shape::PutRecords, &self.stream, entries);
+        self.stats.request_body_bytes.fetch_add(body.len(), Relaxed);
         let answer = self
             .wire
             .call(Service::Kinesis, WireProtocol::Json, body)

@@ -41,38 +41,51 @@ fn text(value: &str, out: &mut Vec<u8>) {
 
 /// Bytes a CBOR PutRecords body for `entries` takes, to reserve it once.
 pub fn body_capacity<'a>(entries: impl IntoIterator<Item = &'a Entry>, name_len: usize) -> usize {
-    const PER_RECORD: usize = 1 + 5 + 9 + 5 + 16 + 3 + 13 + 3;
-    let records: usize = entries
-        .into_iter()
-        .map(|e| {
-            e.data.len()
-                + e.partition_key.len()
-                + e.explicit_hash_key.as_ref().map_or(0, String::len)
-                + PER_RECORD
-        })
-        .sum();
+    let records: usize = entries.into_iter().map(record_capacity).sum();
     records + name_len + 32
+}
+
+/// Bytes one record takes in a CBOR body, at most.
+pub fn record_capacity(entry: &Entry) -> usize {
+    const PER_RECORD: usize = 1 + 5 + 9 + 5 + 16 + 3 + 13 + 3;
+    entry.data.len()
+        + entry.partition_key.len()
+        + entry.explicit_hash_key.as_ref().map_or(0, String::len)
+        + PER_RECORD
 }
 
 /// `{"Records": [{"Data": h'…', "ExplicitHashKey": …, "PartitionKey": …}, …], "StreamName": …}`
 pub fn put_records(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
     out.reserve(body_capacity(entries.iter().copied(), stream.len()));
+    put_records_open(entries.len(), out);
+    for entry in entries {
+        put_records_record(entry, out);
+    }
+    put_records_close(stream, out);
+}
+
+/// The pieces of a CBOR PutRecords body, for bodies written in frames ([`super::body`]).
+pub fn put_records_open(count: usize, out: &mut Vec<u8>) {
     head(MAP, 2, out);
     text("Records", out);
-    head(ARRAY, entries.len() as u64, out);
-    for entry in entries {
-        let members = 2 + u64::from(entry.explicit_hash_key.is_some());
-        head(MAP, members, out);
-        text("Data", out);
-        head(BYTES, entry.data.len() as u64, out);
-        out.extend_from_slice(&entry.data);
-        if let Some(hash_key) = &entry.explicit_hash_key {
-            text("ExplicitHashKey", out);
-            text(hash_key, out);
-        }
-        text("PartitionKey", out);
-        text(&entry.partition_key, out);
+    head(ARRAY, count as u64, out);
+}
+
+pub fn put_records_record(entry: &Entry, out: &mut Vec<u8>) {
+    let members = 2 + u64::from(entry.explicit_hash_key.is_some());
+    head(MAP, members, out);
+    text("Data", out);
+    head(BYTES, entry.data.len() as u64, out);
+    out.extend_from_slice(&entry.data);
+    if let Some(hash_key) = &entry.explicit_hash_key {
+        text("ExplicitHashKey", out);
+        text(hash_key, out);
     }
+    text("PartitionKey", out);
+    text(&entry.partition_key, out);
+}
+
+pub fn put_records_close(stream: &str, out: &mut Vec<u8>) {
     text("StreamName", out);
     text(stream, out);
 }

@@ -7,17 +7,17 @@ use crate::aggregate::{Entry, PartitionKey};
 
 /// Bytes a request body for `entries` takes, to reserve the buffer once.
 pub fn body_capacity<'a>(entries: impl IntoIterator<Item = &'a Entry>, name_len: usize) -> usize {
-    const PER_RECORD: usize = r#"{"Data":"","ExplicitHashKey":"","PartitionKey":""},"#.len();
-    let records: usize = entries
-        .into_iter()
-        .map(|e| {
-            e.data.len().div_ceil(3) * 4
-                + e.partition_key.len()
-                + e.explicit_hash_key.as_ref().map_or(0, String::len)
-                + PER_RECORD
-        })
-        .sum();
+    let records: usize = entries.into_iter().map(record_capacity).sum();
     records + name_len + 64
+}
+
+/// Bytes one record takes in a body, at most.
+pub fn record_capacity(entry: &Entry) -> usize {
+    const PER_RECORD: usize = r#"{"Data":"","ExplicitHashKey":"","PartitionKey":""},"#.len();
+    entry.data.len().div_ceil(3) * 4
+        + entry.partition_key.len()
+        + entry.explicit_hash_key.as_ref().map_or(0, String::len)
+        + PER_RECORD
 }
 
 /// The body size of a request for the whole of `batch`, what the in-flight budget counts.
@@ -28,30 +28,43 @@ pub fn batch_body_bytes(batch: &crate::aggregate::Batch) -> u64 {
 /// `{"Records":[{"Data":…,"ExplicitHashKey":…,"PartitionKey":…},…],"StreamName":…}`
 pub fn put_records(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
     out.reserve(body_capacity(entries.iter().copied(), stream.len()));
-    out.extend_from_slice(br#"{"Records":["#);
+    put_records_open(out);
     for (i, entry) in entries.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(br#"{"Data":""#);
-        base64_simd::STANDARD.encode_append(&entry.data, out);
-        out.push(b'"');
-        if let Some(hash_key) = &entry.explicit_hash_key {
-            out.extend_from_slice(br#","ExplicitHashKey":"#);
-            json_string(hash_key, out);
-        }
-        out.extend_from_slice(br#","PartitionKey":"#);
-        match &entry.partition_key {
-            // Hex digits: nothing to escape, and the check showed in profiles.
-            PartitionKey::Random(_) => {
-                out.push(b'"');
-                out.extend_from_slice(entry.partition_key.as_bytes());
-                out.push(b'"');
-            }
-            key => json_string(key, out),
-        }
-        out.push(b'}');
+        put_records_record(i == 0, entry, out);
     }
+    put_records_close(stream, out);
+}
+
+/// The pieces of a PutRecords body, for bodies written in frames ([`super::body`]).
+pub fn put_records_open(out: &mut Vec<u8>) {
+    out.extend_from_slice(br#"{"Records":["#);
+}
+
+pub fn put_records_record(first: bool, entry: &Entry, out: &mut Vec<u8>) {
+    if !first {
+        out.push(b',');
+    }
+    out.extend_from_slice(br#"{"Data":""#);
+    base64_simd::STANDARD.encode_append(&entry.data, out);
+    out.push(b'"');
+    if let Some(hash_key) = &entry.explicit_hash_key {
+        out.extend_from_slice(br#","ExplicitHashKey":"#);
+        json_string(hash_key, out);
+    }
+    out.extend_from_slice(br#","PartitionKey":"#);
+    match &entry.partition_key {
+        // Hex digits: nothing to escape, and the check showed in profiles.
+        PartitionKey::Random(_) => {
+            out.push(b'"');
+            out.extend_from_slice(entry.partition_key.as_bytes());
+            out.push(b'"');
+        }
+        key => json_string(key, out),
+    }
+    out.push(b'}');
+}
+
+pub fn put_records_close(stream: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(br#"],"StreamName":"#);
     json_string(stream, out);
     out.push(b'}');
@@ -60,17 +73,30 @@ pub fn put_records(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
 /// `{"DeliveryStreamName":…,"Records":[{"Data":…},…]}`
 pub fn put_record_batch(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
     out.reserve(body_capacity(entries.iter().copied(), stream.len()));
+    put_record_batch_open(stream, out);
+    for (i, entry) in entries.iter().enumerate() {
+        put_record_batch_record(i == 0, entry, out);
+    }
+    put_record_batch_close(out);
+}
+
+/// The pieces of a PutRecordBatch body.
+pub fn put_record_batch_open(stream: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(br#"{"DeliveryStreamName":"#);
     json_string(stream, out);
     out.extend_from_slice(br#","Records":["#);
-    for (i, entry) in entries.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(br#"{"Data":""#);
-        base64_simd::STANDARD.encode_append(&entry.data, out);
-        out.extend_from_slice(br#""}"#);
+}
+
+pub fn put_record_batch_record(first: bool, entry: &Entry, out: &mut Vec<u8>) {
+    if !first {
+        out.push(b',');
     }
+    out.extend_from_slice(br#"{"Data":""#);
+    base64_simd::STANDARD.encode_append(&entry.data, out);
+    out.extend_from_slice(br#""}"#);
+}
+
+pub fn put_record_batch_close(out: &mut Vec<u8>) {
     out.extend_from_slice(b"]}");
 }
 

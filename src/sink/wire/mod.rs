@@ -1,12 +1,14 @@
 //! Our own request path for the two calls that carry the data, PutRecords and PutRecordBatch:
-//! the body is written once into one buffer ([`encode`]), signed with the SDK's own SigV4
-//! signer over credentials from the same aws-config chain ([`credentials`], cached), sent with
-//! the same hyper + rustls (ring) stack as the SDK's calls ([`super::https`]), keep-alive, and read back borrowing from
-//! the response ([`response`]). The SDK builds, clones and serialises every record generically
-//! and holds about three copies of a request; this path holds the entries and one body.
+//! the body is written straight from the entries ([`encode`], [`cbor`]; whole, or in frames
+//! when large, see [`body`]), signed with the SDK's own SigV4 signer over credentials from the
+//! same aws-config chain ([`credentials`], cached), sent with the same hyper + rustls (ring)
+//! stack as the SDK's calls ([`super::https`]), keep-alive, and read back borrowing from the
+//! response ([`response`]). The SDK builds, clones and serialises every record generically and
+//! holds about three copies of a request; this path holds the entries and at most one body.
 //! Everything else (ListShards, `consume`, credentials) still goes through the SDK.
 
 mod all_delivered;
+pub mod body;
 pub mod cbor;
 pub mod credentials;
 pub mod encode;
@@ -19,9 +21,10 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use body::Body;
 use bytes::Bytes;
 use credentials::CredentialCache;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use std::time::{Duration, SystemTime};
 
@@ -127,7 +130,7 @@ fn parse_endpoint(url: &str) -> Result<Endpoint, AwsSetupError> {
     Ok(Endpoint { uri, host })
 }
 
-type HttpClient = Client<super::https::Connector, Full<Bytes>>;
+type HttpClient = Client<super::https::Connector, Body>;
 
 /// One HTTP client, credential cache and pair of endpoints, shared by every flow.
 pub struct Wire {
@@ -208,7 +211,7 @@ impl Wire {
         &self,
         service: Service,
         protocol: WireProtocol,
-        body: Vec<u8>,
+        body: Body,
     ) -> Result<Answer, SendError> {
         self.send(service, service.target(), protocol, body).await
     }
@@ -224,7 +227,8 @@ impl Wire {
             ),
         };
         let body = serde_json::to_vec(&serde_json::json!({ key: name })).expect("a JSON object");
-        self.send(service, target, WireProtocol::Json, body).await
+        self.send(service, target, WireProtocol::Json, Body::whole(body))
+            .await
     }
 
     /// The credentials requests are signed with now (fetched if none are cached).
@@ -237,7 +241,7 @@ impl Wire {
         service: Service,
         target: &str,
         protocol: WireProtocol,
-        body: Vec<u8>,
+        body: Body,
     ) -> Result<Answer, SendError> {
         let credentials = self.credentials.get().await?;
         let time = self.clock.now();
@@ -289,9 +293,9 @@ impl Wire {
         service: Service,
         protocol: WireProtocol,
         credentials: Credentials,
-        body: Vec<u8>,
+        body: Body,
         time: SystemTime,
-    ) -> Result<http::Request<Full<Bytes>>, SendError> {
+    ) -> Result<http::Request<Body>, SendError> {
         self.sign(service, service.target(), protocol, credentials, body, time)
     }
 
@@ -301,9 +305,9 @@ impl Wire {
         target: &str,
         protocol: WireProtocol,
         credentials: Credentials,
-        body: Vec<u8>,
+        body: Body,
         time: SystemTime,
-    ) -> Result<http::Request<Full<Bytes>>, SendError> {
+    ) -> Result<http::Request<Body>, SendError> {
         let identity = Identity::from(credentials);
         let endpoint = match service {
             Service::Kinesis => &self.kinesis,
@@ -328,7 +332,7 @@ impl Wire {
             "POST",
             &uri,
             headers.into_iter(),
-            SignableBody::Bytes(&body),
+            SignableBody::Precomputed(body.sha256_hex().to_owned()),
         )
         .map_err(signing_error)?;
         let (instructions, _signature) =
@@ -338,9 +342,7 @@ impl Wire {
         for (name, value) in headers {
             builder = builder.header(name, value);
         }
-        let mut request = builder
-            .body(Full::new(Bytes::from(body)))
-            .map_err(signing_error)?;
+        let mut request = builder.body(body).map_err(signing_error)?;
         instructions.apply_to_request_http1x(&mut request);
         Ok(request)
     }

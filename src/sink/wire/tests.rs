@@ -93,7 +93,7 @@ async fn requests_carry_the_target_and_a_signature_over_the_body() {
             Service::Kinesis,
             WireProtocol::Json,
             credentials,
-            b"{}".to_vec(),
+            super::Body::whole(b"{}".to_vec()),
             time,
         )
         .unwrap();
@@ -121,7 +121,11 @@ async fn requests_carry_the_target_and_a_signature_over_the_body() {
 #[tokio::test]
 async fn missing_credentials_and_refused_connections_are_send_errors() {
     let error = wire("http://127.0.0.1:9")
-        .call(Service::Kinesis, WireProtocol::Json, b"{}".to_vec())
+        .call(
+            Service::Kinesis,
+            WireProtocol::Json,
+            super::Body::whole(b"{}".to_vec()),
+        )
         .await
         .unwrap_err();
     assert_eq!(error.code, "NoCredentials");
@@ -135,7 +139,11 @@ async fn missing_credentials_and_refused_connections_are_send_errors() {
         aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
     ));
     let error = refused
-        .call(Service::Kinesis, WireProtocol::Json, b"{}".to_vec())
+        .call(
+            Service::Kinesis,
+            WireProtocol::Json,
+            super::Body::whole(b"{}".to_vec()),
+        )
         .await
         .unwrap_err();
     assert_eq!(error.code, "ConnectionError", "{error}");
