@@ -71,8 +71,8 @@ fn init_logging(level: &str) {
 /// Request buffers are megabytes. With glibc's defaults they raise its dynamic mmap threshold
 /// and then stay cached in per-thread arenas after use (RSS measured at ~200 MiB while shipping
 /// 5 MiB requests); a fixed threshold returns them to the OS, so memory stays bounded. It sits
-/// above the 256 KiB read buffers (plus a partial line): at 256 KiB every read buffer was its
-/// own mmap, faulted in page by page and unmapped with a TLB shootdown on every core, which
+/// above the read buffers (64 KiB plus a partial line; 256 KiB before 2026-12-07): at 256 KiB
+/// every read buffer was its own mmap, faulted in page by page and unmapped with a TLB shootdown on every core, which
 /// cost a third of the CPU of one-record-per-line shipping and varied with scheduling (peers
 /// bench, es-none: 164-178 MB per CPU-second at 256 KiB, 216-246 at 1 MiB). At 4 MiB the
 /// default requests' bodies (~1.4 MB) are reused from the heap too instead of being faulted in

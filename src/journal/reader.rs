@@ -16,8 +16,9 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// A chunk is handed on at this size, or as soon as journalctl has nothing more buffered.
-const CHUNK_BYTES: usize = 128 * 1024;
+/// A chunk is handed on at this size, or as soon as journalctl has nothing more buffered. The
+/// size of a file's read chunk (`tail::reader`), so the chunk queue holds as much either way.
+const CHUNK_BYTES: usize = 64 * 1024;
 const READ_BUFFER: usize = 64 * 1024;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LAST_RETRY: Duration = Duration::from_secs(60);

@@ -27,9 +27,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Chunks (up to 256 KiB each) queued between a tailer and its batcher: enough to keep the
-/// batcher busy while the tailer reads; more is memory, not speed (the file is the buffer).
-const CHUNK_QUEUE: usize = 2;
+/// Chunks (64 KiB each, plus a partial line) queued between a tailer and its batcher: enough to
+/// keep the batcher busy while the tailer reads; more is memory, not speed (the file is the
+/// buffer). The tailer refills the queue once half of it is free (`Tailer::pause`).
+const CHUNK_QUEUE: usize = 4;
 /// Chunks queued for each destination of a fanned-out flow (they share the buffers).
 const DESTINATION_QUEUE: usize = 2;
 

@@ -9,8 +9,14 @@ use super::{Chunk, FileRef, Line};
 use std::io;
 use std::sync::Arc;
 
-/// Bytes requested from the file per read.
-const READ_BYTES: usize = 256 * 1024;
+/// Bytes requested from the file per read, the size of a chunk. One-record-per-line records are
+/// slices of their chunk, so a chunk stays in memory until its last line is acknowledged: at
+/// 64 KiB instead of 256 KiB, peak RSS fell by 0.9-1.4 MB in every mode for 0.5-4% more CPU
+/// (README, Memory), with the tailer woken once per half queue rather than per chunk.
+const READ_BYTES: usize = 64 * 1024;
+/// Reads one call makes while no line has ended: lines up to 256 KiB (the read size until
+/// 2026-12-07) arrive in one pass, as they did.
+const READS_PER_LINE: usize = 4;
 
 /// An over-long line that was cut: where it started and how much of it was kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,12 +131,30 @@ impl FileReader {
         }
     }
 
-    /// Reads up to about `READ_BYTES` and returns the complete lines found.
+    /// Reads up to about `READ_BYTES` and returns the complete lines found. While no line has
+    /// ended, it reads on, up to [`READS_PER_LINE`] times: a line longer than one read is not
+    /// left for the next pass, which for a file without file events is a poll interval away.
     pub fn read_chunk(&mut self) -> io::Result<ReadOutcome> {
+        let mut outcome = self.read_once()?;
+        for _ in 1..READS_PER_LINE {
+            if outcome.chunk.is_some() || outcome.at_eof {
+                break;
+            }
+            // An error now is met again by the next call and reported then; what this call
+            // found (truncations, skipped bytes) is reported now.
+            let Ok(more) = self.read_once() else { break };
+            outcome.truncations.extend(more.truncations);
+            outcome.skipped_bytes += more.skipped_bytes;
+            (outcome.chunk, outcome.at_eof) = (more.chunk, more.at_eof);
+        }
+        Ok(outcome)
+    }
+
+    fn read_once(&mut self) -> io::Result<ReadOutcome> {
         let mut data = std::mem::take(&mut self.partial);
         let old_len = data.len();
         // A busy file gets a whole read buffer at once; an idle one only what arrives (no
-        // 256 KiB allocated and zeroed per file per pass, which thousands of files make costly).
+        // read buffer allocated per file per pass, which thousands of files make costly).
         if self.busy {
             data.reserve(READ_BYTES);
         }
@@ -230,7 +254,7 @@ impl FileReader {
             return (None, truncations, skipped);
         }
         // Records of one line share this buffer until they are delivered: a mostly empty read
-        // buffer is given back first, or a slow log would pin 256 KiB per line.
+        // buffer is given back first, or a slow log would pin a whole read buffer per line.
         if data.capacity() > data.len() + data.len() / 4 + 4096 {
             data.shrink_to_fit();
         }
@@ -316,5 +340,27 @@ mod tests {
         let chunk = outcome.chunk.unwrap();
         assert_eq!(texts(&chunk), ["next"]);
         assert_eq!(chunk.end_offset, 19);
+    }
+
+    /// A line longer than one read comes in one call, not one call per read (each call can be
+    /// a poll interval apart); beyond `READS_PER_LINE` reads, the rest waits for the next call.
+    #[test]
+    fn a_line_longer_than_a_read_comes_in_one_call() {
+        let long = vec![b'x'; READ_BYTES * 3];
+        let mut content = long.clone();
+        content.extend_from_slice(b"\nshort\n");
+        let (_tmp, mut r) = reader(&content, 1 << 20);
+        let chunk = r.read_chunk().unwrap().chunk.unwrap();
+        assert_eq!(chunk.lines[0].next_offset, long.len() as u64 + 1);
+        assert_eq!(texts(&chunk)[1], "short");
+
+        let longer = vec![b'y'; READ_BYTES * READS_PER_LINE + 10];
+        let mut content = longer.clone();
+        content.push(b'\n');
+        let (_tmp, mut r) = reader(&content, 1 << 20);
+        let first = r.read_chunk().unwrap();
+        assert!(first.chunk.is_none() && !first.at_eof);
+        let chunk = r.read_chunk().unwrap().chunk.unwrap();
+        assert_eq!(chunk.end_offset, content.len() as u64);
     }
 }

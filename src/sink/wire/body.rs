@@ -2,8 +2,10 @@
 //! headers before the first byte of the body goes out. A small body (one record per line: about
 //! 170 KB for 500 records) is written once into one buffer and hashed. A larger one (packed
 //! lines and KPL: 1.3 MB of base64 for a 1 MiB request) is written twice in frames of about
-//! [`FRAME_BYTES`], once through SHA-256 and once into the socket, so that one frame is in
-//! memory at a time instead of the whole body, for a second pass of base64 over the data.
+//! [`FRAME_BYTES`], once through SHA-256 and once into the socket, so that only the frames
+//! hyper has queued are in memory instead of the whole body (hyper polls the next frame while
+//! its write buffer has room, about 400 KiB: on a fast link one or two frames, on a slow one
+//! up to that), for a second pass of base64 over the data.
 
 use crate::aggregate::Entry;
 use bytes::Bytes;

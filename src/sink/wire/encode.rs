@@ -11,7 +11,7 @@ pub fn body_capacity<'a>(entries: impl IntoIterator<Item = &'a Entry>, name_len:
     records + name_len + 64
 }
 
-/// Bytes one record takes in a body, at most.
+/// Bytes one record takes in a body (a partition key that needs escaping takes more).
 pub fn record_capacity(entry: &Entry) -> usize {
     const PER_RECORD: usize = r#"{"Data":"","ExplicitHashKey":"","PartitionKey":""},"#.len();
     entry.data.len().div_ceil(3) * 4
