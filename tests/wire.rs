@@ -156,10 +156,12 @@ fn wire(token: Option<&str>) -> Wire {
     Wire::new(&sdk, &settings, &edgeship::sink::network::Network::direct()).unwrap()
 }
 
-/// For a small body written whole and a large one written in frames (hashed in one pass, sent
-/// in another), the signature is botocore's over the body's bytes, and those bytes are sent.
+/// For bodies written whole (JSON, small CBOR) and a large CBOR body written in frames (hashed
+/// in one pass, sent in another), the signature is botocore's over the body's bytes, and those
+/// bytes are sent.
 #[test]
 fn signature_equals_botocores_for_the_same_request() {
+    use edgeship::config::WireProtocol;
     let small = vec![Entry::new(
         b"GET /index.html 200\n".to_vec(),
         "/var/log/nginx/access.log",
@@ -167,41 +169,46 @@ fn signature_equals_botocores_for_the_same_request() {
     let large: Vec<Entry> = (0..5u8)
         .map(|i| Entry::new(vec![b'a' + i; 100_000], format!("key{i}")))
         .collect();
+    let firehose_token = Some("FwoGZXIvYXdzEXAMPLE//token+/==");
     for entries in [small, large] {
         let refs: Vec<&Entry> = entries.iter().collect();
-        for (service, token) in [
-            (Service::Kinesis, None),
-            (Service::Firehose, Some("FwoGZXIvYXdzEXAMPLE//token+/==")),
+        for (service, protocol, token) in [
+            (Service::Kinesis, WireProtocol::Json, None),
+            (Service::Kinesis, WireProtocol::Cbor, None),
+            (Service::Firehose, WireProtocol::Json, firehose_token),
         ] {
             let mut body = Vec::new();
-            let shape = match service {
-                Service::Kinesis => {
+            let shape = match (service, protocol) {
+                (Service::Kinesis, WireProtocol::Json) => {
                     encode::put_records("web", &refs, &mut body);
                     Shape::PutRecords
                 }
-                Service::Firehose => {
+                (Service::Kinesis, WireProtocol::Cbor) => {
+                    edgeship::sink::wire::cbor::put_records("web", &refs, &mut body);
+                    Shape::PutRecordsCbor
+                }
+                (Service::Firehose, _) => {
                     encode::put_record_batch("web", &refs, &mut body);
                     Shape::PutRecordBatch
                 }
             };
             let signed = Body::new(shape, "web", &refs);
             assert_eq!(signed.len(), body.len() as u64);
-            check_signature(service, token, signed, &body);
+            check_signature((service, protocol), token, signed, &body);
         }
     }
 }
 
-fn check_signature(service: Service, token: Option<&str>, signed: Body, body: &[u8]) {
+fn check_signature(
+    (service, protocol): (Service, edgeship::config::WireProtocol),
+    token: Option<&str>,
+    signed: Body,
+    body: &[u8],
+) {
     let credentials = credentials(token);
     let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_633_600);
     let request = wire(token)
-        .signed_request(
-            service,
-            edgeship::config::WireProtocol::Json,
-            credentials,
-            signed,
-            time,
-        )
+        .signed_request(service, protocol, credentials, signed, time)
         .unwrap();
     let headers: serde_json::Map<String, serde_json::Value> = request
         .headers()
