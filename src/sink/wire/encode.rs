@@ -41,12 +41,7 @@ pub fn put_records_open(out: &mut Vec<u8>) {
 }
 
 pub fn put_records_record(first: bool, entry: &Entry, out: &mut Vec<u8>) {
-    if !first {
-        out.push(b',');
-    }
-    out.extend_from_slice(br#"{"Data":""#);
-    base64_simd::STANDARD.encode_append(&entry.data, out);
-    out.push(b'"');
+    record_with_data(first, entry, out);
     if let Some(hash_key) = &entry.explicit_hash_key {
         out.extend_from_slice(br#","ExplicitHashKey":"#);
         json_string(hash_key, out);
@@ -88,12 +83,18 @@ pub fn put_record_batch_open(stream: &str, out: &mut Vec<u8>) {
 }
 
 pub fn put_record_batch_record(first: bool, entry: &Entry, out: &mut Vec<u8>) {
+    record_with_data(first, entry, out);
+    out.push(b'}');
+}
+
+/// `,{"Data":"…"`, how a record starts in both bodies (no comma before the first).
+fn record_with_data(first: bool, entry: &Entry, out: &mut Vec<u8>) {
     if !first {
         out.push(b',');
     }
     out.extend_from_slice(br#"{"Data":""#);
     base64_simd::STANDARD.encode_append(&entry.data, out);
-    out.extend_from_slice(br#""}"#);
+    out.push(b'"');
 }
 
 pub fn put_record_batch_close(out: &mut Vec<u8>) {
