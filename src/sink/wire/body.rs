@@ -53,6 +53,15 @@ impl Shape {
         }
     }
 
+    /// The whole body, into `out` (reserved by the caller).
+    fn whole(self, stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
+        match self {
+            Shape::PutRecords => super::encode::put_records(stream, entries, out),
+            Shape::PutRecordsCbor => super::cbor::put_records(stream, entries, out),
+            Shape::PutRecordBatch => super::encode::put_record_batch(stream, entries, out),
+        }
+    }
+
     fn open(self, stream: &str, count: usize, out: &mut Vec<u8>) {
         match self {
             Shape::PutRecords => super::encode::put_records_open(out),
@@ -144,11 +153,7 @@ impl Body {
         let capacity = shape.capacity(entries, stream);
         if !framed(shape, capacity) {
             let mut out = Vec::with_capacity(capacity);
-            shape.open(stream, entries.len(), &mut out);
-            for (i, entry) in entries.iter().enumerate() {
-                shape.record(i == 0, entry, &mut out);
-            }
-            shape.close(stream, &mut out);
+            shape.whole(stream, entries, &mut out);
             return Body::whole(out);
         }
         let mut frames = Frames {
@@ -175,7 +180,12 @@ impl Body {
     }
 
     fn with_hash(hash: Sha256, len: u64, content: Content) -> Body {
-        let sha256_hex = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = hash.finalize();
+        let hex = digest
+            .iter()
+            .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        let sha256_hex = hex.map(char::from).collect();
         Body {
             sha256_hex,
             len,
@@ -278,17 +288,7 @@ mod tests {
                 Shape::PutRecordBatch,
             ] {
                 let mut expected = Vec::new();
-                match shape {
-                    Shape::PutRecords => {
-                        super::super::encode::put_records("s", &refs, &mut expected)
-                    }
-                    Shape::PutRecordsCbor => {
-                        super::super::cbor::put_records("s", &refs, &mut expected)
-                    }
-                    Shape::PutRecordBatch => {
-                        super::super::encode::put_record_batch("s", &refs, &mut expected)
-                    }
-                }
+                shape.whole("s", &refs, &mut expected);
                 let body = Body::new(shape, "s", &refs);
                 let framed = matches!(body.content, Content::Framed(_));
                 let estimate = shape.capacity(&refs, "s");

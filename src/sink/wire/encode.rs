@@ -27,7 +27,6 @@ pub fn batch_body_bytes(batch: &crate::aggregate::Batch) -> u64 {
 
 /// `{"Records":[{"Data":…,"ExplicitHashKey":…,"PartitionKey":…},…],"StreamName":…}`
 pub fn put_records(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
-    out.reserve(body_capacity(entries.iter().copied(), stream.len()));
     put_records_open(out);
     for (i, entry) in entries.iter().enumerate() {
         put_records_record(i == 0, entry, out);
@@ -67,7 +66,6 @@ pub fn put_records_close(stream: &str, out: &mut Vec<u8>) {
 
 /// `{"DeliveryStreamName":…,"Records":[{"Data":…},…]}`
 pub fn put_record_batch(stream: &str, entries: &[&Entry], out: &mut Vec<u8>) {
-    out.reserve(body_capacity(entries.iter().copied(), stream.len()));
     put_record_batch_open(stream, out);
     for (i, entry) in entries.iter().enumerate() {
         put_record_batch_record(i == 0, entry, out);
