@@ -79,6 +79,7 @@ fn run(chunks: &[Chunk], aggregation: Aggregation, target: u64, codec: Compressi
         max_age: Duration::from_secs(5),
         max_records: 500,
         max_request_bytes: 5 * 1024 * 1024,
+        request_target_bytes: 5 * 1024 * 1024,
         max_record_bytes: 1024 * 1024,
         record_target_bytes: target,
         compression: codec,

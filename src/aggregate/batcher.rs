@@ -4,7 +4,8 @@
 //!
 //! `none` mode: one line per record. `lines` mode: `\n`-terminated lines packed greedily into
 //! records of at most `record_target_bytes`. In both, a batch holds at most `max_records`
-//! entries and `max_request_bytes` of data plus partition keys.
+//! entries and `request_target_bytes` of data plus partition keys (a larger record goes alone,
+//! up to `max_request_bytes`).
 
 use super::compress::Compressor;
 use super::key_groups::KeyGroups;
@@ -356,9 +357,12 @@ impl Batcher {
         entry
     }
 
+    /// Full at the request target; a record larger than the target still goes, alone.
     fn is_full_with(&self, entry: &Entry) -> bool {
+        let bytes = self.batch_bytes + entry.billed_bytes();
         self.batch.entries.len() >= self.limits.max_records
-            || self.batch_bytes + entry.billed_bytes() > self.limits.max_request_bytes
+            || bytes > self.limits.max_request_bytes
+            || (bytes > self.limits.request_target_bytes && !self.batch.entries.is_empty())
     }
 
     fn push_entry(&mut self, entry: Entry) {

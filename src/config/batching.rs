@@ -108,6 +108,7 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let request_target_bytes = self.request_target(raw, max_request_bytes, key)?;
         let default_target = match (aggregation, compression) {
             (Aggregation::Kpl, Compression::None) => KPL_DEFAULT_AGGREGATE_BYTES,
             // Compressed aggregates of 256 KiB fill about two 25 KB PUT payload units, where
@@ -136,9 +137,36 @@ impl Validator<'_> {
             max_age: raw.batch_max_age,
             max_records: raw.batch_max_records,
             max_request_bytes,
+            request_target_bytes,
             max_record_bytes,
             record_target_bytes,
             compression,
         })
+    }
+
+    /// `batch_target_bytes`: by default 200 KiB, or `batch_max_bytes` when only that is set (a
+    /// configuration that asked for large requests keeps them).
+    fn request_target(
+        &self,
+        raw: &RawFlow,
+        max_request_bytes: u64,
+        key: KeyName,
+    ) -> Result<u64, ConfigError> {
+        let default = match raw.batch_max_bytes {
+            Some(_) => max_request_bytes,
+            None => DEFAULT_REQUEST_TARGET_BYTES.min(max_request_bytes),
+        };
+        let target = raw.batch_target_bytes.unwrap_or(default);
+        if !(1024..=max_request_bytes).contains(&target) {
+            return Err(self.err(
+                key("batch_target_bytes"),
+                format!("{} is out of range", show_size(target)),
+                format!(
+                    "use \"1KiB\" to batch_max_bytes ({})",
+                    show_size(max_request_bytes)
+                ),
+            ));
+        }
+        Ok(target)
     }
 }

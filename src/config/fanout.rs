@@ -49,6 +49,9 @@ pub struct RawDestination {
     /// As the flow's `batch_max_bytes`.
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub batch_max_bytes: Option<u64>,
+    /// As the flow's `batch_target_bytes`.
+    #[serde(default, deserialize_with = "optional_byte_size")]
+    pub batch_target_bytes: Option<u64>,
     /// As the flow's `record_max_bytes`. Lines are cut at the smallest record limit of the
     /// flow's destinations, since they are read once for all of them.
     #[serde(default, deserialize_with = "optional_byte_size")]
@@ -100,6 +103,7 @@ impl RawDestination {
             shard_records_per_sec,
             shard_bytes_per_sec,
             batch_max_bytes,
+            batch_target_bytes,
             record_max_bytes,
             record_target_bytes,
             max_in_flight_bytes
@@ -121,7 +125,7 @@ impl RawDestination {
 
     /// Every key of the table and whether it is set; the stream keys count as set (they are
     /// never inherited).
-    fn keys(&self) -> [(&'static str, bool); 19] {
+    fn keys(&self) -> [(&'static str, bool); 20] {
         [
             ("name", true),
             ("kinesis_stream", true),
@@ -141,6 +145,7 @@ impl RawDestination {
             ("batch_max_age", self.batch_max_age.is_some()),
             ("batch_max_records", self.batch_max_records.is_some()),
             ("batch_max_bytes", self.batch_max_bytes.is_some()),
+            ("batch_target_bytes", self.batch_target_bytes.is_some()),
             ("record_max_bytes", self.record_max_bytes.is_some()),
             ("record_target_bytes", self.record_target_bytes.is_some()),
             ("max_in_flight", self.max_in_flight.is_some()),

@@ -117,6 +117,9 @@ pub struct BatchLimits {
     pub max_age: Duration,
     pub max_records: usize,
     pub max_request_bytes: u64,
+    /// A request is closed once the next record would take it past this (a larger record
+    /// still goes, alone, up to `max_request_bytes`).
+    pub request_target_bytes: u64,
     pub max_record_bytes: u64,
     pub record_target_bytes: u64,
     pub compression: Compression,

@@ -342,13 +342,21 @@ pub struct RawFlow {
     /// cost memory (README, Memory).
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub batch_max_bytes: Option<u64>,
+    /// Request size a request is sent at (data plus partition keys): once the next record
+    /// would take it past this; a larger record still goes, alone, up to `batch_max_bytes`.
+    /// Default `"200KiB"`, or `batch_max_bytes` when only that is set. Small requests with
+    /// several in flight carry as much per round trip as one large one in less memory
+    /// (README, Memory).
+    #[serde(default, deserialize_with = "optional_byte_size")]
+    pub batch_target_bytes: Option<u64>,
     /// Streams: largest record (data plus partition key), as the stream's `MaxRecordSizeInKiB`
     /// allows; default and minimum `"1MiB"`, at most `"10MiB"`. Firehose: fixed at 1,000 KiB.
     /// Longer lines are truncated to fit (and counted), never dropped whole.
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub record_max_bytes: Option<u64>,
     /// Packed modes: target size of one record, counting data plus partition key. Default
-    /// `"256KiB"` for `"lines"`, 50,000 bytes for `"kpl"` (two 25 KB PUT payload units).
+    /// 125,000 bytes for `"lines"` (five 25 KB PUT payload units), 50,000 bytes for `"kpl"`
+    /// (two).
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub record_target_bytes: Option<u64>,
     /// Requests in flight at once for this flow. Default 4.
@@ -356,8 +364,9 @@ pub struct RawFlow {
     pub max_in_flight: usize,
     /// Encoded bodies of all in-flight requests of this flow together (a body is about 4/3 of
     /// its data); bounds memory with large requests (a single larger request is still sent,
-    /// alone). Default `"2MiB"`: 1 MiB of data per round trip in packed modes (10 MB/s at 100 ms);
-    /// raise it for fast, distant links, at about 1.75× its size in memory.
+    /// alone). Default `"1MiB"`: with the default `max_in_flight` and `batch_target_bytes`,
+    /// three or four requests and about 512 KiB of data per round trip (5 MB/s at 100 ms);
+    /// raise both for fast, distant links, at about 1.75× the bodies' size in memory.
     #[serde(default, deserialize_with = "optional_byte_size")]
     pub max_in_flight_bytes: Option<u64>,
     /// How often the `paths` globs are re-scanned for new, rotated or deleted files. Default `"5s"`.

@@ -31,8 +31,9 @@ batch_max_age = "1s"
         }
     );
     assert_eq!(flow.limits.max_request_bytes, 1024 * 1024);
+    assert_eq!(flow.limits.request_target_bytes, 200 * 1024);
     assert_eq!(flow.limits.max_record_bytes, 1024 * 1024);
-    assert_eq!(flow.max_in_flight_bytes, 2 * 1024 * 1024);
+    assert_eq!(flow.max_in_flight_bytes, 1024 * 1024);
     assert_eq!(flow.limits.max_records, 500);
     assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
     assert_eq!(config.aws.request_timeout, Duration::from_secs(60));
@@ -53,7 +54,8 @@ fn firehose_defaults_to_packed_lines_within_its_fixed_limits() {
     assert_eq!(flow.aggregation, Aggregation::Lines);
     assert_eq!(flow.limits.max_request_bytes, 1024 * 1024);
     assert_eq!(flow.limits.max_record_bytes, 1000 * 1024);
-    assert_eq!(flow.limits.record_target_bytes, 256 * 1024);
+    assert_eq!(flow.limits.record_target_bytes, 125_000);
+    assert_eq!(flow.limits.request_target_bytes, 200 * 1024);
     assert!(parse("[[flow]]\nname = \"f\"\npaths = [\"/l/*.log\"]\nfirehose_stream = \"fh\"\nbatch_max_bytes = \"5MiB\"\n").is_err());
 }
 
@@ -62,9 +64,32 @@ fn sizes_and_durations_accept_human_units() {
     let config = parse("[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\nbatch_max_bytes = \"10MiB\"\nrecord_max_bytes = 2097152\nbatch_max_age = \"250ms\"\n").unwrap();
     let limits = &config.flows[0].limits;
     assert_eq!(limits.max_request_bytes, 10 * 1024 * 1024);
+    // batch_max_bytes alone: requests fill up to it, as before batch_target_bytes existed.
+    assert_eq!(limits.request_target_bytes, 10 * 1024 * 1024);
     assert_eq!(limits.max_record_bytes, 2 * 1024 * 1024);
     assert_eq!(limits.max_age, Duration::from_millis(250));
     assert_eq!(limits.max_line_bytes(), 2 * 1024 * 1024 - 257);
+}
+
+#[test]
+fn batch_target_bytes_lies_between_one_kib_and_batch_max_bytes() {
+    let flow = |extra: &str| {
+        parse(&format!(
+            "[[flow]]\nname = \"k\"\npaths = [\"/l/*.log\"]\nkinesis_stream = \"s\"\n{extra}"
+        ))
+    };
+    let set = flow("batch_target_bytes = \"512KiB\"\nbatch_max_bytes = \"2MiB\"\n").unwrap();
+    assert_eq!(set.flows[0].limits.request_target_bytes, 512 * 1024);
+    assert_eq!(set.flows[0].limits.max_request_bytes, 2 * 1024 * 1024);
+    for bad in ["batch_target_bytes = 512", "batch_target_bytes = \"2MiB\""] {
+        let error = flow(bad).unwrap_err().to_string();
+        assert!(error.contains("batch_target_bytes"), "{error}");
+        assert!(
+            error.contains("batch_max_bytes (1 MiB)")
+                || error.contains("batch_max_bytes (\"1MiB\")"),
+            "{error}"
+        );
+    }
 }
 
 #[test]

@@ -5,12 +5,12 @@
 use super::*;
 use globset::{Glob, GlobBuilder, GlobSetBuilder};
 
-/// Encoded request bodies a flow may have in flight by default: one full 1 MiB request (a JSON
-/// body is about 4/3 of its data) or several smaller ones. Each MiB here is about 1.75 MiB of
-/// peak memory (bodies and the records they carry); 2 MiB keeps 1 MiB of data per round trip
-/// in flight (10 MB/s at 100 ms), more than most links carry, and measured 4 MiB less peak RSS
-/// than 4 MiB in the packed modes at the same CPU per byte (`cargo bench --bench throughput`).
-const DEFAULT_IN_FLIGHT_BYTES: u64 = 2 * 1024 * 1024;
+/// Encoded request bodies a flow may have in flight by default: three or four requests of the
+/// default 200 KiB target (a JSON body is about 4/3 of its data), about 512 KiB of data per round
+/// trip (5 MB/s at 100 ms), or one full 1 MiB request. Each MiB here is about 1.75 MiB of peak
+/// memory (bodies and the records they carry): with 2 MiB and 1 MiB requests the packed modes
+/// peaked at 14-15 MiB, with this and 200 KiB requests under 12 MiB (README, Memory).
+const DEFAULT_IN_FLIGHT_BYTES: u64 = 1024 * 1024;
 
 /// The spool must hold at least a few files' worth of compressed lines.
 const MIN_SPOOL_BYTES: u64 = 16 * 1024 * 1024;

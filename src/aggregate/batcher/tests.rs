@@ -7,6 +7,7 @@ fn limits(max_records: usize, max_request_bytes: u64, target: u64) -> BatchLimit
         max_age: std::time::Duration::from_secs(1),
         max_records,
         max_request_bytes,
+        request_target_bytes: max_request_bytes,
         max_record_bytes: 1024 * 1024,
         record_target_bytes: target,
         compression: crate::config::Compression::None,
@@ -79,6 +80,40 @@ fn none_mode_cuts_batches_at_the_record_count() {
             .entries
             .iter()
             .all(|e| e.data.len() == 9 && e.partition_key.len() == 16)
+    );
+}
+
+#[test]
+fn requests_close_at_the_target_and_a_larger_record_goes_alone() {
+    let f = file("/l/a.log");
+    let mut limits = limits(500, 1 << 20, 1 << 20);
+    limits.request_target_bytes = 10_000;
+    let mut batcher = Batcher::new(limits, Aggregation::None, KeyPolicy::File);
+    let mut out = Vec::new();
+    // 8 bytes of key per record: 30 records of 1,000 + 8 bytes, then one of 50,000 + 8.
+    batcher.push(&chunk(&f, 0, 30, 1000), Instant::now(), &mut out);
+    batcher.push(&chunk(&f, 30_030, 1, 50_000), Instant::now(), &mut out);
+    batcher.push(&chunk(&f, 80_031, 2, 1000), Instant::now(), &mut out);
+    batcher.flush(&mut out);
+    let sizes: Vec<(usize, u64)> = out
+        .iter()
+        .map(|b| {
+            (
+                b.entries.len(),
+                b.entries.iter().map(Entry::billed_bytes).sum(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            (9, 9072),
+            (9, 9072),
+            (9, 9072),
+            (3, 3024),
+            (1, 50_008),
+            (2, 2016)
+        ]
     );
 }
 
