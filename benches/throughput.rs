@@ -74,10 +74,10 @@ fn main() {
     }
 }
 
-/// Defaults in every mode stay under this (README, Memory: ~9 MiB of it is the binary and the
-/// runtime before the first line; 13.0-15.6 MiB measured on 2026-12-07 with 256 KiB chunks,
-/// about 1 MiB less since; single runs vary by 2-3 MiB).
-const PEAK_RSS_CEILING_MIB: f64 = 20.0;
+/// Defaults in every mode stay under this, the memory target (README, Memory: ~9 MiB of it
+/// is the binary and the runtime before the first line; 11.5-11.9 MiB measured on 2026-12-07
+/// with 200 KiB requests and 1 MiB in flight, 14-15 MiB in the packed modes before).
+const PEAK_RSS_CEILING_MIB: f64 = 12.0;
 
 #[derive(Clone, Copy)]
 struct Mode {

@@ -49,6 +49,8 @@ pub struct Batcher {
     file_key: Option<(Arc<FileRef>, PartitionKey)>,
     next_seq: u64,
     record: OpenRecord,
+    /// `lines` mode: data bytes the open record may hold, its target less its key's length.
+    pack_budget: usize,
     batch: Batch,
     batch_bytes: u64,
     /// When the oldest line not yet in an emitted batch was added.
@@ -69,6 +71,7 @@ impl Batcher {
             file_key: None,
             next_seq: 0,
             record: OpenRecord::default(),
+            pack_budget: 0,
             batch: Batch {
                 seq: 0,
                 entries: Vec::new(),
@@ -186,7 +189,7 @@ impl Batcher {
                 _ if matches!(self.keys, KeyPolicy::PerRecord(_)) => {
                     self.group_by_key(&chunk.file, bytes, out)
                 }
-                Aggregation::None | Aggregation::Lines => self.pack_line(bytes, out),
+                Aggregation::None | Aggregation::Lines => self.pack_line(&chunk.file, bytes, out),
                 Aggregation::Kpl => self.aggregate_line(&chunk.file, bytes, out),
             }
             self.record.lines += 1;
@@ -212,18 +215,22 @@ impl Batcher {
         self.keyed.push(key, bytes, kpl);
     }
 
-    fn pack_line(&mut self, bytes: &[u8], out: &mut Vec<Batch>) {
+    fn pack_line(&mut self, file: &FileRef, bytes: &[u8], out: &mut Vec<Batch>) {
         if !self.record.data.is_empty()
-            && self.record.data.len() + bytes.len() + 1 > self.record_budget()
+            && self.record.data.len() + bytes.len() + 1 > self.pack_budget
         {
             self.seal_record(out);
         }
         if self.record.data.capacity() == 0 {
+            // The target counts the key too: 125,000 bytes are five PUT payload units, 125,016
+            // bytes six.
+            let key = self.keys.key_bytes(file);
+            self.pack_budget = self.record_budget().saturating_sub(key).max(1);
             // Filled to the budget, never regrown: regrowing copied each record about once
             // more and left holes in the heap that held the packed modes' RSS up.
             self.record
                 .data
-                .reserve(self.record_budget().max(bytes.len() + 1));
+                .reserve(self.pack_budget.max(bytes.len() + 1));
         }
         self.record.data.extend_from_slice(bytes);
         self.record.data.push(b'\n');

@@ -87,6 +87,17 @@ impl KeyPolicy {
         }
     }
 
+    /// Bytes the key of a record of `file` takes at most.
+    pub fn key_bytes(&self, file: &FileRef) -> usize {
+        match self {
+            KeyPolicy::None => 0,
+            KeyPolicy::Random => 16,
+            KeyPolicy::Deterministic => 32,
+            KeyPolicy::PerRecord(_) => KINESIS_MAX_PARTITION_KEY_BYTES,
+            _ => self.key_for(file).len(),
+        }
+    }
+
     /// The key of the record `data` of `file`; `None` if a field the key is made of is missing
     /// from it (the caller falls back to a random key and counts it).
     pub fn record_key(&self, file: &FileRef, data: &[u8]) -> Option<String> {

@@ -118,6 +118,26 @@ fn requests_close_at_the_target_and_a_larger_record_goes_alone() {
 }
 
 #[test]
+fn a_packed_record_and_its_key_stay_within_the_target() {
+    let f = file("/l/a.log");
+    for (keys, key_len) in [
+        (KeyPolicy::Random, 16),
+        (KeyPolicy::File, 8),
+        (KeyPolicy::None, 0),
+    ] {
+        let mut batcher = Batcher::new(limits(500, 1 << 20, 125_000), Aggregation::Lines, keys);
+        let mut out = Vec::new();
+        batcher.push(&chunk(&f, 0, 2000, 199), Instant::now(), &mut out);
+        batcher.flush(&mut out);
+        let entries: Vec<&Entry> = out.iter().flat_map(|b| &b.entries).collect();
+        assert!(entries.iter().all(|e| e.billed_bytes() <= 125_000));
+        assert!(entries.iter().all(|e| e.partition_key.len() == key_len));
+        // Full records are five 25,000-byte PUT payload units, not six.
+        assert_eq!(entries[0].data.len(), (125_000 - key_len) / 200 * 200);
+    }
+}
+
+#[test]
 fn request_bytes_limit_counts_data_and_partition_keys() {
     let f = file("/l/big.log");
     let mut batcher = Batcher::new(
