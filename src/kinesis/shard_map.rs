@@ -57,23 +57,21 @@ pub struct ShardMapCache {
     current: Arc<RwLock<Option<Arc<ShardMap>>>>,
     /// Wakes the refresher early.
     pub refresh: Arc<Notify>,
-    /// The first fetch has been tried (whether it worked or not).
-    tried: Arc<std::sync::atomic::AtomicBool>,
+    /// Until when requests wait for the first map, fixed by the first request that waits.
+    first_wait_until: Arc<std::sync::OnceLock<tokio::time::Instant>>,
 }
 
 impl ShardMapCache {
-    pub fn mark_tried(&self) {
-        self.tried.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Waits, up to `limit`, until the first fetch has been tried: what is sent before the
-    /// map is known cannot be paced per shard.
+    /// Waits until a map is known, but no longer than `limit` after the first call (later
+    /// calls share that deadline, so only the first requests wait): what is sent before the map
+    /// is known cannot be paced per shard. A failed first ListShards does not end the wait, the
+    /// refresher's retries may still load a map in time (a transient error on the first try
+    /// once let a whole flow's backlog go unpaced and be throttled).
     pub async fn first_fetch(&self, limit: std::time::Duration) {
-        let deadline = tokio::time::Instant::now() + limit;
-        while !self.tried.load(std::sync::atomic::Ordering::Relaxed)
-            && self.get().is_none()
-            && tokio::time::Instant::now() < deadline
-        {
+        let deadline = *self
+            .first_wait_until
+            .get_or_init(|| tokio::time::Instant::now() + limit);
+        while self.get().is_none() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
@@ -114,5 +112,28 @@ mod tests {
         assert_eq!(&*map.lookup(u128::MAX).unwrap().id, "b");
         let gap = ShardMap::new(vec![shard("a", 0, 10), shard("c", 20, 30)]);
         assert!(gap.lookup(15).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_requests_wait_for_a_map_through_failed_fetches_then_only_until_the_deadline()
+    {
+        let cache = ShardMapCache::default();
+        let setter = cache.clone();
+        let start = tokio::time::Instant::now();
+        tokio::spawn(async move {
+            // The first ListShards failed; the retry a second and a half later works.
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            setter.set(ShardMap::new(vec![shard("a", 0, u128::MAX)]));
+        });
+        cache.first_fetch(std::time::Duration::from_secs(10)).await;
+        assert!(cache.get().is_some());
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+
+        let never = ShardMapCache::default();
+        never.first_fetch(std::time::Duration::from_secs(10)).await;
+        assert_eq!(start.elapsed().as_secs(), 11, "one wait of 10 s");
+        // Later requests share the first one's deadline: no wait per request.
+        never.first_fetch(std::time::Duration::from_secs(10)).await;
+        assert_eq!(start.elapsed().as_secs(), 11);
     }
 }

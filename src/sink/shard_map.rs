@@ -18,7 +18,6 @@ pub trait ShardSource: Send + Sync + 'static {
 /// (without one lines are aggregated per key). Returns whether a map was loaded.
 pub async fn load_once<S: ShardSource>(cache: &ShardMapCache, source: &S) -> bool {
     let result = source.open_shards().await;
-    cache.mark_tried();
     match result {
         Ok(shards) => {
             tracing::info!(shards = shards.len(), "shard map loaded");
@@ -79,7 +78,6 @@ pub async fn keep_fresh<S: ShardSource>(
     }
     loop {
         let result = source.open_shards().await;
-        cache.mark_tried();
         match result {
             Ok(shards) => {
                 let map = ShardMap::new(shards);
@@ -96,7 +94,7 @@ pub async fn keep_fresh<S: ShardSource>(
             }
             Err(error) => {
                 if !warned {
-                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({}); until they are known, requests are not paced per shard and shard-aware aggregation groups lines by key{}", hint_first(&error), list_shards_hint(&error));
+                    tracing::warn!(flow = %flow, "cannot list the stream's shards ({}); the first requests wait up to 10 s for them, then requests are not paced per shard and shard-aware aggregation groups lines by key until they are known{}", hint_first(&error), list_shards_hint(&error));
                     warned = true;
                 }
                 tokio::select! {

@@ -61,8 +61,9 @@ impl Shards {
     /// least one: this waits until then). Entries not admitted stay pending for the next call.
     pub async fn pace(&self, entries: &[&Entry]) -> (Vec<Option<Arc<str>>>, Vec<bool>) {
         if self.limiter.is_some() && self.map.get().is_none() {
-            // The first requests wait for the first ListShards (not paced, they could take a
-            // shard's budget twice over); if it fails they go unpaced, with a warning.
+            // The first requests wait for a shard map, retries of a failed ListShards included,
+            // up to FIRST_MAP_WAIT (unpaced they could take a shard's budget twice over); if
+            // none comes by then they go unpaced, as the refresher's warning says.
             self.map.first_fetch(FIRST_MAP_WAIT).await;
         }
         let Some(map) = self.map.get() else {

@@ -26,6 +26,8 @@ pub struct FaultPlan {
     /// Answer every CBOR request with a `SerializationException`, as an endpoint that speaks
     /// only JSON would.
     pub reject_cbor: bool,
+    /// Answer the first n ListShards requests with HTTP 500 InternalFailure.
+    pub fail_list_shards_first: u64,
     /// Emulate per-shard write limits on a 2-shard stream (hash space split in half, as
     /// kinesalite creates it): entries beyond these budgets fail with
     /// ProvisionedThroughputExceededException (0: no limit).
@@ -52,6 +54,7 @@ struct State {
     stats: ProxyStats,
     entry_counter: u64,
     request_counter: u64,
+    list_shards_counter: u64,
     shards: [Option<Bucket>; 2],
     /// When each admitted entry reached the proxy, by shard.
     admitted_at: [Vec<std::time::Instant>; 2],
@@ -246,7 +249,16 @@ fn serve(client: TcpStream, upstream_port: u16, state: &Mutex<State>) {
         let cbor = request
             .header("content-type")
             .is_some_and(|t| t.contains("cbor"));
-        let response = if cbor && state.lock().unwrap().plan.reject_cbor {
+        let is_list_shards = request
+            .header("x-amz-target")
+            .is_some_and(|t| t.ends_with(".ListShards"));
+        let response = if is_list_shards && fails_list_shards(state) {
+            Some(error_response(
+                "500 Internal Server Error",
+                "InternalFailure",
+                "Internal service failure.",
+            ))
+        } else if cbor && state.lock().unwrap().plan.reject_cbor {
             state.lock().unwrap().stats.cbor_rejected += 1;
             Some(error_response(
                 "400 Bad Request",
@@ -263,6 +275,12 @@ fn serve(client: TcpStream, upstream_port: u16, state: &Mutex<State>) {
             return;
         }
     }
+}
+
+fn fails_list_shards(state: &Mutex<State>) -> bool {
+    let mut s = state.lock().unwrap();
+    s.list_shards_counter += 1;
+    s.list_shards_counter <= s.plan.fail_list_shards_first
 }
 
 fn forward(request: &Message, upstream_port: u16) -> Option<Message> {
