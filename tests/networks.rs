@@ -9,6 +9,7 @@ mod common;
 
 use common::tls::*;
 use common::*;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -32,6 +33,7 @@ fn proxy(dir: &Path) -> (Running, u16, PathBuf) {
         .arg(&log)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("start proxy.py (bash .ci/setup installs it)");
     wait_for(Duration::from_secs(30), "proxy.py to listen", || {

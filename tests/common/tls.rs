@@ -4,11 +4,16 @@
 
 use super::*;
 
-/// A child process killed with the test.
+/// A helper process, killed on drop with its process group if it leads one (proxy.py forks
+/// workers that would outlive their parent).
 pub struct Running(pub Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
