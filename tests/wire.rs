@@ -77,7 +77,7 @@ fn sdk_body(entries: &[Entry], stream: &str) -> Vec<u8> {
             aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
                 .data(aws_sdk_kinesis::primitives::Blob::new(e.data.to_vec()))
                 .partition_key(e.partition_key.as_str())
-                .set_explicit_hash_key(e.explicit_hash_key.clone())
+                .set_explicit_hash_key(e.explicit_hash_key().map(str::to_owned))
                 .build()
                 .unwrap()
         });
@@ -98,9 +98,12 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
         "[ -~\u{e9}\u{1F600}\"\\\\\n\t]{1,40}",
         proptest::option::of("[0-9]{1,39}"),
     )
-        .prop_map(|(data, key, hash)| Entry {
-            explicit_hash_key: hash,
-            ..Entry::new(data, key)
+        .prop_map(|(data, key, hash)| {
+            let entry = Entry::new(data, key);
+            match hash {
+                Some(hash) => entry.with_explicit_hash_key(hash),
+                None => entry,
+            }
         })
 }
 

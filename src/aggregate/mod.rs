@@ -22,12 +22,20 @@ pub struct Entry {
     pub data: bytes::Bytes,
     /// [`PartitionKey::None`] for Firehose, which has no partition keys.
     pub partition_key: PartitionKey,
-    /// Shard-aware aggregates: routes the record into the shard its inner records hash to.
-    pub explicit_hash_key: Option<String>,
-    /// Shard-aware aggregates: where it should land, to detect resharding.
-    pub route: Option<Route>,
+    /// Shard-aware aggregates only. Boxed: in `none` mode there is an entry per line, thousands
+    /// in flight, and inline these fields made each 144 bytes instead of 80.
+    pub placement: Option<Box<Placement>>,
     /// Compressed records: the size of `data` before compression.
     pub uncompressed_bytes: Option<u64>,
+}
+
+/// Where a shard-aware aggregate goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Routes the record into the shard its inner records hash to.
+    pub explicit_hash_key: String,
+    /// Where it should land, to detect resharding.
+    pub route: Option<Route>,
 }
 
 /// The shard an aggregate was built for and the hash keys of its inner records.
@@ -45,6 +53,25 @@ impl Entry {
             partition_key: partition_key.into(),
             ..Entry::default()
         }
+    }
+
+    /// The entry with an explicit hash key (and no route).
+    pub fn with_explicit_hash_key(mut self, explicit_hash_key: String) -> Entry {
+        self.placement = Some(Box::new(Placement {
+            explicit_hash_key,
+            route: None,
+        }));
+        self
+    }
+
+    pub fn explicit_hash_key(&self) -> Option<&str> {
+        self.placement
+            .as_ref()
+            .map(|p| p.explicit_hash_key.as_str())
+    }
+
+    pub fn route(&self) -> Option<&Route> {
+        self.placement.as_ref().and_then(|p| p.route.as_ref())
     }
 
     /// Bytes this entry counts against the request and record limits.
@@ -102,4 +129,14 @@ pub struct BatchSizes {
     pub plain_bytes: u64,
     /// Billed in 25 KB units per record, each record at least one.
     pub put_payload_units: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    /// An entry per line is in memory in `none` mode, thousands of them in flight: the rare
+    /// shard-aware fields stay boxed.
+    #[test]
+    fn an_entry_takes_80_bytes() {
+        assert!(std::mem::size_of::<super::Entry>() <= 80);
+    }
 }

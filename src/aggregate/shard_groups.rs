@@ -5,7 +5,7 @@
 //! the sender re-splits the aggregate with [`regroup`] once the map is refreshed.
 
 use super::compress::{self, Compressor};
-use super::{Entry, Route};
+use super::{Entry, Placement, Route};
 use crate::kinesis::kpl::{self, KplAggregate};
 use crate::kinesis::shard_map::ShardMap;
 use std::collections::BTreeMap;
@@ -79,12 +79,14 @@ fn seal(shard: Arc<str>, group: Group) -> Entry {
     Entry {
         data: group.aggregate.encode().into(),
         partition_key: OUTER_KEY.into(),
-        explicit_hash_key: Some(group.first_hash.to_string()),
-        route: Some(Route {
-            shard,
-            lowest_hash: group.lowest,
-            highest_hash: group.highest,
-        }),
+        placement: Some(Box::new(Placement {
+            explicit_hash_key: group.first_hash.to_string(),
+            route: Some(Route {
+                shard,
+                lowest_hash: group.lowest,
+                highest_hash: group.highest,
+            }),
+        })),
         uncompressed_bytes: None,
     }
 }
@@ -148,7 +150,7 @@ mod tests {
         assert_eq!(entries.len(), 2);
         for entry in entries {
             let routed = map
-                .lookup(entry.explicit_hash_key.as_ref().unwrap().parse().unwrap())
+                .lookup(entry.explicit_hash_key().unwrap().parse().unwrap())
                 .unwrap();
             for user in kpl::decode(&entry.data).unwrap() {
                 assert!(routed.contains(kpl::hash_key(&user.partition_key)));

@@ -49,7 +49,7 @@ impl Shards {
     }
 
     fn shard_of(map: &ShardMap, entry: &Entry) -> Option<Arc<str>> {
-        if let Some(route) = &entry.route
+        if let Some(route) = entry.route()
             && map.get(&route.shard).is_some()
         {
             return Some(route.shard.clone());
@@ -125,7 +125,7 @@ impl Shards {
                     shard_id: Some(actual),
                 },
                 Some(route),
-            ) = (status, &entries[index].route)
+            ) = (status, entries[index].route())
             else {
                 continue;
             };
@@ -193,7 +193,7 @@ impl Shards {
 
 /// The hash key that routes `entry` (`None` for an explicit hash key that is not a number).
 fn hash_of(entry: &Entry) -> Option<u128> {
-    match &entry.explicit_hash_key {
+    match entry.explicit_hash_key() {
         Some(key) => key.parse().ok(),
         None => Some(kpl::hash_key(&entry.partition_key)),
     }

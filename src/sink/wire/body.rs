@@ -261,9 +261,12 @@ mod tests {
         sizes
             .iter()
             .enumerate()
-            .map(|(i, &size)| Entry {
-                explicit_hash_key: (i % 2 == 1).then(|| format!("{i}")),
-                ..Entry::new(vec![i as u8; size], format!("key \"{i}\""))
+            .map(|(i, &size)| {
+                let entry = Entry::new(vec![i as u8; size], format!("key \"{i}\""));
+                match i % 2 {
+                    1 => entry.with_explicit_hash_key(format!("{i}")),
+                    _ => entry,
+                }
             })
             .collect()
     }

@@ -50,7 +50,7 @@ pub fn record_capacity(entry: &Entry) -> usize {
     const PER_RECORD: usize = 1 + 5 + 9 + 5 + 16 + 3 + 13 + 3;
     entry.data.len()
         + entry.partition_key.len()
-        + entry.explicit_hash_key.as_ref().map_or(0, String::len)
+        + entry.explicit_hash_key().map_or(0, str::len)
         + PER_RECORD
 }
 
@@ -71,12 +71,12 @@ pub fn put_records_open(count: usize, out: &mut Vec<u8>) {
 }
 
 pub fn put_records_record(entry: &Entry, out: &mut Vec<u8>) {
-    let members = 2 + u64::from(entry.explicit_hash_key.is_some());
+    let members = 2 + u64::from(entry.explicit_hash_key().is_some());
     head(MAP, members, out);
     text("Data", out);
     head(BYTES, entry.data.len() as u64, out);
     out.extend_from_slice(&entry.data);
-    if let Some(hash_key) = &entry.explicit_hash_key {
+    if let Some(hash_key) = entry.explicit_hash_key() {
         text("ExplicitHashKey", out);
         text(hash_key, out);
     }

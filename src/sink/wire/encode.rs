@@ -16,7 +16,7 @@ pub fn record_capacity(entry: &Entry) -> usize {
     const PER_RECORD: usize = r#"{"Data":"","ExplicitHashKey":"","PartitionKey":""},"#.len();
     entry.data.len().div_ceil(3) * 4
         + entry.partition_key.len()
-        + entry.explicit_hash_key.as_ref().map_or(0, String::len)
+        + entry.explicit_hash_key().map_or(0, str::len)
         + PER_RECORD
 }
 
@@ -41,7 +41,7 @@ pub fn put_records_open(out: &mut Vec<u8>) {
 
 pub fn put_records_record(first: bool, entry: &Entry, out: &mut Vec<u8>) {
     record_with_data(first, entry, out);
-    if let Some(hash_key) = &entry.explicit_hash_key {
+    if let Some(hash_key) = entry.explicit_hash_key() {
         out.extend_from_slice(br#","ExplicitHashKey":"#);
         json_string(hash_key, out);
     }
@@ -117,9 +117,10 @@ mod tests {
     use serde_json::{Value, json};
 
     fn entry(data: &[u8], key: &str, hash: Option<&str>) -> Entry {
-        Entry {
-            explicit_hash_key: hash.map(str::to_owned),
-            ..Entry::new(data.to_vec(), key.to_owned())
+        let entry = Entry::new(data.to_vec(), key.to_owned());
+        match hash {
+            Some(hash) => entry.with_explicit_hash_key(hash.to_owned()),
+            None => entry,
         }
     }
 
