@@ -64,7 +64,7 @@ pub struct ShardMapCache {
 impl ShardMapCache {
     /// Waits until a map is known, but no longer than `limit` after the first call (later
     /// calls share that deadline, so only the first requests wait): what is sent before the map
-    /// is known cannot be paced per shard. A failed first ListShards does not end the wait, the
+    /// is known cannot be paced per shard. A failed first ListShards does not end the wait: the
     /// refresher's retries may still load a map in time (a transient error on the first try
     /// once let a whole flow's backlog go unpaced and be throttled).
     pub async fn first_fetch(&self, limit: std::time::Duration) {
