@@ -98,13 +98,7 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
         "[ -~\u{e9}\u{1F600}\"\\\\\n\t]{1,40}",
         proptest::option::of("[0-9]{1,39}"),
     )
-        .prop_map(|(data, key, hash)| {
-            let entry = Entry::new(data, key);
-            match hash {
-                Some(hash) => entry.with_explicit_hash_key(hash),
-                None => entry,
-            }
-        })
+        .prop_map(|(data, key, hash)| Entry::new(data, key).with_explicit_hash_key(hash))
 }
 
 proptest! {

@@ -55,12 +55,14 @@ impl Entry {
         }
     }
 
-    /// The entry with an explicit hash key (and no route).
-    pub fn with_explicit_hash_key(mut self, explicit_hash_key: String) -> Entry {
-        self.placement = Some(Box::new(Placement {
-            explicit_hash_key,
-            route: None,
-        }));
+    /// The entry with `explicit_hash_key`, if any (and no route).
+    pub fn with_explicit_hash_key(mut self, explicit_hash_key: Option<String>) -> Entry {
+        self.placement = explicit_hash_key.map(|explicit_hash_key| {
+            Box::new(Placement {
+                explicit_hash_key,
+                route: None,
+            })
+        });
         self
     }
 

@@ -262,11 +262,8 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, &size)| {
-                let entry = Entry::new(vec![i as u8; size], format!("key \"{i}\""));
-                match i % 2 {
-                    1 => entry.with_explicit_hash_key(format!("{i}")),
-                    _ => entry,
-                }
+                Entry::new(vec![i as u8; size], format!("key \"{i}\""))
+                    .with_explicit_hash_key((i % 2 == 1).then(|| format!("{i}")))
             })
             .collect()
     }

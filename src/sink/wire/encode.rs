@@ -117,11 +117,7 @@ mod tests {
     use serde_json::{Value, json};
 
     fn entry(data: &[u8], key: &str, hash: Option<&str>) -> Entry {
-        let entry = Entry::new(data.to_vec(), key.to_owned());
-        match hash {
-            Some(hash) => entry.with_explicit_hash_key(hash.to_owned()),
-            None => entry,
-        }
+        Entry::new(data.to_vec(), key.to_owned()).with_explicit_hash_key(hash.map(str::to_owned))
     }
 
     #[test]

@@ -29,7 +29,8 @@ fn heads_follow_the_rfc_examples() {
 #[test]
 fn put_records_body_reads_back_member_by_member() {
     let a = Entry::new(vec![0u8, 255, 10], "k1");
-    let b = Entry::new(vec![7u8; 300], "/var/log/app.log").with_explicit_hash_key("42".into());
+    let b =
+        Entry::new(vec![7u8; 300], "/var/log/app.log").with_explicit_hash_key(Some("42".into()));
     let mut body = Vec::new();
     put_records("web", &[&a, &b], &mut body);
     assert!(body.len() <= body_capacity([&a, &b], 3));
